@@ -1,0 +1,2 @@
+//! Demo backend (being built).
+fn main() {}

@@ -1,0 +1,2 @@
+//! pf-metrics (being built).
+#![deny(missing_docs)]
