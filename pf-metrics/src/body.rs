@@ -1,0 +1,163 @@
+//! Body wrappers that count the bytes that actually pass.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::record::{Completion, RequestSize};
+
+pin_project! {
+    /// Request body handed to the inner service: counts the bytes the
+    /// application reads and records them when the body ends or is dropped.
+    pub struct RequestBody<B> {
+        #[pin]
+        inner: B,
+        recorder: Option<RequestSize>,
+    }
+
+    impl<B> PinnedDrop for RequestBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(r) = this.project().recorder.take() {
+                r.finish();
+            }
+        }
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(crate) fn new(inner: B, recorder: Option<RequestSize>) -> Self {
+        Self { inner, recorder }
+    }
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Body> Body for RequestBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(r) = this.recorder.as_mut() {
+            match &frame {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        r.bytes += d.remaining() as u64;
+                    }
+                }
+                Some(Err(_)) | None => {
+                    if let Some(r) = this.recorder.take() {
+                        r.finish();
+                    }
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// Response body returned by [`HttpMetrics`](crate::HttpMetrics): counts
+    /// the bytes sent and completes the request's metrics at the end of the
+    /// body, or when the body is dropped (client gone).
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        completion: Option<Completion>,
+    }
+
+    impl<B> PinnedDrop for ResponseBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(c) = this.project().completion.take() {
+                c.finish();
+            }
+        }
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) fn new(inner: B, completion: Option<Completion>) -> Self {
+        // An empty body may never be polled: complete now.
+        let completion = match completion {
+            Some(c) if inner.is_end_stream() => {
+                c.finish();
+                None
+            }
+            c => c,
+        };
+        Self { inner, completion }
+    }
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(c) = this.completion.as_mut() {
+            let ended = match &frame {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        c.bytes += d.remaining() as u64;
+                    }
+                    this.inner.is_end_stream()
+                }
+                Some(Err(_)) | None => true,
+            };
+            if ended {
+                if let Some(c) = this.completion.take() {
+                    c.finish();
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

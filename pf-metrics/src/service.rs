@@ -1,0 +1,138 @@
+//! The [`HttpMetrics`] service.
+
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::future::ResponseFuture;
+use crate::record::InFlight;
+use crate::registry::{MetricsRegistry, RouteEntry, method_index};
+use crate::route::{MatchedPathRoute, RouteExtractor};
+
+/// Records HTTP request metrics for the wrapped service; built by
+/// [`HttpMetricsLayer`](crate::HttpMetricsLayer).
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::{Request, Response};
+/// use pf_metrics::{HttpMetricsLayer, MetricsRegistry};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let registry = MetricsRegistry::new();
+/// let service = HttpMetricsLayer::new(registry.clone()).layer(service_fn(
+///     |_req: Request<pf_metrics::RequestBody<String>>| async {
+///         Ok::<_, Infallible>(Response::new(String::from("hello")))
+///     },
+/// ));
+/// let response = service.oneshot(Request::new(String::new())).await.unwrap();
+/// drop(response); // the body's end (or drop) completes the request
+/// assert!(registry.encode(pf_metrics::Format::Prometheus).contains(
+///     r#"http_requests_total{method="GET",route="__unmatched__",status="200"} 1"#
+/// ));
+/// # }
+/// ```
+pub struct HttpMetrics<S, R = MatchedPathRoute> {
+    inner: S,
+    shared: Arc<Shared<R>>,
+}
+
+pub(crate) struct Shared<R> {
+    registry: MetricsRegistry,
+    extractor: R,
+    /// The route this service instance saw last. `Router::layer` builds one
+    /// instance per route, so after the first request the template is found
+    /// by one string compare instead of a hash lookup.
+    last_route: AtomicPtr<RouteEntry>,
+}
+
+impl<S, R> HttpMetrics<S, R> {
+    pub(crate) fn new(inner: S, registry: MetricsRegistry, extractor: R) -> Self {
+        Self {
+            inner,
+            shared: Arc::new(Shared {
+                registry,
+                extractor,
+                last_route: AtomicPtr::new(ptr::null_mut()),
+            }),
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: Clone, R> Clone for HttpMetrics<S, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, R> std::fmt::Debug for HttpMetrics<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetrics")
+            .field("inner", &self.inner)
+            .field("registry", &self.shared.registry)
+            .finish()
+    }
+}
+
+impl<R: RouteExtractor> Shared<R> {
+    #[inline]
+    fn route<B>(&self, req: &Request<B>) -> &RouteEntry {
+        let template = self.extractor.route(req.uri(), req.extensions());
+        let last = self.last_route.load(Ordering::Relaxed);
+        if let Some(t) = template {
+            // SAFETY: entries are owned by `self.registry` and never freed before it.
+            if let Some(entry) = unsafe { last.as_ref() } {
+                if *entry.name == *t {
+                    return entry;
+                }
+            }
+        }
+        let entry = self.registry.inner.route(template);
+        if template.is_some() {
+            self.last_route
+                .store(ptr::from_ref(entry).cast_mut(), Ordering::Relaxed);
+        }
+        entry
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S, R>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
+    R: RouteExtractor,
+    ResBody: http_body::Body,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let shared = &*self.shared;
+        let route = shared.route(&req);
+        let in_flight = (!route.excluded)
+            .then(|| InFlight::start(&shared.registry, route, method_index(req.method())));
+        let request_size = in_flight.as_ref().map(InFlight::request_body);
+        let req = req.map(|b| RequestBody::new(b, request_size));
+        ResponseFuture::new(self.inner.call(req), in_flight)
+    }
+}
