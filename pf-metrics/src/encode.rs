@@ -414,7 +414,7 @@ fn encode_http(inner: &Inner, out: &mut String, format: Format) {
             &s.cells,
             layout.duration,
             &inner.duration_le,
-            1e-9,
+            1e9,
             &mut cumulative,
         );
     }
@@ -521,6 +521,7 @@ fn write_histogram(
     cells: &crate::series::Cells,
     layout: HistogramLayout,
     le: &[Box<str>],
+    // Stored integers per written unit: 1e9 for nanoseconds written as seconds.
     scale: f64,
     cumulative: &mut Vec<u64>,
 ) {
@@ -549,7 +550,7 @@ fn write_histogram(
     if scale == 1.0 {
         out.push_str(itoa_buf.format(sum));
     } else {
-        write_f64(out, sum as f64 * scale);
+        write_f64(out, sum as f64 / scale);
     }
     out.push('\n');
     write_sample(out, name, "_count", labels, count);

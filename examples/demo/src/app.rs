@@ -1,0 +1,134 @@
+//! Routes of the demo API.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::auth::{self, RequireUser};
+use crate::store::Store;
+
+/// The demo API with metrics; `/metrics` is outside the metrics layer.
+pub fn router(store: Store, registry: pf_metrics::MetricsRegistry) -> Router {
+    Router::new()
+        .route("/api/v1/users/{id}", get(get_user))
+        .route("/api/v1/projects", get(list_projects).post(create_project))
+        .route("/api/v1/fail", get(fail))
+        .route("/api/v1/slow", get(slow))
+        .route("/api/v1/stream", get(stream))
+        .layer(middleware::from_fn(auth::authenticate))
+        .layer(pf_metrics::HttpMetricsLayer::new(registry.clone()))
+        .with_state(store)
+        .route_service("/metrics", registry.exposition())
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    // The detail goes to the operator, not to the client.
+    eprintln!("pf-demo: internal error: {e}");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+}
+
+async fn get_user(State(store): State<Store>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return (StatusCode::BAD_REQUEST, "user id must be an integer\n").into_response();
+    };
+    match store.user(id).await {
+        Ok(Some(user)) => Json(user).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such user\n").into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn list_projects(State(store): State<Store>, RequireUser(who): RequireUser) -> Response {
+    match store.projects(&who.org_id).await {
+        Ok(projects) => Json(projects).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewProject {
+    name: String,
+}
+
+async fn create_project(
+    State(store): State<Store>,
+    RequireUser(who): RequireUser,
+    body: Result<Json<NewProject>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(new)) = body else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expected JSON {\"name\": \"...\"}\n",
+        )
+            .into_response();
+    };
+    if new.name.is_empty() || new.name.len() > 200 {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must be 1..=200 bytes\n",
+        )
+            .into_response();
+    }
+    match store.create_project(&who.org_id, &new.name).await {
+        Ok(p) => (StatusCode::CREATED, Json(p)).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Always fails: a 500 for dashboards and alerts to see.
+async fn fail() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "this endpoint always fails\n",
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct SlowParams {
+    ms: Option<u64>,
+}
+
+/// Sleeps `ms` milliseconds (default 300, at most 10 s) before answering.
+async fn slow(Query(p): Query<SlowParams>) -> &'static str {
+    tokio::time::sleep(Duration::from_millis(p.ms.unwrap_or(300).min(10_000))).await;
+    "slow response\n"
+}
+
+#[derive(Deserialize)]
+struct StreamParams {
+    chunks: Option<usize>,
+    size: Option<usize>,
+    interval_ms: Option<u64>,
+}
+
+/// Streams `chunks` chunks of `size` bytes, `interval_ms` apart.
+async fn stream(Query(p): Query<StreamParams>) -> Response {
+    let chunks = p.chunks.unwrap_or(5).min(1_000);
+    let size = p.size.unwrap_or(1024).min(1 << 20);
+    let interval = Duration::from_millis(p.interval_ms.unwrap_or(20).min(1_000));
+    let chunk = Bytes::from(vec![b'x'; size]);
+    let body = futures_util::stream::unfold(0usize, move |i| {
+        let chunk = chunk.clone();
+        async move {
+            if i == chunks {
+                return None;
+            }
+            if i > 0 {
+                tokio::time::sleep(interval).await;
+            }
+            Some((Ok::<_, std::io::Error>(chunk), i + 1))
+        }
+    });
+    Response::builder()
+        .header("content-type", "application/octet-stream")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(internal)
+}
