@@ -1,2 +1,81 @@
-//! `pf-health`: see the crate README. This crate is being built; its API is not yet stable.
+//! Liveness, readiness and startup probes, dependency health checks and drain on shutdown
+//! for [tower](https://docs.rs/tower) services (axum, hyper, tonic).
+//!
+//! - [`HealthCheck`]: an async check returning pass / warn / fail with observed values;
+//!   [`check_fn`] makes one from a closure. Built-in checks for PostgreSQL (`sqlx`,
+//!   `deadpool-postgres`) and Redis behind features, in [`checks`].
+//! - [`HealthRegistry`]: checks with per-check [`CheckOptions`] — timeout, critical or not,
+//!   groups, on demand with a TTL and single-flight or periodic in the background with jitter,
+//!   failure / recovery thresholds, staleness, status listeners. Checks run concurrently, each
+//!   in its own task: a hang times out, a panic is a failure.
+//! - [`HealthLayer`]: `/livez`, `/readyz`, `/startupz`, `/health`, `/health/<group>` answered in
+//!   front of the application as `application/health+json`, with `?verbose` and `?exclude=`;
+//!   details only for callers a [`DetailPolicy`] allows. [`HealthEndpoints`] serves the same
+//!   on its own (and as an axum router with the `axum` feature).
+//! - [`Lifecycle`]: starting → ready → draining; [`Lifecycle::drain_on`] makes the future for
+//!   axum's graceful shutdown.
+//! - Features: `axum`, `postgres-sqlx`, `postgres-deadpool`, `redis`, `metrics` (health
+//!   metrics on a `pf-metrics` registry), `grpc` (`grpc.health.v1` through tonic-health).
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::time::Duration;
+//! use pf_health::{check_fn, CheckOptions, HealthLayer, HealthRegistry, Status};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = HealthRegistry::builder()
+//!     .check("queue", check_fn(|| async { Status::Pass }), CheckOptions::new()
+//!         .timeout(Duration::from_millis(500))
+//!         .on_demand(Duration::from_secs(2)))
+//!     .build()?;
+//!
+//! let app: axum::Router = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "hello" }))
+//!     .layer(HealthLayer::new(registry.clone()));
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! registry.lifecycle().mark_ready();
+//! let shutdown = registry.lifecycle().drain_on(pf_health::shutdown_signal(), Duration::from_secs(5));
+//! axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod check;
+pub mod checks;
+mod endpoint;
+mod future;
+mod layer;
+mod lifecycle;
+mod policy;
+mod registry;
+mod report;
+mod service;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
+
+pub use body::HealthBody;
+pub use check::{
+    CheckFn, CheckResult, HealthCheck, MAX_OUTPUT_LEN, Observation, Status, check_fn,
+    sanitize_output,
+};
+pub use endpoint::HealthEndpoints;
+pub use future::{EndpointFuture, ResponseFuture};
+pub use layer::HealthLayer;
+pub use lifecycle::{Lifecycle, Phase, shutdown_signal};
+pub use policy::{BearerToken, DetailPolicy, HideDetails, ShowDetails};
+pub use registry::{
+    BuildError, CheckOptions, FailureReason, HealthRegistry, HealthRegistryBuilder, Mode,
+    Selection, StatusChange,
+};
+pub use report::{CheckReport, HEALTH_JSON, HealthReport};

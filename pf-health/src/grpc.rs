@@ -1,0 +1,1 @@
+//! gRPC health (being built).

@@ -1,0 +1,108 @@
+//! [`HealthLayer`]: answers probes in front of an application.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use crate::endpoint::{Config, HealthEndpoints, check_path};
+use crate::policy::DetailPolicy;
+use crate::registry::HealthRegistry;
+use crate::service::HealthService;
+
+/// A layer that answers `/livez`, `/readyz`, `/startupz`, `/health` and `/health/<group>`
+/// itself and passes every other request to the application.
+///
+/// Put it outermost so probes skip authentication, rate limits and the request log, and so
+/// they never wait for the application's readiness (backpressure).
+///
+/// ```
+/// use std::time::Duration;
+/// use pf_health::{check_fn, BearerToken, CheckOptions, HealthLayer, HealthRegistry, Status};
+///
+/// let registry = HealthRegistry::builder()
+///     .check("queue", check_fn(|| async { Status::Pass }), CheckOptions::new())
+///     .build()
+///     .unwrap();
+/// let app: axum::Router = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     // .layer(auth) .layer(rate_limit) .layer(metrics) ...
+///     .layer(HealthLayer::new(registry.clone()).show_details(BearerToken::new("ops-token")));
+/// registry.lifecycle().mark_ready();
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct HealthLayer {
+    config: Arc<Config>,
+}
+
+impl fmt::Debug for HealthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthLayer")
+            .field("livez", &self.config.livez)
+            .field("readyz", &self.config.readyz)
+            .field("startupz", &self.config.startupz)
+            .field("health", &self.config.health)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HealthLayer {
+    /// Endpoints for `registry` at the default paths, details hidden.
+    pub fn new(registry: HealthRegistry) -> Self {
+        Self {
+            config: Arc::new(Config::new(registry)),
+        }
+    }
+
+    /// Who may see check details ([`BearerToken`](crate::BearerToken),
+    /// [`ShowDetails`](crate::ShowDetails), a closure...). Default: no one.
+    pub fn show_details(mut self, policy: impl DetailPolicy) -> Self {
+        Arc::make_mut(&mut self.config).policy = Arc::new(policy);
+        self
+    }
+
+    /// Path of the liveness endpoint (default `/livez`).
+    ///
+    /// # Panics
+    ///
+    /// If `path` does not start with `/`, is just `/` or has a query.
+    pub fn livez_path(mut self, path: &str) -> Self {
+        Arc::make_mut(&mut self.config).livez = check_path("livez", path);
+        self
+    }
+
+    /// Path of the readiness endpoint (default `/readyz`). Panics like [`livez_path`](Self::livez_path).
+    pub fn readyz_path(mut self, path: &str) -> Self {
+        Arc::make_mut(&mut self.config).readyz = check_path("readyz", path);
+        self
+    }
+
+    /// Path of the startup endpoint (default `/startupz`). Panics like [`livez_path`](Self::livez_path).
+    pub fn startupz_path(mut self, path: &str) -> Self {
+        Arc::make_mut(&mut self.config).startupz = check_path("startupz", path);
+        self
+    }
+
+    /// Path of the full report (default `/health`; groups under `<path>/<group>`). Panics like
+    /// [`livez_path`](Self::livez_path).
+    pub fn health_path(mut self, path: &str) -> Self {
+        Arc::make_mut(&mut self.config).health = check_path("health", path);
+        self
+    }
+
+    /// The same endpoints as a standalone service (404 for other paths), e.g. for an admin port.
+    pub fn endpoints(&self) -> HealthEndpoints {
+        HealthEndpoints {
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S> Layer<S> for HealthLayer {
+    type Service = HealthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HealthService::new(inner, self.config.clone())
+    }
+}

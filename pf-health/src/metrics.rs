@@ -1,0 +1,1 @@
+//! Health metrics on a pf-metrics registry (being built).

@@ -1,0 +1,158 @@
+//! Who may see check details: the [`DetailPolicy`] trait and ready-made policies.
+
+use http::request::Parts;
+
+/// Decides whether a caller may see the `checks` of a report (names, outputs, observed
+/// values). Everyone sees the overall status.
+///
+/// Implemented for closures `Fn(&http::request::Parts) -> bool`:
+///
+/// ```
+/// use pf_health::{DetailPolicy, HealthLayer, HealthRegistry};
+///
+/// let registry = HealthRegistry::builder().build().unwrap();
+/// // e.g. trust a header set by the internal gateway only
+/// let layer = HealthLayer::new(registry)
+///     .show_details(|parts: &http::request::Parts| parts.headers.contains_key("x-internal"));
+/// # let _ = layer;
+/// ```
+pub trait DetailPolicy: Send + Sync + 'static {
+    /// `true` if the caller of this request may see details.
+    fn allows(&self, request: &Parts) -> bool;
+}
+
+impl<F> DetailPolicy for F
+where
+    F: Fn(&Parts) -> bool + Send + Sync + 'static,
+{
+    fn allows(&self, request: &Parts) -> bool {
+        self(request)
+    }
+}
+
+/// Shows details to everyone (e.g. when the health endpoints are on an internal port).
+///
+/// ```
+/// use pf_health::{HealthLayer, HealthRegistry, ShowDetails};
+///
+/// let layer = HealthLayer::new(HealthRegistry::builder().build().unwrap()).show_details(ShowDetails);
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShowDetails;
+
+impl DetailPolicy for ShowDetails {
+    fn allows(&self, _: &Parts) -> bool {
+        true
+    }
+}
+
+/// Shows details to no one (the default).
+///
+/// ```
+/// use pf_health::{HealthLayer, HealthRegistry, HideDetails};
+///
+/// let layer = HealthLayer::new(HealthRegistry::builder().build().unwrap()).show_details(HideDetails);
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HideDetails;
+
+impl DetailPolicy for HideDetails {
+    fn allows(&self, _: &Parts) -> bool {
+        false
+    }
+}
+
+/// Shows details to callers sending `Authorization: Bearer <token>`; compared in constant time.
+///
+/// ```
+/// use pf_health::{BearerToken, DetailPolicy};
+///
+/// let policy = BearerToken::new("s3cret");
+/// let (parts, ()) = http::Request::get("/health")
+///     .header("authorization", "Bearer s3cret")
+///     .body(())
+///     .unwrap()
+///     .into_parts();
+/// assert!(policy.allows(&parts));
+/// ```
+#[derive(Clone)]
+pub struct BearerToken {
+    token: Vec<u8>,
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("BearerToken").finish_non_exhaustive()
+    }
+}
+
+impl BearerToken {
+    /// Accepts `Authorization: Bearer <token>`.
+    ///
+    /// # Panics
+    ///
+    /// If `token` is empty: an empty token would let everyone in.
+    pub fn new(token: impl Into<String>) -> Self {
+        let token = token.into();
+        assert!(
+            !token.is_empty(),
+            "BearerToken::new: the token must not be empty"
+        );
+        Self {
+            token: token.into_bytes(),
+        }
+    }
+}
+
+impl DetailPolicy for BearerToken {
+    fn allows(&self, request: &Parts) -> bool {
+        let Some(value) = request.headers.get(http::header::AUTHORIZATION) else {
+            return false;
+        };
+        let value = value.as_bytes();
+        let Some(given) = value
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case(b"bearer "))
+            .map(|_| &value[7..])
+        else {
+            return false;
+        };
+        if given.len() != self.token.len() {
+            return false;
+        }
+        // Constant time: the comparison does not stop at the first difference.
+        given
+            .iter()
+            .zip(&self.token)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut builder = http::Request::get("/health");
+        if let Some(auth) = auth {
+            builder = builder.header("authorization", auth);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn bearer_token_checks_scheme_and_value() {
+        let policy = BearerToken::new("abc");
+        assert!(policy.allows(&parts(Some("Bearer abc"))));
+        assert!(policy.allows(&parts(Some("bearer abc"))));
+        assert!(!policy.allows(&parts(Some("Bearer abd"))));
+        assert!(!policy.allows(&parts(Some("Bearer abcd"))));
+        assert!(!policy.allows(&parts(Some("Basic abc"))));
+        assert!(!policy.allows(&parts(None)));
+        assert!(!format!("{policy:?}").contains("abc"));
+    }
+}

@@ -1,0 +1,86 @@
+//! [`HealthService`]: the service made by [`HealthLayer`](crate::HealthLayer).
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::ServiceExt;
+use tower_service::Service;
+
+use crate::body::HealthBody;
+use crate::endpoint::{Config, respond};
+use crate::future::ResponseFuture;
+
+/// Answers probes itself and passes other requests to `S`; made by
+/// [`HealthLayer`](crate::HealthLayer).
+///
+/// ```
+/// use pf_health::{HealthLayer, HealthRegistry};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let registry = HealthRegistry::builder().build().unwrap();
+/// let app = tower::service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+/// });
+/// let svc = ServiceBuilder::new().layer(HealthLayer::new(registry)).service(app);
+/// let res = svc.oneshot(http::Request::get("/readyz").body(()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 503); // the lifecycle is still "starting"
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HealthService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> HealthService<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for HealthService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<HealthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<tower::util::Oneshot<S, Request<ReqBody>>, S::Error>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Always ready: probes must be answered even when the application applies
+        // backpressure. Application requests wait for readiness inside their own future.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match self.config.route(request.uri().path()) {
+            Some(endpoint) => {
+                let (parts, _body) = request.into_parts();
+                ResponseFuture::health(respond(self.config.clone(), endpoint, parts))
+            }
+            None => {
+                // Take the service that was cloned for this call, as axum does.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::inner(inner.oneshot(request))
+            }
+        }
+    }
+}
