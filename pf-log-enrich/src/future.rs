@@ -1,0 +1,161 @@
+//! [`ResponseFuture`]: records the outcome on the span and emits the completion event.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http::Response;
+use pin_project_lite::pin_project;
+use tracing::{Level, Span};
+
+use crate::identity::ContextInner;
+use crate::layer::Config;
+
+pub(crate) struct State {
+    span: Span,
+    ctx: Arc<ContextInner>,
+    config: Arc<Config>,
+    start: Instant,
+    emit: bool,
+}
+
+pin_project! {
+    /// Response future of [`RequestSpan`](crate::RequestSpan).
+    ///
+    /// If it is dropped before completion (client went away, or the handler panicked without
+    /// a catch-panic layer inside), a "request cancelled" event is emitted instead.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        state: Option<State>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(state) = this.state.take() {
+                let _enter = state.span.enter();
+                if state.emit {
+                    let ms = state.start.elapsed().as_secs_f64() * 1000.0;
+                    tracing::warn!(
+                        target: "pf_log_enrich::request",
+                        duration_ms = ms,
+                        "request cancelled"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(
+        inner: F,
+        span: Span,
+        ctx: Arc<ContextInner>,
+        config: Arc<Config>,
+        start: Instant,
+        emit: bool,
+    ) -> Self {
+        Self {
+            inner,
+            state: Some(State {
+                span,
+                ctx,
+                config,
+                start,
+                emit,
+            }),
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+macro_rules! completion_event {
+    ($level:expr, $($fields:tt)*) => {
+        match $level {
+            Level::ERROR => tracing::event!(target: "pf_log_enrich::request", Level::ERROR, $($fields)*),
+            Level::WARN => tracing::event!(target: "pf_log_enrich::request", Level::WARN, $($fields)*),
+            Level::INFO => tracing::event!(target: "pf_log_enrich::request", Level::INFO, $($fields)*),
+            Level::DEBUG => tracing::event!(target: "pf_log_enrich::request", Level::DEBUG, $($fields)*),
+            _ => tracing::event!(target: "pf_log_enrich::request", Level::TRACE, $($fields)*),
+        }
+    };
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _enter = this.state.as_ref().map(|s| s.span.enter());
+            ready!(this.inner.poll(cx))
+        };
+        let Some(state) = this.state.take() else {
+            return Poll::Ready(result);
+        };
+        let _enter = state.span.enter();
+        let ms = state.start.elapsed().as_secs_f64() * 1000.0;
+        let _ = &state.ctx;
+        match &result {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                state
+                    .span
+                    .record(crate::fields::HTTP_RESPONSE_STATUS_CODE, i64::from(status));
+                let error_type = if status >= 500 {
+                    state.span.record(crate::fields::ERROR_TYPE, status_str(status));
+                    state.span.record("otel.status_code", "ERROR");
+                    Some(status_str(status))
+                } else {
+                    None
+                };
+                if state.emit {
+                    completion_event!(
+                        state.config.levels.for_status(status),
+                        http.response.status_code = i64::from(status),
+                        error.type = error_type,
+                        duration_ms = ms,
+                        "request completed"
+                    );
+                }
+            }
+            Err(_) => {
+                state.span.record(crate::fields::ERROR_TYPE, "_OTHER");
+                state.span.record("otel.status_code", "ERROR");
+                if state.emit {
+                    completion_event!(
+                        state.config.levels.server_error,
+                        error.type = "_OTHER",
+                        duration_ms = ms,
+                        "request completed"
+                    );
+                }
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
+fn status_str(status: u16) -> &'static str {
+    // error.type for HTTP errors is the status code as a string (semconv).
+    const CODES: [&str; 12] = [
+        "500", "501", "502", "503", "504", "505", "506", "507", "508", "509", "510", "511",
+    ];
+    CODES
+        .get(usize::from(status.saturating_sub(500)))
+        .copied()
+        .unwrap_or("5xx")
+}

@@ -1,0 +1,365 @@
+//! [`JsonLayer`]: one JSON object per line, flattened fields, cheap late identity.
+//!
+//! Unlike `tracing-subscriber`'s JSON formatter, span fields are formatted once (when the
+//! span opens) and late values of request spans (status, user, organization) are *not*
+//! re-formatted on every `record`: they are read from the request's own context when a line
+//! is written. Every line inside a request carries `trace_id` and `span_id` (when
+//! OpenTelemetry is active), `request_id`, `user.id` and `pf.organization.id`.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Record};
+use tracing::{Event, Id, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::Redactor;
+use crate::identity::hex;
+use crate::service::SpanContextExt;
+
+/// Tracing layer writing JSON lines.
+///
+/// Line shape: `{"timestamp":"2026-01-01T12:00:00.123456Z","level":"INFO","target":"app",
+/// "message":"...", <event fields>, <span fields, outermost first>, "user.id":..,
+/// "pf.organization.id":.., "trace_id":..,"span_id":..}`. Values of sensitive keys are
+/// replaced by `[REDACTED]`. Fields named `otel.*` are left out.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use pf_log_enrich::JsonLayer;
+/// let subscriber = tracing_subscriber::registry().with(JsonLayer::new(std::io::sink));
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(password = "x", "hello"));
+/// ```
+pub struct JsonLayer<W> {
+    make_writer: W,
+    redactor: Redactor,
+    with_target: bool,
+}
+
+impl<W> fmt::Debug for JsonLayer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayer")
+            .field("redactor", &self.redactor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    /// Writes to `make_writer` (e.g. `std::io::stdout`).
+    pub fn new(make_writer: W) -> Self {
+        Self {
+            make_writer,
+            redactor: Redactor::default(),
+            with_target: true,
+        }
+    }
+
+    /// Uses this redactor.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Whether to write the `target` key (default `true`).
+    pub fn with_target(mut self, with_target: bool) -> Self {
+        self.with_target = with_target;
+        self
+    }
+}
+
+/// Pre-formatted span fields (`"k":v,` fragments).
+struct SpanFields(String);
+
+/// Writes JSON-escaped text into a `String`.
+struct Escaped<'a>(&'a mut String);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => {
+                out.push_str(&s[start..i]);
+                let _ = write!(out, "\\u{:04x}", b);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(esc);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+fn push_str_value(out: &mut String, s: &str) {
+    out.push('"');
+    escape_into(out, s);
+    out.push('"');
+}
+
+/// Visitor writing `"key":value,` pairs.
+struct FieldWriter<'a> {
+    out: &'a mut String,
+    redactor: &'a Redactor,
+    message: Option<&'a mut String>,
+}
+
+impl FieldWriter<'_> {
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name.starts_with("otel.") || name.starts_with("log.") {
+            return false;
+        }
+        push_str_value(self.out, name);
+        self.out.push(':');
+        if self.redactor.is_sensitive(name) {
+            self.out.push_str("\"[REDACTED]\",");
+            return false;
+        }
+        true
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message"
+            && let Some(m) = self.message.as_deref_mut()
+        {
+            m.push_str(value);
+            return;
+        }
+        if self.key(field) {
+            push_str_value(self.out, value);
+            self.out.push(',');
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message"
+            && let Some(m) = self.message.as_deref_mut()
+        {
+            let _ = write!(m, "{value:?}");
+            return;
+        }
+        if self.key(field) {
+            self.out.push('"');
+            let _ = write!(Escaped(self.out), "{value:?}");
+            self.out.push_str("\",");
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.key(field) {
+            let _ = write!(self.out, "{value},");
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.key(field) {
+            let _ = write!(self.out, "{value},");
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.key(field) {
+            self.out.push_str(if value { "true," } else { "false," });
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.key(field) {
+            if value.is_finite() {
+                let _ = write!(self.out, "{value},");
+            } else {
+                let _ = write!(self.out, "\"{value}\",");
+            }
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.key(field) {
+            self.out.push('"');
+            let _ = write!(Escaped(self.out), "{value}");
+            self.out.push_str("\",");
+        }
+    }
+}
+
+thread_local! {
+    static BUF: RefCell<(String, String, String)> =
+        const { RefCell::new((String::new(), String::new(), String::new())) };
+}
+
+/// RFC 3339 UTC timestamp with microseconds.
+pub(crate) fn write_rfc3339(out: &mut String, t: SystemTime) {
+    let d = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // civil_from_days (H. Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_micros()
+    );
+}
+
+impl<S, W> tracing_subscriber::Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut s = String::new();
+        attrs.record(&mut FieldWriter {
+            out: &mut s,
+            redactor: &self.redactor,
+            message: None,
+        });
+        span.extensions_mut().insert(SpanFields(s));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        // Request spans: late values (status, identity) are written from the request
+        // context and the completion event, never re-formatted here.
+        if ext.get_mut::<SpanContextExt>().is_some() {
+            return;
+        }
+        if let Some(fields) = ext.get_mut::<SpanFields>() {
+            values.record(&mut FieldWriter {
+                out: &mut fields.0,
+                redactor: &self.redactor,
+                message: None,
+            });
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        BUF.with(|cell| {
+            let Ok(mut guard) = cell.try_borrow_mut() else {
+                return;
+            };
+            let (buf, msg, fields) = &mut *guard;
+            buf.clear();
+            msg.clear();
+            fields.clear();
+            let meta = event.metadata();
+            buf.push_str("{\"timestamp\":\"");
+            write_rfc3339(buf, SystemTime::now());
+            buf.push_str("\",\"level\":\"");
+            buf.push_str(meta.level().as_str());
+            buf.push('"');
+            if self.with_target {
+                buf.push_str(",\"target\":");
+                push_str_value(buf, meta.target());
+            }
+            buf.push(',');
+            // event fields (message collected separately, written first)
+            event.record(&mut FieldWriter {
+                out: fields,
+                redactor: &self.redactor,
+                message: Some(msg),
+            });
+            buf.push_str("\"message\":");
+            push_str_value(buf, msg);
+            buf.push(',');
+            buf.push_str(fields);
+
+            let mut request = None;
+            if let Some(scope) = ctx.event_scope(event) {
+                for span in scope.from_root() {
+                    let ext = span.extensions();
+                    if let Some(f) = ext.get::<SpanFields>() {
+                        buf.push_str(&f.0);
+                    }
+                    if let Some(c) = ext.get::<SpanContextExt>() {
+                        request = Some(c.0.clone());
+                    }
+                }
+            }
+            if let Some(req) = request {
+                if let Some(u) = req.user_id.get() {
+                    buf.push_str("\"user.id\":");
+                    push_str_value(buf, u);
+                    buf.push(',');
+                }
+                if let Some(o) = req.org_id.get() {
+                    buf.push_str("\"pf.organization.id\":");
+                    push_str_value(buf, o);
+                    buf.push(',');
+                }
+                if let Some(t) = req.trace {
+                    buf.push_str("\"trace_id\":\"");
+                    buf.push_str(&hex(&t.trace_id));
+                    buf.push_str("\",\"span_id\":\"");
+                    buf.push_str(&hex(&t.span_id));
+                    buf.push_str("\",");
+                }
+            }
+            if buf.ends_with(',') {
+                buf.pop();
+            }
+            buf.push_str("}\n");
+            let mut w = self.make_writer.make_writer_for(meta);
+            let _ = w.write_all(buf.as_bytes());
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        let mut s = String::new();
+        write_rfc3339(
+            &mut s,
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_123_456),
+        );
+        assert_eq!(s, "2023-11-14T22:13:20.123456Z");
+        let mut s = String::new();
+        escape_into(&mut s, "a\"b\\c\nd\u{1}é");
+        assert_eq!(s, "a\\\"b\\\\c\\nd\\u0001é");
+    }
+}

@@ -1,0 +1,343 @@
+//! Request IDs: accept a well-formed incoming ID or generate a UUIDv7, store it in the request
+//! extensions and echo it on every response.
+//!
+//! The layer goes outermost, so that responses produced by inner layers (timeouts, auth
+//! rejections, [`CatchPanic`](https://docs.rs/tower-http/latest/tower_http/catch_panic/index.html)
+//! answers) carry the ID too.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The default request ID header, `x-request-id`.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest incoming request ID that is accepted (in bytes).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A request ID, stored in the request extensions by [`RequestIdLayer`].
+///
+/// ```
+/// use pf_log_enrich::RequestId;
+/// let id = RequestId::from_static("abc-123");
+/// assert_eq!(id.as_str(), "abc-123");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// Wraps a header value. Use [`RequestId::parse`] for untrusted input.
+    pub fn new(value: HeaderValue) -> Self {
+        Self(value)
+    }
+
+    /// A request ID from a static string (must be valid, see [`is_valid_request_id`]).
+    ///
+    /// # Panics
+    /// If `s` is not a valid request ID.
+    pub fn from_static(s: &'static str) -> Self {
+        assert!(is_valid_request_id(s.as_bytes()), "invalid request id");
+        Self(HeaderValue::from_static(s))
+    }
+
+    /// Accepts `bytes` only if it is a valid request ID (1..=128 printable ASCII characters).
+    ///
+    /// ```
+    /// use pf_log_enrich::RequestId;
+    /// assert!(RequestId::parse(b"abc").is_some());
+    /// assert!(RequestId::parse(b"").is_none());
+    /// assert!(RequestId::parse(b"a\x01b").is_none());
+    /// ```
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        if is_valid_request_id(bytes) {
+            HeaderValue::from_bytes(bytes).ok().map(Self)
+        } else {
+            None
+        }
+    }
+
+    /// The ID as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only constructed from printable ASCII.
+        self.0.to_str().unwrap_or("")
+    }
+
+    /// The ID as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `true` when `bytes` is 1..=128 printable ASCII characters (`0x21..=0x7e`, no spaces).
+///
+/// ```
+/// use pf_log_enrich::request_id::is_valid_request_id;
+/// assert!(is_valid_request_id(b"0190a8c4-7b4e-7cc1-8f0e-1c2d3e4f5a6b"));
+/// assert!(!is_valid_request_id(&[b'a'; 129]));
+/// assert!(!is_valid_request_id(b"has space"));
+/// ```
+pub fn is_valid_request_id(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID_LEN
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// Makes a new request ID when the request carries no acceptable one.
+///
+/// Implemented for closures `FnMut(&Request<B>) -> RequestId` through [`make_request_id_fn`].
+///
+/// ```
+/// use pf_log_enrich::{MakeRequestId, RequestId};
+/// #[derive(Clone, Default)]
+/// struct Counter(u64);
+/// impl MakeRequestId for Counter {
+///     fn make_request_id<B>(&mut self, _req: &http::Request<B>) -> RequestId {
+///         self.0 += 1;
+///         RequestId::parse(self.0.to_string().as_bytes()).unwrap()
+///     }
+/// }
+/// let layer = pf_log_enrich::RequestIdLayer::new().with_make_request_id(Counter::default());
+/// # let _ = layer;
+/// ```
+pub trait MakeRequestId: Clone {
+    /// Returns a fresh request ID for `req`.
+    fn make_request_id<B>(&mut self, req: &Request<B>) -> RequestId;
+}
+
+/// Generates UUIDv7 request IDs (time-ordered; `uuid`'s `fast-rng`, no system call per ID).
+///
+/// ```
+/// use pf_log_enrich::{MakeRequestId, MakeRequestUuidV7};
+/// let id = MakeRequestUuidV7.make_request_id(&http::Request::new(()));
+/// assert_eq!(id.as_str().len(), 36);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MakeRequestUuidV7;
+
+impl MakeRequestId for MakeRequestUuidV7 {
+    fn make_request_id<B>(&mut self, _req: &Request<B>) -> RequestId {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let s = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+        RequestId(HeaderValue::from_str(s).expect("uuid is a valid header value"))
+    }
+}
+
+/// A [`MakeRequestId`] from a closure; see [`make_request_id_fn`].
+#[derive(Clone, Copy)]
+pub struct MakeRequestIdFn<F>(F);
+
+impl<F> fmt::Debug for MakeRequestIdFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MakeRequestIdFn")
+    }
+}
+
+/// Wraps a closure returning a fresh ID as a [`MakeRequestId`].
+///
+/// ```
+/// use pf_log_enrich::{RequestId, RequestIdLayer, request_id::make_request_id_fn};
+/// let layer = RequestIdLayer::new()
+///     .with_make_request_id(make_request_id_fn(|| RequestId::from_static("fixed")));
+/// # let _ = layer;
+/// ```
+pub fn make_request_id_fn<F>(f: F) -> MakeRequestIdFn<F>
+where
+    F: FnMut() -> RequestId + Clone,
+{
+    MakeRequestIdFn(f)
+}
+
+impl<F> MakeRequestId for MakeRequestIdFn<F>
+where
+    F: FnMut() -> RequestId + Clone,
+{
+    fn make_request_id<B>(&mut self, _req: &Request<B>) -> RequestId {
+        (self.0)()
+    }
+}
+
+/// Layer that sets, stores and echoes a request ID.
+///
+/// An incoming header is kept only when it appears exactly once and is 1..=128 printable ASCII
+/// characters; otherwise a new ID is generated. The ID is inserted into the request headers
+/// (replacing the rejected value), the request extensions (as [`RequestId`]) and the response
+/// headers (always, including responses built by inner layers).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use pf_log_enrich::RequestIdLayer;
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hi" }))
+///     .layer(RequestIdLayer::new());
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestIdLayer<M = MakeRequestUuidV7> {
+    header: HeaderName,
+    make: M,
+}
+
+impl RequestIdLayer {
+    /// `x-request-id`, UUIDv7 generation.
+    pub fn new() -> Self {
+        Self {
+            header: X_REQUEST_ID,
+            make: MakeRequestUuidV7,
+        }
+    }
+}
+
+impl Default for RequestIdLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> RequestIdLayer<M> {
+    /// Uses another header name (e.g. `x-correlation-id`).
+    pub fn with_header_name(mut self, header: HeaderName) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// Uses another ID generator.
+    pub fn with_make_request_id<M2: MakeRequestId>(self, make: M2) -> RequestIdLayer<M2> {
+        RequestIdLayer {
+            header: self.header,
+            make,
+        }
+    }
+}
+
+impl<S, M: Clone> Layer<S> for RequestIdLayer<M> {
+    type Service = RequestIdService<S, M>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService {
+            inner,
+            header: self.header.clone(),
+            make: self.make.clone(),
+        }
+    }
+}
+
+/// Service produced by [`RequestIdLayer`].
+#[derive(Clone, Debug)]
+pub struct RequestIdService<S, M = MakeRequestUuidV7> {
+    inner: S,
+    header: HeaderName,
+    make: M,
+}
+
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for RequestIdService<S, M>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: MakeRequestId,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RequestIdFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let id = accept_incoming(&req, &self.header)
+            .unwrap_or_else(|| self.make.make_request_id(&req));
+        if req.headers().get(&self.header) != Some(id.header_value()) {
+            req.headers_mut()
+                .insert(self.header.clone(), id.header_value().clone());
+        }
+        req.extensions_mut().insert(id.clone());
+        RequestIdFuture {
+            inner: self.inner.call(req),
+            header: Some((self.header.clone(), id)),
+        }
+    }
+}
+
+fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Option<RequestId> {
+    let mut values = req.headers().get_all(header).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None; // duplicates are ambiguous: replace
+    }
+    if is_valid_request_id(first.as_bytes()) {
+        Some(RequestId(first.clone()))
+    } else {
+        None
+    }
+}
+
+pin_project! {
+    /// Response future of [`RequestIdService`]: copies the ID onto the response.
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: F,
+        header: Option<(HeaderName, RequestId)>,
+    }
+}
+
+impl<F, B, E> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut res = ready!(this.inner.poll(cx))?;
+        if let Some((name, id)) = this.header.take() {
+            res.headers_mut().insert(name, id.0);
+        }
+        Poll::Ready(Ok(res))
+    }
+}
+
+impl<F> fmt::Debug for RequestIdFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestIdFuture")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity() {
+        assert!(is_valid_request_id(&[b'x'; 128]));
+        assert!(!is_valid_request_id(&[b'x'; 129]));
+        assert!(!is_valid_request_id(b""));
+        assert!(!is_valid_request_id("é".as_bytes()));
+        assert!(!is_valid_request_id(b"a\tb"));
+    }
+
+    #[test]
+    fn uuid_v7() {
+        let a = MakeRequestUuidV7.make_request_id(&Request::new(()));
+        let b = MakeRequestUuidV7.make_request_id(&Request::new(()));
+        assert_ne!(a, b);
+        assert_eq!(&a.as_str()[14..15], "7");
+    }
+}
