@@ -38,6 +38,7 @@ pub async fn authenticate(mut req: Request, next: Next) -> Response {
         .and_then(Identity::from_token);
     if let Some(identity) = identity {
         // log-enrich: record user and organization on the request span here.
+        crate::logging::record_identity(&req, &identity.user_id, &identity.org_id);
         req.extensions_mut().insert(identity);
     }
     next.run(req).await

@@ -12,6 +12,7 @@
 
 mod app;
 mod auth;
+mod logging;
 mod store;
 
 use std::net::SocketAddr;
@@ -43,13 +44,16 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    // log-enrich: logging is initialised here.
+    // log-enrich: logging is initialised here (the guard flushes OTLP export on exit).
+    let _log_guard = logging::init()?;
     let store =
         store::Store::connect(args.database_url.as_deref(), args.redis_url.as_deref()).await?;
     let registry = pf_metrics::MetricsRegistry::builder()
         .const_label("service", "pf-demo")
         .build()?;
     let app = app::router(store.clone(), registry.clone());
+    // log-enrich: request ID + request span around every route.
+    let app = logging::layers(app);
     // health: the health layer and endpoints are added here.
 
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -1,0 +1,157 @@
+//! Child processes that are stopped even when a test fails, and free ports.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the child to take).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct ChildGuard {
+    name: String,
+    child: Option<Child>,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd`, naming it in messages.
+    pub fn spawn(name: &str, cmd: &mut Command) -> Self {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self {
+            name: name.to_owned(),
+            child: Some(child),
+        }
+    }
+
+    /// The OS process ID.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Takes the child's piped stdout.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.as_mut()?.stdout.take()
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit; returns whether it exited.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = &self.name;
+    }
+}
+
+/// Reads `stdout` on a thread; returns the first line for which `pick` gives
+/// `Some`, within `timeout`, plus a receiver of every later line.
+pub fn wait_for_line<T: Send + 'static>(
+    stdout: ChildStdout,
+    timeout: Duration,
+    pick: impl Fn(&str) -> Option<T> + Send + 'static,
+) -> (T, mpsc::Receiver<String>) {
+    let (found_tx, found_rx) = mpsc::channel();
+    let (line_tx, line_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found_tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(tx) = &found {
+                if let Some(v) = pick(&line) {
+                    let _ = tx.send(v);
+                    found = None;
+                    continue;
+                }
+            }
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let value = found_rx
+        .recv_timeout(timeout)
+        .expect("the expected line within the timeout");
+    (value, line_rx)
+}
+
+/// The demo binary started on a free loopback port, killed on drop.
+pub struct Demo {
+    /// The process.
+    pub process: ChildGuard,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Lines it printed on stdout after the "listening on" line.
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Demo {
+    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pf-demo")`) with extra environment.
+    pub fn start(binary: &Path, envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(binary);
+        cmd.arg("--addr")
+            .arg("127.0.0.1:0")
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("LOG_CLOUD_SHIPPING")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut process = ChildGuard::spawn("pf-demo", &mut cmd);
+        let stdout = process.take_stdout().expect("piped stdout");
+        let (addr, stdout) = wait_for_line(stdout, Duration::from_secs(30), |line| {
+            line.strip_prefix("listening on http://")
+                .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+        });
+        Self {
+            process,
+            addr,
+            stdout,
+        }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Finds a tool on PATH or fails with what to install.
+pub fn require_tool(tool: &str, debian_package: &str) -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{tool}` is not installed: `apt-get install {debian_package}` (scripts/test does this)")
+        })
+}

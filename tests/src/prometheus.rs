@@ -1,0 +1,150 @@
+//! A real Prometheus server (Debian's package) in a temp dir on a free loopback port.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::process::{ChildGuard, free_port, require_tool};
+
+/// A running Prometheus, killed and its data removed on drop.
+pub struct Prometheus {
+    _process: ChildGuard,
+    _dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `targets` (host:port) every `interval` under `job`.
+    pub fn start(job: &str, targets: &[String], interval: Duration) -> Self {
+        Self::start_with(job, targets, interval, &[])
+    }
+
+    /// As [`Prometheus::start`], with rule files (copied into the config).
+    pub fn start_with(job: &str, targets: &[String], interval: Duration, rule_files: &[PathBuf]) -> Self {
+        let binary = require_tool("prometheus", "prometheus");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let targets = targets
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rules = rule_files
+            .iter()
+            .map(|p| format!("  - '{}'\n", p.display()))
+            .collect::<String>();
+        let config = format!(
+            "global:\n  scrape_interval: {i}s\n  evaluation_interval: {i}s\n\
+             rule_files:\n{rules}\
+             scrape_configs:\n  - job_name: '{job}'\n    scrape_interval: {i}s\n    static_configs:\n      - targets: [{targets}]\n",
+            i = interval.as_secs().max(1),
+            rules = if rules.is_empty() { "  []\n".to_owned() } else { rules },
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).expect("write prometheus.yml");
+        let mut cmd = Command::new(binary);
+        cmd.arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let process = ChildGuard::spawn("prometheus", &mut cmd);
+        let prometheus = Self {
+            _process: process,
+            _dir: dir,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("http client"),
+        };
+        let ready = prometheus.poll(Duration::from_secs(60), || {
+            prometheus
+                .client
+                .get(format!("{}/-/ready", prometheus.base))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+                .then_some(())
+        });
+        assert!(ready.is_some(), "Prometheus did not become ready within 60 s");
+        prometheus
+    }
+
+    /// Calls `f` every 200 ms until it gives `Some` or `timeout` passes.
+    pub fn poll<T>(&self, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f() {
+                return Some(v);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Runs an instant query; the `data.result` array.
+    pub fn query(&self, promql: &str) -> Vec<Value> {
+        let response: Value = self
+            .client
+            .get(format!("{}/api/v1/query", self.base))
+            .query(&[("query", promql)])
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("query {promql:?}: {e}"));
+        assert_eq!(response["status"], "success", "query {promql:?}: {response}");
+        response["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Current value of each result of a vector query, keyed by the given labels joined with `|`.
+    pub fn values_by(&self, promql: &str, labels: &[&str]) -> std::collections::BTreeMap<String, f64> {
+        self.query(promql)
+            .into_iter()
+            .map(|r| {
+                let key = labels
+                    .iter()
+                    .map(|l| r["metric"][*l].as_str().unwrap_or("").to_owned())
+                    .collect::<Vec<_>>()
+                    .join("|");
+                let v = r["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+                (key, v)
+            })
+            .collect()
+    }
+}
+
+/// Runs `promtool check metrics` on `exposition`; `Err` with promtool's output when it complains.
+pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
+    use std::io::Write;
+    let promtool = require_tool("promtool", "prometheus");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool output");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
