@@ -559,7 +559,7 @@ SQL
   secret_url="postgres://$PGUSER:$SECRET@$PGHOST:$PGPORT/$db"
   DATABASE_URL=$secret_url "$BK" --dir "$dir" >"$WORK/lock_a.out" 2>"$WORK/lock_a.err" &
   a_pid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     grep -q 'counting rows' "$WORK/lock_a.err" 2>/dev/null && break
     sleep 0.1
   done
@@ -587,7 +587,7 @@ SQL
   # D: waits (default timeout), then runs after A
   DATABASE_URL=$(url "$db") "$BK" --dir "$dir" >"$WORK/lock_d.out" 2>"$WORK/lock_d.err" &
   d_pid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     grep -q 'waiting up to 60s' "$WORK/lock_d.err" 2>/dev/null && break
     sleep 0.1
   done
@@ -717,7 +717,7 @@ t_pitr() {
   sleep 0.3
   cq pitr "INSERT INTO events SELECT g, 'after target' FROM generate_series(7, 9) g"
   seg=$(cq pitr "SELECT pg_walfile_name(pg_switch_wal())")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     n=$(cq postgres "SELECT count(*) FROM pg_stat_archiver WHERE last_archived_wal >= '$seg'")
     [[ $n == 1 ]] && break
     sleep 0.1
@@ -736,7 +736,7 @@ EOF
   as_pg touch "$restored/recovery.signal"
   as_pg "$PGBIN/pg_ctl" -D "$restored" -l "$CDIR/restored.log" -w -t 60 start >/dev/null ||
     fail "recovered cluster did not start: $(tail -n 20 "$CDIR/restored.log")"
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     [[ $(cq postgres "SELECT pg_is_in_recovery()") == f ]] && break
     sleep 0.1
   done
