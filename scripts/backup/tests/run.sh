@@ -409,6 +409,46 @@ t_connection_errors() {
   assert_no_secret "$WORK/badurl.out" "$WORK/badurl.err"
 }
 
+t_dump_failure_leaves_nothing() {
+  local dir=$WORK/dumpfail fake=$WORK/fakebin pid
+  # A pg_dump that writes part of a dump and then fails, or hangs: placed
+  # first in PATH through PF_PG_BINDIR (psql and pg_restore stay the real ones).
+  mkdir -p "$fake"
+  cat >"$fake/pg_dump" <<'FAKE'
+#!/usr/bin/env bash
+for a in "$@"; do
+  case $a in --file=*) out=${a#--file=} ;; --version) exec /usr/bin/pg_dump --version ;; esac
+done
+head -c 65536 /dev/urandom >"$out"
+if [[ ${FAKE_PG_DUMP:-} == hang ]]; then
+  echo $$ >"$FAKE_PID_FILE"
+  exec sleep 60
+fi
+echo "pg_dump: error: fake failure in the middle of the dump" >&2
+exit 1
+FAKE
+  chmod +x "$fake/pg_dump"
+  capture dumpfail env PF_PG_BINDIR="$fake" DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir"
+  assert_rc 6 dumpfail
+  assert_grep 'pg_dump failed \(exit 1\): pg_dump: error: fake failure' "$WORK/dumpfail.err"
+  [[ -z $(files_besides_lock "$dir") ]] || fail "partial files left: $(files_besides_lock "$dir")"
+  # interrupted (SIGTERM) while pg_dump runs: temporary file removed, pg_dump stopped
+  FAKE_PG_DUMP=hang FAKE_PID_FILE=$WORK/fake.pid PF_PG_BINDIR=$fake DATABASE_URL=$(url "$FIXDB") "$BK" --dir "$dir" >"$WORK/term.out" 2>"$WORK/term.err" &
+  pid=$!
+  for _ in $(seq 1 300); do
+    [[ -n $(find "$dir" -name '.*.tmp.*' -size +0) ]] && break
+    sleep 0.1
+  done
+  [[ -n $(find "$dir" -name '.*.tmp.*' -size +0) ]] || fail "test setup: no temporary file while pg_dump runs"
+  kill -TERM "$pid"
+  RC=0
+  wait "$pid" || RC=$?
+  [[ $RC != 0 ]] || fail "an interrupted backup exited 0"
+  assert_grep 'interrupted' "$WORK/term.err"
+  [[ -z $(files_besides_lock "$dir") ]] || fail "files left after SIGTERM: $(files_besides_lock "$dir")"
+  ! kill -0 "$(cat "$WORK/fake.pid")" 2>/dev/null || fail "pg_dump still running after SIGTERM"
+}
+
 t_existing_target() {
   local target=${PREFIX}existing dump before
   dump=$(fixture_copy "$WORK/existing")
@@ -786,6 +826,7 @@ run t_round_trip
 run t_dry_run
 run t_corrupt_and_truncated
 run t_connection_errors
+run t_dump_failure_leaves_nothing
 run t_existing_target
 run t_validation_failure
 run t_exit_on_error_and_no_owner
