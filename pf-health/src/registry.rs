@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -144,7 +146,7 @@ impl CheckOptions {
     }
 
     /// For periodic checks: a result older than `intervals` × (interval + jitter) counts as a
-    /// failure (the background task is stuck or gone).
+    /// failure (runs hang longer than that, or the background task is stuck).
     pub fn stale_after(mut self, intervals: u32) -> Self {
         self.stale_after_intervals = intervals;
         self
@@ -502,8 +504,7 @@ impl Slot {
         let mut status = record.result.status();
         let mut stale_output = None;
         if let Mode::Periodic { interval, jitter } = self.options.mode {
-            let limit =
-                (interval + jitter + self.options.timeout) * self.options.stale_after_intervals;
+            let limit = (interval + jitter) * self.options.stale_after_intervals;
             let age = record.finished.elapsed();
             if age > limit {
                 status = Status::Fail;
