@@ -42,7 +42,9 @@ impl TrustedProxies {
 
     /// Trust exactly `n` proxies in front of the service (the peer is the first of them).
     pub fn hops(n: usize) -> Self {
-        Self { kind: Kind::Hops(n) }
+        Self {
+            kind: Kind::Hops(n),
+        }
     }
 
     /// Trust proxies whose addresses are in these networks (`(address, prefix length)`).
@@ -116,7 +118,11 @@ fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
             let len = u32::from(len.min(128));
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             u128::from(a) & mask == u128::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V4(_)) => a
@@ -194,12 +200,24 @@ mod tests {
     fn policies() {
         let peer = Some("127.0.0.1:5000".parse().unwrap());
         let xff = h("x-forwarded-for", "1.2.3.4, 5.6.7.8");
-        assert_eq!(TrustedProxies::hops(1).client_address(&xff, peer).unwrap(), "5.6.7.8");
-        assert_eq!(TrustedProxies::hops(2).client_address(&xff, peer).unwrap(), "1.2.3.4");
-        assert_eq!(TrustedProxies::hops(9).client_address(&xff, peer).unwrap(), "1.2.3.4");
+        assert_eq!(
+            TrustedProxies::hops(1).client_address(&xff, peer).unwrap(),
+            "5.6.7.8"
+        );
+        assert_eq!(
+            TrustedProxies::hops(2).client_address(&xff, peer).unwrap(),
+            "1.2.3.4"
+        );
+        assert_eq!(
+            TrustedProxies::hops(9).client_address(&xff, peer).unwrap(),
+            "1.2.3.4"
+        );
         let p = TrustedProxies::private_networks();
         assert_eq!(p.client_address(&xff, peer).unwrap(), "5.6.7.8");
-        let fwd = h("forwarded", "for=\"[2001:db8::1]:4711\", for=10.0.0.1;proto=https");
+        let fwd = h(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\", for=10.0.0.1;proto=https",
+        );
         assert_eq!(p.client_address(&fwd, peer).unwrap(), "2001:db8::1");
         let spoof = h("x-forwarded-for", "1.1.1.1");
         let public_peer = Some("8.8.8.8:1".parse().unwrap());

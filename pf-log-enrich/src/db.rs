@@ -273,7 +273,13 @@ mod tests {
 
     #[test]
     fn summaries() {
-        assert_eq!(summarize_sql("insert into t values ('it''s', 3.5, x1)"), "insert into t values (?, ?, x1)");
-        assert_eq!(summarize_sql("SELECT\n  a\tFROM t LIMIT 10"), "SELECT a FROM t LIMIT ?");
+        assert_eq!(
+            summarize_sql("insert into t values ('it''s', 3.5, x1)"),
+            "insert into t values (?, ?, x1)"
+        );
+        assert_eq!(
+            summarize_sql("SELECT\n  a\tFROM t LIMIT 10"),
+            "SELECT a FROM t LIMIT ?"
+        );
     }
 }

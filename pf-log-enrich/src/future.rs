@@ -116,7 +116,9 @@ where
                     .span
                     .record(crate::fields::HTTP_RESPONSE_STATUS_CODE, i64::from(status));
                 let error_type = if status >= 500 {
-                    state.span.record(crate::fields::ERROR_TYPE, status_str(status));
+                    state
+                        .span
+                        .record(crate::fields::ERROR_TYPE, status_str(status));
                     state.span.record("otel.status_code", "ERROR");
                     Some(status_str(status))
                 } else {

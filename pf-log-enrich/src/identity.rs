@@ -300,4 +300,3 @@ where
         self.inner.call(req)
     }
 }
-

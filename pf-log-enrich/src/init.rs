@@ -389,17 +389,13 @@ impl Drop for LoggingGuard {
 }
 
 /// Targets never exported over OTLP (the exporter's own stack).
-pub const EXPORT_EXCLUDED_TARGETS: &[&str] = &[
-    "opentelemetry",
-    "tonic",
-    "h2",
-    "hyper",
-    "reqwest",
-    "tower",
-];
+pub const EXPORT_EXCLUDED_TARGETS: &[&str] =
+    &["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower"];
 
 fn export_allowed(target: &str) -> bool {
-    !EXPORT_EXCLUDED_TARGETS.iter().any(|t| target.starts_with(t))
+    !EXPORT_EXCLUDED_TARGETS
+        .iter()
+        .any(|t| target.starts_with(t))
 }
 
 /// Builder for the logging pipeline.

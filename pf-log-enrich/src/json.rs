@@ -214,9 +214,7 @@ thread_local! {
 
 /// RFC 3339 UTC timestamp with microseconds.
 pub(crate) fn write_rfc3339(out: &mut String, t: SystemTime) {
-    let d = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

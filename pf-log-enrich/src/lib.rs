@@ -78,8 +78,7 @@ pub use layer::{CompletionLevels, RequestSpanLayer};
 pub use otel_logs::OtelLogLayer;
 pub use redact::Redactor;
 pub use request_id::{
-    MakeRequestId, MakeRequestUuidV7, RequestId, RequestIdFuture, RequestIdLayer,
-    RequestIdService,
+    MakeRequestId, MakeRequestUuidV7, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
 };
 pub use route::{DefaultRoute, RouteExtractor};
 pub use service::RequestSpan;

@@ -257,7 +257,10 @@ mod tests {
     #[test]
     fn query() {
         let r = Redactor::default();
-        assert_eq!(r.redact_query("a%5Ftoken=x&b=2"), "a%5Ftoken=[REDACTED]&b=2");
+        assert_eq!(
+            r.redact_query("a%5Ftoken=x&b=2"),
+            "a%5Ftoken=[REDACTED]&b=2"
+        );
         assert_eq!(r.redact_query("x=%ZZ&b"), "x=%ZZ&b");
         assert_eq!(r.redact_query("to%6Ben=1"), "to%6Ben=[REDACTED]");
         assert_eq!(r.redact_query("k%=1"), "k%=1");

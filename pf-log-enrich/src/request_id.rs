@@ -260,8 +260,8 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let id = accept_incoming(&req, &self.header)
-            .unwrap_or_else(|| self.make.make_request_id(&req));
+        let id =
+            accept_incoming(&req, &self.header).unwrap_or_else(|| self.make.make_request_id(&req));
         if req.headers().get(&self.header) != Some(id.header_value()) {
             req.headers_mut()
                 .insert(self.header.clone(), id.header_value().clone());

@@ -166,7 +166,10 @@ fn scenario(grpc: bool) {
                     .any(|l| attr_str(&l.record.attributes, "request_id") == Some(id))
         })
     });
-    assert!(complete, "every span and log record arrived (flushed at shutdown)");
+    assert!(
+        complete,
+        "every span and log record arrived (flushed at shutdown)"
+    );
     let transport = if grpc {
         pf_tests::otlp::Transport::Grpc
     } else {
@@ -192,19 +195,38 @@ fn scenario(grpc: bool) {
     assert_eq!(s1.span.name, "GET /api/v1/projects");
     assert_eq!(s1.span.kind, SpanKind::Server as i32);
     assert_eq!(hex(&s1.span.trace_id), TRACE_1, "parent trace ID honoured");
-    assert_eq!(hex(&s1.span.parent_span_id), PARENT_1, "parent span ID honoured");
+    assert_eq!(
+        hex(&s1.span.parent_span_id),
+        PARENT_1,
+        "parent span ID honoured"
+    );
     assert_eq!(attr_str(&s1.span.attributes, "user.id"), Some("42"));
-    assert_eq!(attr_str(&s1.span.attributes, "pf.organization.id"), Some("7"));
-    assert_eq!(attr_str(&s1.span.attributes, "http.route"), Some("/api/v1/projects"));
-    assert_eq!(attr_str(&s1.span.attributes, "http.request.method"), Some("GET"));
-    assert_eq!(attr_int(&s1.span.attributes, "http.response.status_code"), Some(200));
+    assert_eq!(
+        attr_str(&s1.span.attributes, "pf.organization.id"),
+        Some("7")
+    );
+    assert_eq!(
+        attr_str(&s1.span.attributes, "http.route"),
+        Some("/api/v1/projects")
+    );
+    assert_eq!(
+        attr_str(&s1.span.attributes, "http.request.method"),
+        Some("GET")
+    );
+    assert_eq!(
+        attr_int(&s1.span.attributes, "http.response.status_code"),
+        Some(200)
+    );
     assert_ne!(
         s1.span.status.as_ref().map(|s| s.code),
         Some(StatusCode::Error as i32)
     );
 
     let s2 = span_by_request_id(&spans, &r2.request_id);
-    assert!(s2.span.parent_span_id.is_empty(), "no traceparent: a root span");
+    assert!(
+        s2.span.parent_span_id.is_empty(),
+        "no traceparent: a root span"
+    );
     assert_ne!(hex(&s2.span.trace_id), TRACE_1);
     assert_eq!(
         attr_int(&s2.span.attributes, "http.response.status_code"),
@@ -219,12 +241,18 @@ fn scenario(grpc: bool) {
         attr_str(&s3.span.attributes, "url.query"),
         Some("token=[REDACTED]&page=1")
     );
-    assert_eq!(attr_int(&s3.span.attributes, "http.response.status_code"), Some(201));
+    assert_eq!(
+        attr_int(&s3.span.attributes, "http.response.status_code"),
+        Some(201)
+    );
 
     let s4 = span_by_request_id(&spans, &r4.request_id);
     assert_eq!(hex(&s4.span.trace_id), TRACE_2);
     assert_eq!(hex(&s4.span.parent_span_id), PARENT_2);
-    assert_eq!(attr_int(&s4.span.attributes, "http.response.status_code"), Some(500));
+    assert_eq!(
+        attr_int(&s4.span.attributes, "http.response.status_code"),
+        Some(500)
+    );
     assert_eq!(attr_str(&s4.span.attributes, "error.type"), Some("500"));
     assert_eq!(
         s4.span.status.as_ref().map(|s| s.code),
@@ -233,7 +261,10 @@ fn scenario(grpc: bool) {
     );
 
     let s5 = span_by_request_id(&spans, &r5.request_id);
-    assert_eq!(attr_int(&s5.span.attributes, "http.response.status_code"), Some(401));
+    assert_eq!(
+        attr_int(&s5.span.attributes, "http.response.status_code"),
+        Some(401)
+    );
     assert_ne!(
         s5.span.status.as_ref().map(|s| s.code),
         Some(StatusCode::Error as i32),
@@ -252,8 +283,14 @@ fn scenario(grpc: bool) {
     };
     let l1 = completion(&r1.request_id);
     assert_eq!(attr_str(&l1.record.attributes, "user.id"), Some("42"));
-    assert_eq!(attr_str(&l1.record.attributes, "pf.organization.id"), Some("7"));
-    assert_eq!(attr_int(&l1.record.attributes, "http.response.status_code"), Some(200));
+    assert_eq!(
+        attr_str(&l1.record.attributes, "pf.organization.id"),
+        Some("7")
+    );
+    assert_eq!(
+        attr_int(&l1.record.attributes, "http.response.status_code"),
+        Some(200)
+    );
     assert_eq!(hex(&l1.record.trace_id), TRACE_1);
     assert_eq!(l1.record.span_id, s1.span.span_id);
     assert_eq!(l1.record.severity_text, "INFO");
@@ -289,7 +326,10 @@ fn scenario(grpc: bool) {
     assert_eq!(j1["level"], "INFO");
     assert!(j1["duration_ms"].is_f64());
     let ts = j1["timestamp"].as_str().expect("timestamp");
-    assert!(ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
+    assert!(
+        ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "{ts}"
+    );
     let j4 = line_for(&r4.request_id);
     assert_eq!(j4["level"], "ERROR");
     assert_eq!(j4["trace_id"], TRACE_2);
@@ -333,7 +373,9 @@ fn collector_down_requests_succeed_and_exit_is_prompt() {
             } else {
                 "/api/v1/users/1"
             };
-            *statuses.entry(send(c.get(demo.url(path))).status).or_insert(0) += 1;
+            *statuses
+                .entry(send(c.get(demo.url(path))).status)
+                .or_insert(0) += 1;
         }
         assert_eq!(statuses.get(&500), Some(&5), "{statuses:?}");
         assert_eq!(statuses.values().sum::<i32>(), 50);
@@ -344,7 +386,13 @@ fn collector_down_requests_succeed_and_exit_is_prompt() {
             .unwrap_or_else(|| panic!("demo did not exit on SIGTERM with collector {endpoint}"));
         assert!(status.success());
         let lines = drain_stdout(&demo);
-        assert!(lines.iter().filter(|l| l.contains("request completed")).count() >= 50);
+        assert!(
+            lines
+                .iter()
+                .filter(|l| l.contains("request completed"))
+                .count()
+                >= 50
+        );
     }
     drop(blackhole);
 }

@@ -1,0 +1,233 @@
+//! The span layer, late identity, redaction and the JSON layer together, over a real loopback
+//! server, with the output captured from the real formatter.
+
+mod common;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use pf_log_enrich::init::{LogConfig, LogFormat};
+use pf_log_enrich::{Identity, Logging, RequestIdLayer, RequestSpanLayer, TrustedProxies};
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn lines(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+async fn auth(req: Request, next: Next) -> Response {
+    let user = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer user-"))
+        .map(str::to_owned);
+    if let (Some(user), Some(identity)) = (user, req.extensions().get::<Identity>()) {
+        identity.set_user_id(user);
+        identity.set_organization_id("org-9");
+    }
+    next.run(req).await
+}
+
+async fn project(identity: Identity) -> &'static str {
+    tracing::info!(
+        password = "p4ss-inside",
+        api_key = "k3y-inside",
+        note = "n",
+        "inside handler"
+    );
+    let span = tracing::info_span!("work", token = "t0ken-inside", step = 1);
+    span.in_scope(|| tracing::warn!(rows = 3u64, "nested"));
+    assert_eq!(identity.user_id(), Some("u1"));
+    "ok"
+}
+
+fn app() -> Router {
+    Router::new()
+        .route("/projects/{id}", get(project))
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "x") }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(middleware::from_fn(auth))
+        .layer(
+            RequestSpanLayer::new()
+                .with_trusted_proxies(TrustedProxies::private_networks())
+                .capture_request_header(http::header::AUTHORIZATION)
+                .capture_request_header(http::HeaderName::from_static("x-tenant"))
+                .exclude_route("/healthz"),
+        )
+        .layer(RequestIdLayer::new())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn json_lines_carry_request_context_and_no_secrets() {
+    let capture = Capture::default();
+    let cfg = LogConfig::from_lookup(|k| match k {
+        "LOG_FORMAT" => Some("json".into()),
+        "RUST_LOG" => Some("info".into()),
+        _ => None,
+    });
+    assert_eq!(cfg.format, LogFormat::Json);
+    let writer = capture.clone();
+    let (subscriber, _guard) = Logging::from_config(cfg)
+        .with_writer(move || writer.clone())
+        .build()
+        .unwrap();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let addr = common::serve(app()).await;
+    let h = common::get(
+        addr,
+        "/projects/17?access_token=qs-secret&page=2",
+        &[
+            b"authorization: Bearer user-u1",
+            b"x-forwarded-for: 203.0.113.9",
+            b"x-tenant: acme",
+            b"x-request-id: req-a",
+            b"user-agent: test-agent/1",
+        ],
+    )
+    .await;
+    assert_eq!(h.status, 200);
+    let h = common::get(addr, "/fail", &[b"x-request-id: req-b"]).await;
+    assert_eq!(h.status, 500);
+    let h = common::get(addr, "/nowhere", &[b"x-request-id: req-c"]).await;
+    assert_eq!(h.status, 404);
+    let h = common::get(addr, "/healthz", &[b"x-request-id: req-d"]).await;
+    assert_eq!((h.status, h.one("x-request-id").as_str()), (200, "req-d"));
+
+    let text = capture.text();
+    for secret in [
+        "p4ss-inside",
+        "k3y-inside",
+        "t0ken-inside",
+        "qs-secret",
+        "Bearer user-u1",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    let lines = capture.lines();
+    let inside = lines
+        .iter()
+        .find(|l| l["message"] == "inside handler")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(inside["request_id"], "req-a");
+    assert_eq!(inside["user.id"], "u1");
+    assert_eq!(inside["pf.organization.id"], "org-9");
+    assert_eq!(inside["http.route"], "/projects/{id}");
+    assert_eq!(inside["url.path"], "/projects/17");
+    assert_eq!(inside["url.query"], "access_token=[REDACTED]&page=2");
+    assert_eq!(inside["password"], "[REDACTED]");
+    assert_eq!(inside["api_key"], "[REDACTED]");
+    assert_eq!(inside["note"], "n");
+    assert_eq!(inside["client.address"], "203.0.113.9");
+    assert_eq!(inside["user_agent.original"], "test-agent/1");
+    assert_eq!(
+        inside["http.request.headers"],
+        "authorization: [REDACTED]; x-tenant: acme"
+    );
+    assert!(inside.get("otel.name").is_none());
+
+    let nested = lines
+        .iter()
+        .find(|l| l["message"] == "nested")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(nested["level"], "WARN");
+    assert_eq!(nested["token"], "[REDACTED]");
+    assert_eq!(nested["step"], 1);
+    assert_eq!(nested["rows"], 3);
+    assert_eq!(nested["user.id"], "u1");
+
+    let completed = |id: &str| {
+        lines
+            .iter()
+            .filter(|l| l["request_id"] == id && l["message"] == "request completed")
+            .collect::<Vec<_>>()
+    };
+    let a = completed("req-a");
+    assert_eq!(a.len(), 1, "exactly one completion event");
+    assert_eq!(a[0]["level"], "INFO");
+    assert_eq!(a[0]["http.response.status_code"], 200);
+    assert_eq!(a[0]["user.id"], "u1");
+    assert_eq!(a[0]["pf.organization.id"], "org-9");
+    assert!(a[0]["duration_ms"].as_f64().unwrap() >= 0.0);
+    let b = completed("req-b");
+    assert_eq!(
+        (b[0]["level"].as_str(), b[0]["error.type"].as_str()),
+        (Some("ERROR"), Some("500"))
+    );
+    assert!(b[0].get("user.id").is_none());
+    let c = completed("req-c");
+    assert_eq!(c[0]["level"], "WARN");
+    assert!(c[0].get("http.route").is_none(), "unmatched: no route");
+    assert!(
+        completed("req-d").is_empty(),
+        "excluded route: no completion event"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn identity_layer_reads_the_apps_user_type() {
+    #[derive(Clone)]
+    struct User {
+        id: u32,
+    }
+    let capture = Capture::default();
+    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
+    let writer = capture.clone();
+    let (subscriber, _guard) = Logging::from_config(cfg)
+        .with_writer(move || writer.clone())
+        .build()
+        .unwrap();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let app = Router::new()
+        .route("/", get(|| async { "" }))
+        .layer(pf_log_enrich::RecordIdentityLayer::new(
+            |ext: &http::Extensions| {
+                ext.get::<User>().map(|u| pf_log_enrich::IdentityValues {
+                    user_id: Some(u.id.to_string()),
+                    organization_id: Some("o".into()),
+                })
+            },
+        ))
+        .layer(axum::Extension(User { id: 5 }))
+        .layer(RequestSpanLayer::new().record_identity_on_span(false))
+        .layer(RequestIdLayer::new());
+    let addr = common::serve(app).await;
+    assert_eq!(common::get(addr, "/", &[]).await.status, 200);
+    let lines = capture.lines();
+    let done = lines
+        .iter()
+        .find(|l| l["message"] == "request completed")
+        .unwrap();
+    assert_eq!(done["user.id"], "5");
+    assert_eq!(done["pf.organization.id"], "o");
+}

@@ -1,0 +1,98 @@
+//! Request IDs over a real loopback server: kept when valid, replaced otherwise, echoed on
+//! 2xx, 4xx, 5xx and on panics (catch-panic inside the span layer).
+
+mod common;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use pf_log_enrich::{RequestId, RequestIdLayer, RequestSpanLayer};
+use tower_http::catch_panic::CatchPanicLayer;
+
+fn app() -> Router {
+    Router::new()
+        .route(
+            "/ok",
+            get(|id: axum::Extension<RequestId>| async move { id.0.to_string() }),
+        )
+        .route("/bad", get(|| async { (StatusCode::BAD_REQUEST, "no") }))
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/panic",
+            get(|| async {
+                panic!("handler panicked");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        )
+        .layer(CatchPanicLayer::new())
+        .layer(RequestSpanLayer::new())
+        .layer(RequestIdLayer::new())
+}
+
+fn is_generated(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 7)
+}
+
+#[tokio::test]
+async fn valid_ids_are_kept_and_echoed_everywhere() {
+    let addr = common::serve(app()).await;
+    for (path, status) in [
+        ("/ok", 200),
+        ("/bad", 400),
+        ("/fail", 500),
+        ("/panic", 500),
+        ("/nope", 404),
+    ] {
+        let head = common::get(addr, path, &[b"x-request-id: client-id-1"]).await;
+        assert_eq!(head.status, status, "{path}");
+        assert_eq!(head.one("x-request-id"), "client-id-1", "{path}");
+    }
+    let max = "a".repeat(128);
+    let head = common::get(addr, "/ok", &[format!("x-request-id: {max}").as_bytes()]).await;
+    assert_eq!(head.one("x-request-id"), max);
+}
+
+#[tokio::test]
+async fn invalid_ids_are_replaced() {
+    let addr = common::serve(app()).await;
+    let too_long = format!("x-request-id: {}", "a".repeat(129));
+    let cases: [&[&[u8]]; 6] = [
+        &[too_long.as_bytes()],
+        &[b"x-request-id: caf\xc3\xa9"],
+        &[b"x-request-id: has space"],
+        &[b"x-request-id:"],
+        &[b"x-request-id: one", b"x-request-id: two"],
+        &[],
+    ];
+    for headers in cases {
+        for path in ["/ok", "/bad", "/fail", "/panic"] {
+            let head = common::get(addr, path, headers).await;
+            let id = head.one("x-request-id");
+            assert!(is_generated(&id), "{path} {headers:?}: {id}");
+        }
+    }
+    // The handler sees the same ID as the response.
+    let head = common::get(addr, "/ok", &[b"x-request-id: one", b"x-request-id: two"]).await;
+    assert!(is_generated(&head.one("x-request-id")));
+}
+
+#[tokio::test]
+async fn custom_header_name_and_generator() {
+    let app = Router::new().route("/", get(|| async { "" })).layer(
+        RequestIdLayer::new()
+            .with_header_name(http::HeaderName::from_static("x-correlation-id"))
+            .with_make_request_id(pf_log_enrich::request_id::make_request_id_fn(|| {
+                RequestId::from_static("generated")
+            })),
+    );
+    let addr = common::serve(app).await;
+    let head = common::get(addr, "/", &[]).await;
+    assert_eq!(head.one("x-correlation-id"), "generated");
+    assert!(head.all("x-request-id").is_empty());
+    let head = common::get(addr, "/", &[b"x-correlation-id: mine"]).await;
+    assert_eq!(head.one("x-correlation-id"), "mine");
+}
