@@ -74,12 +74,19 @@ log_file() {
   done <"$file"
 }
 
-# First non-empty line of a file, for error messages.
+# The line of a tool's stderr that says what went wrong, for error messages:
+# the first line mentioning an error, else the first non-empty line.
 first_line() {
-  local line
+  local line first=''
   while IFS= read -r line || [[ -n $line ]]; do
-    [[ -n $line ]] && { printf '%s' "$line"; return 0; }
+    [[ -z $line ]] && continue
+    [[ -z $first ]] && first=$line
+    if [[ $line == *error* || $line == *FATAL* || $line == *ERROR* ]]; then
+      printf '%s' "$line"
+      return 0
+    fi
   done <"$1"
+  printf '%s' "$first"
 }
 
 # ---- small utilities -----------------------------------------------------------

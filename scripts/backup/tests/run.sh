@@ -723,6 +723,10 @@ t_password_auth() {
   capture pw_env env PGHOST=127.0.0.1 PGPORT="$CPORT" PGUSER="$user" PGDATABASE=pwdb PGPASSWORD="$pw" "$BK" --dir "$dir" --verify list
   assert_rc 0 pw_env
   assert_no_secret "$WORK/pw_env.out" "$WORK/pw_env.err"
+  # no password at all: fails at once (never prompts), exit 4
+  capture pw_none env DATABASE_URL="postgres://$user@127.0.0.1:$CPORT/pwdb" PGPASSFILE="$WORK/no-such-passfile" "$BK" --dir "$dir.none"
+  assert_rc 4 pw_none
+  assert_grep 'no password supplied' "$WORK/pw_none.err"
   # wrong password: clear error, exit 4, nothing written, secret not printed
   for tag in pw_wrong_backup pw_wrong_restore; do
     rm -rf "$dir.wrong"
