@@ -518,6 +518,7 @@ impl Slot {
         CheckReport::new(self, record, status, stale_output)
     }
 
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn stats(&self) -> (CheckStats, Option<Status>) {
         let state = self.state.lock();
         (
@@ -566,7 +567,7 @@ pub enum Selection {
     Group(String),
 }
 
-struct Inner {
+pub(crate) struct Inner {
     slots: Vec<Arc<Slot>>,
     by_name: HashMap<Arc<str>, usize>,
     groups: Vec<String>,
@@ -720,6 +721,17 @@ impl HealthRegistry {
         HealthReport::aggregate(checks, lifecycle)
     }
 
+    #[cfg(feature = "metrics")]
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn slots(&self) -> &[Arc<Slot>] {
         &self.inner.slots
     }

@@ -85,7 +85,7 @@ async fn hanging_check_times_out_and_panicking_check_fails() {
     let registry = HealthRegistry::builder()
         .check(
             "hang",
-            check_fn(|| std::future::pending::<Status>()),
+            check_fn(std::future::pending::<Status>),
             CheckOptions::new().timeout(Duration::from_millis(50)),
         )
         .check(

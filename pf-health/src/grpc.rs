@@ -1,1 +1,0 @@
-//! gRPC health (being built).

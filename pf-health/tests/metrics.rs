@@ -1,0 +1,132 @@
+//! Health metrics on pf-metrics' `/metrics`, accepted by `promtool check metrics`; scrapes
+//! never run checks.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{PG_URL, client, serve};
+use pf_health::checks::PgPoolCheck;
+use pf_health::{CheckOptions, CheckResult, HealthLayer, HealthRegistry, Status, check_fn};
+use sqlx::postgres::PgPoolOptions;
+
+#[tokio::test]
+async fn health_metrics_appear_on_metrics_and_pass_promtool() {
+    let promtool = which("promtool").expect(
+        "promtool not found on PATH: install Debian's `prometheus` package (scripts/test does)",
+    );
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(PG_URL)
+        .await
+        .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let runs = runs.clone();
+        check_fn(move || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            async { CheckResult::fail("broken") }
+        })
+    };
+    let health = HealthRegistry::builder()
+        .check("postgres", PgPoolCheck::new(pool), CheckOptions::new())
+        .check(
+            "broken",
+            counted,
+            CheckOptions::new()
+                .critical(false)
+                .on_demand(Duration::ZERO),
+        )
+        .check(
+            "slow",
+            check_fn(std::future::pending::<Status>),
+            CheckOptions::new()
+                .critical(false)
+                .timeout(Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap();
+    health.lifecycle().mark_ready();
+    let metrics = pf_metrics::MetricsRegistry::new();
+    pf_health::metrics::register(&health, &metrics);
+
+    let app = axum::Router::new()
+        .route_service("/metrics", metrics.exposition())
+        .layer(HealthLayer::new(health.clone()));
+    let (addr, _server) = serve(app).await;
+    let client = client();
+    assert_eq!(
+        client
+            .get(format!("http://{addr}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let runs_after_probe = runs.load(Ordering::SeqCst);
+
+    let mut text = String::new();
+    for _ in 0..3 {
+        text = client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        runs_after_probe,
+        "a scrape never runs a check"
+    );
+
+    for expected in [
+        r#"pf_health_check_status{check="postgres",state="pass"} 1"#,
+        r#"pf_health_check_status{check="broken",state="fail"} 1"#,
+        r#"pf_health_check_status{check="broken",state="pass"} 0"#,
+        r#"pf_health_check_failures_total{check="slow",reason="timeout"} 1"#,
+        r#"pf_health_check_failures_total{check="broken",reason="error"} 1"#,
+        r#"pf_health_check_duration_seconds_count{check="postgres"} 1"#,
+        r#"pf_health_check_last_success_timestamp_seconds{check="postgres"}"#,
+        r#"pf_health_lifecycle_phase{phase="ready"} 1"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    assert!(!text.contains(r#"pf_health_check_last_success_timestamp_seconds{check="broken"}"#));
+
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool rejected the exposition:\n{}{}\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
