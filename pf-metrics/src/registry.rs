@@ -251,7 +251,7 @@ impl MetricsRegistryBuilder {
         );
         let const_labels = rendered_const.trim_end_matches(',').to_owned();
         let inner = Inner {
-            clock: self.clock.unwrap_or_default(),
+            clock: self.clock.unwrap_or_else(shared_clock),
             routes: SeriesTable::with_capacity(self.max_routes),
             next_route_id: AtomicU32::new(2),
             flights: SeriesTable::with_capacity(self.max_series),
@@ -699,6 +699,13 @@ fn render_flight_labels(
         "{rendered_const}{}=\"{method}\",{}=\"{route_label}\"",
         labels.method, labels.route
     )
+}
+
+/// One calibrated clock for every registry of the process: calibrating the
+/// TSC takes milliseconds, too long to repeat per registry.
+fn shared_clock() -> quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new).clone()
 }
 
 /// FNV-1a over the template bytes: short keys, no allocation, seedable for collisions.
