@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use http::HeaderValue;
 
-use crate::registry::{IN_FLIGHT_WORD, Inner, MetricsRegistry, REQUESTS_WORD};
+use crate::registry::{IN_FLIGHT_WORD, Inner, MetricsRegistry};
 use crate::series::HistogramLayout;
 
 /// An exposition format.
@@ -385,7 +385,7 @@ fn encode_http(inner: &Inner, out: &mut String, format: Format) {
                 requests,
                 "_total",
                 &s.labels,
-                s.cells.sum(REQUESTS_WORD),
+                s.cells.count(layout.duration),
             );
         }
     }

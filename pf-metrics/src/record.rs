@@ -4,7 +4,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 use crate::registry::{
-    FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, REQUESTS_WORD, ResponseSeries, RouteEntry,
+    FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, ResponseSeries, RouteEntry,
     Timing,
 };
 use crate::series::observe;
@@ -129,10 +129,8 @@ impl Completion {
         let inner = &*self.registry.inner;
         // SAFETY: `self.registry` owns both series.
         let (series, flight) = unsafe { (self.series.get(), self.flight.get()) };
-        let shard = series.cells.local();
-        shard[REQUESTS_WORD].fetch_add(1, Ordering::Relaxed);
         observe(
-            shard,
+            series.cells.local(),
             inner.layout.response_size,
             &inner.size_bounds,
             self.bytes,

@@ -428,14 +428,15 @@ pub(crate) struct Layouts {
     /// Flight series: `[in_flight, request_size histogram]`.
     pub(crate) request_size: HistogramLayout,
     pub(crate) flight_words: usize,
-    /// Response series: `[requests, duration histogram, response_size histogram]`.
+    /// Response series: `[duration histogram, response_size histogram]`. Every
+    /// request is observed exactly once in the duration histogram, so its
+    /// count is the request counter: one atomic add fewer per request.
     pub(crate) duration: HistogramLayout,
     pub(crate) response_size: HistogramLayout,
     pub(crate) response_words: usize,
 }
 
 pub(crate) const IN_FLIGHT_WORD: usize = 0;
-pub(crate) const REQUESTS_WORD: usize = 0;
 
 impl Layouts {
     fn new(duration_buckets: usize, size_buckets: usize) -> Self {
@@ -448,14 +449,14 @@ impl Layouts {
             },
             flight_words: 1 + size_words,
             duration: HistogramLayout {
-                offset: 1,
+                offset: 0,
                 buckets: duration_buckets,
             },
             response_size: HistogramLayout {
-                offset: 1 + duration_words,
+                offset: duration_words,
                 buckets: size_buckets,
             },
-            response_words: 1 + duration_words + size_words,
+            response_words: duration_words + size_words,
         }
     }
 }

@@ -78,6 +78,13 @@ impl Cells {
             .fold(0u64, u64::wrapping_add)
     }
 
+    /// Observation count of a histogram: the sum of its buckets.
+    pub(crate) fn count(&self, layout: HistogramLayout) -> u64 {
+        (0..=layout.buckets)
+            .map(|b| self.sum(layout.offset + 1 + b))
+            .fold(0u64, u64::wrapping_add)
+    }
+
     /// Cumulative bucket counts of a histogram (without `+Inf`) and its total count.
     pub(crate) fn histogram(
         &self,
@@ -104,7 +111,10 @@ pub(crate) fn observe(shard: &[AtomicU64], layout: HistogramLayout, bounds: &[u6
         .iter()
         .position(|&b| value <= b)
         .unwrap_or(bounds.len());
-    shard[layout.offset].fetch_add(value, Ordering::Relaxed);
+    // Bodiless requests are common: skip adding a zero.
+    if value != 0 {
+        shard[layout.offset].fetch_add(value, Ordering::Relaxed);
+    }
     shard[layout.offset + 1 + bucket].fetch_add(1, Ordering::Relaxed);
 }
 

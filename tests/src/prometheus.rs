@@ -24,7 +24,12 @@ impl Prometheus {
     }
 
     /// As [`Prometheus::start`], with rule files (copied into the config).
-    pub fn start_with(job: &str, targets: &[String], interval: Duration, rule_files: &[PathBuf]) -> Self {
+    pub fn start_with(
+        job: &str,
+        targets: &[String],
+        interval: Duration,
+        rule_files: &[PathBuf],
+    ) -> Self {
         let binary = require_tool("prometheus", "prometheus");
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
@@ -42,13 +47,20 @@ impl Prometheus {
              rule_files:\n{rules}\
              scrape_configs:\n  - job_name: '{job}'\n    scrape_interval: {i}s\n    static_configs:\n      - targets: [{targets}]\n",
             i = interval.as_secs().max(1),
-            rules = if rules.is_empty() { "  []\n".to_owned() } else { rules },
+            rules = if rules.is_empty() {
+                "  []\n".to_owned()
+            } else {
+                rules
+            },
         );
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
         let mut cmd = Command::new(binary);
         cmd.arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
             .stdin(Stdio::null())
@@ -72,7 +84,10 @@ impl Prometheus {
                 .is_ok_and(|r| r.status().is_success())
                 .then_some(())
         });
-        assert!(ready.is_some(), "Prometheus did not become ready within 60 s");
+        assert!(
+            ready.is_some(),
+            "Prometheus did not become ready within 60 s"
+        );
         prometheus
     }
 
@@ -99,12 +114,22 @@ impl Prometheus {
             .send()
             .and_then(|r| r.json())
             .unwrap_or_else(|e| panic!("query {promql:?}: {e}"));
-        assert_eq!(response["status"], "success", "query {promql:?}: {response}");
-        response["data"]["result"].as_array().cloned().unwrap_or_default()
+        assert_eq!(
+            response["status"], "success",
+            "query {promql:?}: {response}"
+        );
+        response["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Current value of each result of a vector query, keyed by the given labels joined with `|`.
-    pub fn values_by(&self, promql: &str, labels: &[&str]) -> std::collections::BTreeMap<String, f64> {
+    pub fn values_by(
+        &self,
+        promql: &str,
+        labels: &[&str],
+    ) -> std::collections::BTreeMap<String, f64> {
         self.query(promql)
             .into_iter()
             .map(|r| {
@@ -113,7 +138,10 @@ impl Prometheus {
                     .map(|l| r["metric"][*l].as_str().unwrap_or("").to_owned())
                     .collect::<Vec<_>>()
                     .join("|");
-                let v = r["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+                let v = r["value"][1]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN);
                 (key, v)
             })
             .collect()
