@@ -142,10 +142,8 @@ impl<B: Body> Body for ResponseBody<B> {
                 }
                 Some(Err(_)) | None => true,
             };
-            if ended {
-                if let Some(c) = this.completion.take() {
-                    c.finish();
-                }
+            if ended && let Some(c) = this.completion.take() {
+                c.finish();
             }
         }
         Poll::Ready(frame)

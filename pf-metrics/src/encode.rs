@@ -157,10 +157,10 @@ impl<'e> MetricsEncoder<'e> {
         if clean.is_empty() {
             clean.push('_');
         }
-        if kind == MetricType::Counter {
-            if let Some(stripped) = clean.strip_suffix("_total") {
-                clean.truncate(stripped.len());
-            }
+        if kind == MetricType::Counter
+            && let Some(stripped) = clean.strip_suffix("_total")
+        {
+            clean.truncate(stripped.len());
         }
         write_header(self.out, self.format, &clean, help, kind, unit);
         FamilyEncoder {

@@ -56,10 +56,10 @@ struct PanicGuard<'a>(&'a mut Option<InFlight>);
 
 impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some(r) = self.0.take() {
-                r.abort(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
-            }
+        if std::thread::panicking()
+            && let Some(r) = self.0.take()
+        {
+            r.abort(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
         }
     }
 }

@@ -4,8 +4,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 use crate::registry::{
-    FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, ResponseSeries, RouteEntry,
-    Timing,
+    FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, ResponseSeries, RouteEntry, Timing,
 };
 use crate::series::observe;
 

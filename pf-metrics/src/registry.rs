@@ -208,12 +208,12 @@ impl MetricsRegistryBuilder {
 
     /// Checks the configuration and builds the registry.
     pub fn build(self) -> Result<MetricsRegistry, ConfigError> {
-        if let Some(p) = &self.prefix {
-            if !is_metric_name(p) {
-                return Err(ConfigError(format!(
-                    "metric prefix {p:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*"
-                )));
-            }
+        if let Some(p) = &self.prefix
+            && !is_metric_name(p)
+        {
+            return Err(ConfigError(format!(
+                "metric prefix {p:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*"
+            )));
         }
         let mut rendered_const = String::new();
         for (name, value) in &self.const_labels {
@@ -671,10 +671,10 @@ impl Inner {
             &route.label,
         );
         s.push_str(&format!(",{}=\"{status_text}\"", self.labels.status));
-        if let Some(error_type) = self.labels.error_type {
-            if status >= 500 {
-                s.push_str(&format!(",{error_type}=\"{status_text}\""));
-            }
+        if let Some(error_type) = self.labels.error_type
+            && status >= 500
+        {
+            s.push_str(&format!(",{error_type}=\"{status_text}\""));
         }
         s
     }

@@ -95,10 +95,10 @@ impl<R: RouteExtractor> Shared<R> {
         let last = self.last_route.load(Ordering::Relaxed);
         if let Some(t) = template {
             // SAFETY: entries are owned by `self.registry` and never freed before it.
-            if let Some(entry) = unsafe { last.as_ref() } {
-                if *entry.name == *t {
-                    return entry;
-                }
+            if let Some(entry) = unsafe { last.as_ref() }
+                && *entry.name == *t
+            {
+                return entry;
             }
         }
         let entry = self.registry.inner.route(template);

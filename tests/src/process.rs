@@ -84,12 +84,12 @@ pub fn wait_for_line<T: Send + 'static>(
         let mut found = Some(found_tx);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(tx) = &found {
-                if let Some(v) = pick(&line) {
-                    let _ = tx.send(v);
-                    found = None;
-                    continue;
-                }
+            if let Some(tx) = &found
+                && let Some(v) = pick(&line)
+            {
+                let _ = tx.send(v);
+                found = None;
+                continue;
             }
             if line_tx.send(line).is_err() {
                 break;
