@@ -29,7 +29,7 @@ fn app(ttl: Duration) -> axum::Router {
 }
 
 async fn probe(app: &mut axum::Router, uri: &'static str) {
-    let request = http::Request::get(uri).body(Body::empty()).unwrap();
+    let request = axum::http::Request::get(uri).body(Body::empty()).unwrap();
     let response = app.ready().await.unwrap().call(request).await.unwrap();
     assert!(response.status().is_success());
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -37,7 +37,10 @@ async fn probe(app: &mut axum::Router, uri: &'static str) {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("health");
     group.throughput(Throughput::Elements(1));
 
