@@ -92,7 +92,8 @@ impl<R: RouteExtractor> Shared<R> {
     #[inline]
     fn route<B>(&self, req: &Request<B>) -> &RouteEntry {
         let template = self.extractor.route(req.uri(), req.extensions());
-        let last = self.last_route.load(Ordering::Relaxed);
+        // Acquire pairs with the release store below: the entry was written before it was published.
+        let last = self.last_route.load(Ordering::Acquire);
         if let Some(t) = template {
             // SAFETY: entries are owned by `self.registry` and never freed before it.
             if let Some(entry) = unsafe { last.as_ref() }
@@ -104,7 +105,7 @@ impl<R: RouteExtractor> Shared<R> {
         let entry = self.registry.inner.route(template);
         if template.is_some() {
             self.last_route
-                .store(ptr::from_ref(entry).cast_mut(), Ordering::Relaxed);
+                .store(ptr::from_ref(entry).cast_mut(), Ordering::Release);
         }
         entry
     }
