@@ -18,14 +18,19 @@ use pf_log_enrich::init::LogConfig;
 use pf_log_enrich::{Identity, Logging, RequestIdLayer, RequestSpanLayer};
 use tower::layer::util::Identity as Noop;
 use tower::{Layer, Service};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Fake authentication recording user and organization late, the way each contender allows.
@@ -88,13 +93,19 @@ fn pf_stack() -> Router {
 }
 
 fn noop_stack() -> Router {
-    user_routes().layer(Noop::new()).layer(Noop::new()).layer(Noop::new())
+    user_routes()
+        .layer(Noop::new())
+        .layer(Noop::new())
+        .layer(Noop::new())
 }
 
 fn tower_http_stack() -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
-            let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned());
             let id = req
                 .headers()
                 .get("x-request-id")
@@ -119,14 +130,16 @@ fn tower_http_stack() -> Router {
             )
         })
         .on_request(())
-        .on_response(|res: &Response<Body>, latency: std::time::Duration, span: &tracing::Span| {
-            span.record("http.response.status_code", res.status().as_u16());
-            tracing::info!(
-                http.response.status_code = res.status().as_u16(),
-                duration_ms = latency.as_secs_f64() * 1000.0,
-                "request completed"
-            );
-        })
+        .on_response(
+            |res: &Response<Body>, latency: std::time::Duration, span: &tracing::Span| {
+                span.record("http.response.status_code", res.status().as_u16());
+                tracing::info!(
+                    http.response.status_code = res.status().as_u16(),
+                    duration_ms = latency.as_secs_f64() * 1000.0,
+                    "request completed"
+                );
+            },
+        )
         .on_body_chunk(())
         .on_eos(())
         .on_failure(());
@@ -147,20 +160,25 @@ fn pf_json_subscriber() -> impl tracing::Subscriber + Send + Sync {
         "RUST_LOG" => Some("info".into()),
         _ => None,
     });
-    let (subscriber, guard) = Logging::from_config(cfg).with_writer(std::io::sink).build().unwrap();
+    let (subscriber, guard) = Logging::from_config(cfg)
+        .with_writer(std::io::sink)
+        .build()
+        .unwrap();
     std::mem::forget(guard); // nothing to flush: no OTLP
     subscriber
 }
 
 fn fmt_json_subscriber() -> impl tracing::Subscriber + Send + Sync {
-    tracing_subscriber::registry().with(EnvFilter::new("info")).with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(std::io::sink),
-    )
+    tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_writer(std::io::sink),
+        )
 }
 
 fn in_process(c: &mut Criterion) {
@@ -185,7 +203,9 @@ fn in_process(c: &mut Criterion) {
         let bare = user_routes();
         g.bench_function("bare", |b| b.to_async(&rt).iter(|| call_collect(&bare)));
         let app = pf_stack();
-        g.bench_function("pf_id_span_json", |b| b.to_async(&rt).iter(|| call_collect(&app)));
+        g.bench_function("pf_id_span_json", |b| {
+            b.to_async(&rt).iter(|| call_collect(&app))
+        });
     }
     {
         let _s = tracing::subscriber::set_default(fmt_json_subscriber());
@@ -212,8 +232,9 @@ fn loopback(c: &mut Criterion) {
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
             let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             stream.set_nodelay(true).unwrap();
-            let (sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
             tokio::spawn(conn);
             (addr, sender)
         });

@@ -171,6 +171,11 @@ impl Identity {
         self.inner.request_id.as_ref()
     }
 
+    /// The request method.
+    pub fn method(&self) -> &http::Method {
+        &self.inner.method
+    }
+
     /// The matched route template, if any.
     pub fn route(&self) -> Option<&str> {
         self.inner.route.as_deref()

@@ -392,6 +392,7 @@ impl Drop for LoggingGuard {
 pub const EXPORT_EXCLUDED_TARGETS: &[&str] =
     &["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower"];
 
+#[cfg(feature = "otlp")]
 fn export_allowed(target: &str) -> bool {
     !EXPORT_EXCLUDED_TARGETS
         .iter()
@@ -462,6 +463,7 @@ impl Logging {
         self
     }
 
+    #[cfg(feature = "otlp")]
     fn env_filter(&self) -> Result<EnvFilter, InitError> {
         EnvFilter::builder()
             .parse(&self.config.filter)

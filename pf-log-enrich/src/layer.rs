@@ -75,8 +75,9 @@ impl fmt::Debug for ParentContext {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Config {
-    pub(crate) route: Box<dyn RouteExtractor>,
+    pub(crate) route: Arc<dyn RouteExtractor>,
     pub(crate) proxies: TrustedProxies,
     pub(crate) redactor: Redactor,
     pub(crate) capture_headers: Vec<HeaderName>,
@@ -144,7 +145,7 @@ impl RequestSpanLayer {
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
-                route: Box::new(DefaultRoute),
+                route: Arc::new(DefaultRoute),
                 proxies: TrustedProxies::none(),
                 redactor: Redactor::default(),
                 capture_headers: Vec::new(),
@@ -159,12 +160,12 @@ impl RequestSpanLayer {
     }
 
     fn cfg(&mut self) -> &mut Config {
-        Arc::get_mut(&mut self.config).expect("configure the layer before cloning it")
+        Arc::make_mut(&mut self.config)
     }
 
     /// Uses another [`RouteExtractor`].
     pub fn with_route_extractor(mut self, extractor: impl RouteExtractor) -> Self {
-        self.cfg().route = Box::new(extractor);
+        self.cfg().route = Arc::new(extractor);
         self
     }
 

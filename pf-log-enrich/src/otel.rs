@@ -35,11 +35,16 @@ pub(crate) fn attach_parent(
     parent: &ParentContext,
     headers: &HeaderMap,
 ) -> Option<TraceIds> {
+    // Extract only when one of the propagator's headers is present (the common case of a
+    // request without trace context costs one header lookup per field).
+    let extract = |p: &dyn opentelemetry::propagation::TextMapPropagator| {
+        p.fields()
+            .any(|f| headers.contains_key(f))
+            .then(|| p.extract(&HeaderExtractor(headers)))
+    };
     let cx = match parent {
-        ParentContext::Global => Some(opentelemetry::global::get_text_map_propagator(|p| {
-            p.extract(&HeaderExtractor(headers))
-        })),
-        ParentContext::Propagator(p) => Some(p.extract(&HeaderExtractor(headers))),
+        ParentContext::Global => opentelemetry::global::get_text_map_propagator(|p| extract(p)),
+        ParentContext::Propagator(p) => extract(p.as_ref()),
         ParentContext::Ignore => None,
     };
     if let Some(cx) = cx

@@ -30,6 +30,18 @@ impl<S: fmt::Debug> fmt::Debug for RequestSpan<S> {
     }
 }
 
+/// `"{method} {route}"` (or just the method) without allocating unless someone formats it.
+struct OtelName<'a>(&'a str, Option<&'a str>);
+
+impl fmt::Display for OtelName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(route) => write!(f, "{} {}", self.0, route),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
 /// Marker stored in the span's extensions, read by this crate's formatters.
 #[derive(Clone)]
 pub(crate) struct SpanContextExt(pub(crate) Arc<ContextInner>);
@@ -77,16 +89,6 @@ where
         let cfg = &*self.config;
         let route = cfg.route.route(req.extensions(), req.uri());
         let method = method_str(req.method());
-        let otel_name = match &route {
-            Some(r) => {
-                let mut s = String::with_capacity(method.len() + 1 + r.len());
-                s.push_str(method);
-                s.push(' ');
-                s.push_str(r);
-                s
-            }
-            None => method.to_owned(),
-        };
         let query = req.uri().query().map(|q| cfg.redactor.redact_query(q));
         let scheme = req.uri().scheme_str().unwrap_or("http");
         let user_agent = req
@@ -121,7 +123,7 @@ where
         let span = tracing::info_span!(
             target: "pf_log_enrich::request",
             "HTTP request",
-            otel.name = otel_name.as_str(),
+            otel.name = %OtelName(method, route.as_deref()),
             otel.kind = "server",
             http.request.method = method,
             http.route = route.as_deref(),

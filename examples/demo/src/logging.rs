@@ -8,9 +8,7 @@
 
 use axum::Router;
 use axum::extract::Request;
-use pf_log_enrich::{
-    Identity, LoggingGuard, RequestIdLayer, RequestSpanLayer, TrustedProxies,
-};
+use pf_log_enrich::{Identity, LoggingGuard, RequestIdLayer, RequestSpanLayer, TrustedProxies};
 
 /// Installs the global logging pipeline. Keep the guard until the server has stopped: dropping
 /// it flushes the OTLP export (bounded time).
