@@ -1,51 +1,68 @@
-//! Per-request cost of `HttpMetricsLayer`, side by side with a bare router and a
-//! no-op layer applied the same way, plus exposition and contention.
+//! Per-request cost of the pf layers side by side with a bare router, no-op layers applied
+//! the same way and the peer crates users would pick instead, all on the same route and in
+//! the same Criterion run; the keep-alive loopback request that is the denominator of
+//! "overhead %"; exposition against prometheus-client; two threads on one series.
 //!
-//! `cargo bench -p pf-benches --bench metrics`
+//! `cargo bench -p pf-benches --bench metrics` (`scripts/bench` runs it and writes BENCHMARKS.md)
+
+#[path = "peers/mod.rs"]
+mod peers;
 
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use pf_benches::{call_collect, serving, user_routes};
+use pf_benches::{CONTENDERS, Contender, call_collect, contender, serving, user_routes};
 use pf_metrics::{Format, HttpMetricsLayer, MetricsRegistry};
-use tower::layer::util::Identity;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
+/// Every contender, ours and the peers, in report order.
+fn all_contenders() -> Vec<Contender> {
+    let order = [
+        "bare",
+        "noop_layer",
+        "noop_layers4",
+        "pf_metrics",
+        "axum_prometheus",
+        "otel_tower_metrics",
+        "pf_id_span",
+        "tower_http_trace_id",
+        "axum_tracing_otel",
+        "pf_stack",
+        "pf_stack_json",
+        "tower_http_trace_id_json",
+    ];
+    debug_assert!(CONTENDERS.iter().chain(peers::PEERS).all(|c| order.contains(c)));
+    order.iter().map(|name| contender(name).or_else(|| peers::peer(name)).expect("known contender")).collect()
+}
+
+/// One request through the router in process (no socket), body collected.
 fn in_process(c: &mut Criterion) {
     let rt = rt();
-    let registry = MetricsRegistry::new();
-    let contenders = [
-        ("bare", serving(user_routes())),
-        // axum's Router::layer boxes every route: this is the floor for any layer added that way.
-        ("noop_layer", serving(user_routes().layer(Identity::new()))),
-        ("pf_metrics", serving(user_routes().layer(HttpMetricsLayer::new(registry.clone())))),
-    ];
-    let mut g = c.benchmark_group("metrics/in_process");
-    for (name, app) in &contenders {
-        g.bench_function(*name, |b| b.to_async(&rt).iter(|| call_collect(app)));
+    let mut g = c.benchmark_group("in_process");
+    for contender in all_contenders() {
+        let app = &contender.app;
+        tracing::dispatcher::with_default(&contender.dispatch, || {
+            g.bench_function(contender.name, |b| b.to_async(&rt).iter(|| call_collect(app)));
+        });
     }
     g.finish();
 }
 
-/// The same router served by hyper over a keep-alive HTTP/1.1 loopback
-/// connection: the denominator of "overhead %".
+/// The same router served by axum over a keep-alive HTTP/1.1 loopback connection from a
+/// hyper client on the same runtime thread: the denominator of "overhead %".
 fn loopback(c: &mut Criterion) {
     use http_body_util::BodyExt;
     use hyper_util::rt::TokioIo;
 
     let rt = rt();
-    let registry = MetricsRegistry::new();
-    let contenders = [
-        ("bare", user_routes()),
-        ("pf_metrics", user_routes().layer(HttpMetricsLayer::new(registry.clone()))),
-    ];
-    let mut g = c.benchmark_group("metrics/loopback");
-    for (name, app) in contenders {
+    let mut g = c.benchmark_group("loopback");
+    for name in ["bare", "pf_metrics", "pf_stack", "pf_stack_json"] {
+        let Contender { app, dispatch, .. } = contender(name).expect("known contender");
         let (addr, mut sender) = rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -56,36 +73,53 @@ fn loopback(c: &mut Criterion) {
             tokio::spawn(conn);
             (addr, sender)
         });
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let req = hyper::Request::get("/api/v1/users/42")
-                        .header("host", addr.to_string())
-                        .body(http_body_util::Empty::<bytes_alias::Bytes>::new())
-                        .unwrap();
-                    let res = sender.send_request(req).await.unwrap();
-                    black_box(res.into_body().collect().await.unwrap().to_bytes());
+        let host = addr.to_string();
+        tracing::dispatcher::with_default(&dispatch, || {
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let req = hyper::Request::get("/api/v1/users/42")
+                            .header("host", host.as_str())
+                            .body(http_body_util::Empty::<axum::body::Bytes>::new())
+                            .unwrap();
+                        let res = sender.send_request(req).await.unwrap();
+                        black_box(res.into_body().collect().await.unwrap().to_bytes());
+                    })
                 })
-            })
+            });
         });
     }
     g.finish();
 }
 
-mod bytes_alias {
-    pub use axum::body::Bytes;
-}
-
+/// Encoding N request series (each: request counter, duration histogram, response-size
+/// histogram; per route and method: request-size histogram and in-flight gauge), by pf in
+/// both formats and by prometheus-client's (OpenMetrics) text encoder on the same data.
 fn exposition(c: &mut Criterion) {
-    let mut g = c.benchmark_group("metrics/exposition");
+    let mut g = c.benchmark_group("exposition");
     for series in [100usize, 1_000, 10_000] {
         let registry = MetricsRegistry::builder().max_series(series).max_routes(series).build().unwrap();
         populate(&registry, series);
         let mut out = String::new();
-        g.bench_with_input(BenchmarkId::new("pf_metrics", series), &series, |b, _| {
+        g.bench_with_input(BenchmarkId::new("pf_prometheus", series), &series, |b, _| {
             b.iter(|| {
                 out.clear();
                 registry.encode_into(&mut out, Format::Prometheus);
+                black_box(out.len())
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("pf_openmetrics", series), &series, |b, _| {
+            b.iter(|| {
+                out.clear();
+                registry.encode_into(&mut out, Format::OpenMetrics);
+                black_box(out.len())
+            })
+        });
+        let peer = prometheus_client_registry(series);
+        g.bench_with_input(BenchmarkId::new("prometheus_client", series), &series, |b, _| {
+            b.iter(|| {
+                out.clear();
+                prometheus_client::encoding::text::encode(&mut out, &peer).unwrap();
                 black_box(out.len())
             })
         });
@@ -93,19 +127,23 @@ fn exposition(c: &mut Criterion) {
     g.finish();
 }
 
+fn route(i: usize) -> String {
+    format!("/api/v1/resource{i}/{{id}}")
+}
+
 /// Records one request into each of `series` distinct routes.
 fn populate(registry: &MetricsRegistry, series: usize) {
     use tower::{Layer, ServiceExt};
     let rt = rt();
-    let service = HttpMetricsLayer::new(registry.clone())
-        .route_extractor(IndexRoute)
-        .layer(tower::service_fn(|_req: axum::http::Request<pf_metrics::RequestBody<String>>| async {
+    let service = HttpMetricsLayer::new(registry.clone()).route_extractor(IndexRoute).layer(tower::service_fn(
+        |_req: axum::http::Request<pf_metrics::RequestBody<String>>| async {
             Ok::<_, std::convert::Infallible>(axum::http::Response::new(String::from("ok")))
-        }));
+        },
+    ));
     rt.block_on(async {
         for i in 0..series {
             let mut req = axum::http::Request::new(String::new());
-            req.extensions_mut().insert(RouteName(format!("/api/v1/resource{i}/{{id}}")));
+            req.extensions_mut().insert(RouteName(route(i)));
             drop(service.clone().oneshot(req).await.unwrap());
         }
     });
@@ -124,39 +162,100 @@ impl pf_metrics::RouteExtractor for IndexRoute {
     }
 }
 
-/// Threads recording into one series at once: per-request time with 1 and 2 threads.
+/// The same families and observations in a prometheus-client registry.
+fn prometheus_client_registry(series: usize) -> prometheus_client::registry::Registry {
+    use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::metrics::histogram::Histogram;
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Full {
+        method: &'static str,
+        route: String,
+        status: &'static str,
+    }
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct MethodRoute {
+        method: &'static str,
+        route: String,
+    }
+    type Hist<L> = Family<L, Histogram, fn() -> Histogram>;
+    fn durations() -> Histogram {
+        Histogram::new(pf_metrics::DEFAULT_DURATION_BUCKETS.iter().copied())
+    }
+    fn sizes() -> Histogram {
+        Histogram::new(pf_metrics::DEFAULT_SIZE_BUCKETS.iter().copied())
+    }
+
+    let requests = Family::<Full, Counter>::default();
+    let duration: Hist<Full> = Family::new_with_constructor(durations);
+    let response_size: Hist<Full> = Family::new_with_constructor(sizes);
+    let request_size: Hist<MethodRoute> = Family::new_with_constructor(sizes);
+    let in_flight = Family::<MethodRoute, Gauge>::default();
+    for i in 0..series {
+        let full = Full {
+            method: "GET",
+            route: route(i),
+            status: "200",
+        };
+        let short = MethodRoute {
+            method: "GET",
+            route: route(i),
+        };
+        requests.get_or_create(&full).inc();
+        duration.get_or_create(&full).observe(0.000_012);
+        response_size.get_or_create(&full).observe(2.0);
+        request_size.get_or_create(&short).observe(0.0);
+        in_flight.get_or_create(&short).set(0);
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("http_requests", "Total HTTP requests", requests);
+    registry.register("http_request_duration_seconds", "HTTP request duration", duration);
+    registry.register("http_response_size_bytes", "HTTP response body size", response_size);
+    registry.register("http_request_size_bytes", "HTTP request body size", request_size);
+    registry.register("http_requests_in_flight", "HTTP requests in flight", in_flight);
+    registry
+}
+
+/// Threads sending requests through one router into the same series at once: wall time per
+/// request on the slowest thread with 1 and 2 threads, for the bare router and with pf's
+/// metrics layer (the bare pair shows what the machine itself does with two threads).
 fn contention(c: &mut Criterion) {
-    let mut g = c.benchmark_group("metrics/contention");
-    for threads in [1usize, 2] {
-        let registry = MetricsRegistry::new();
-        let app = serving(user_routes().layer(HttpMetricsLayer::new(registry.clone())));
-        g.bench_with_input(BenchmarkId::new("same_series", threads), &threads, |b, &threads| {
-            b.iter_custom(|iters| {
-                let barrier = Barrier::new(threads);
-                let elapsed: Vec<Duration> = std::thread::scope(|s| {
-                    let handles: Vec<_> = (0..threads)
-                        .map(|_| {
-                            let app = app.clone();
-                            let barrier = &barrier;
-                            s.spawn(move || {
-                                let rt = rt();
-                                barrier.wait();
-                                let start = Instant::now();
-                                rt.block_on(async {
-                                    for _ in 0..iters {
-                                        black_box(call_collect(&app).await);
-                                    }
-                                });
-                                start.elapsed()
+    let mut g = c.benchmark_group("contention");
+    for (name, app) in [
+        ("bare", serving(user_routes())),
+        ("pf_metrics", serving(user_routes().layer(HttpMetricsLayer::new(MetricsRegistry::new())))),
+    ] {
+        for threads in [1usize, 2] {
+            g.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
+                b.iter_custom(|iters| {
+                    let barrier = Barrier::new(threads);
+                    let elapsed: Vec<Duration> = std::thread::scope(|s| {
+                        let handles: Vec<_> = (0..threads)
+                            .map(|_| {
+                                let app = app.clone();
+                                let barrier = &barrier;
+                                s.spawn(move || {
+                                    let rt = rt();
+                                    barrier.wait();
+                                    let start = Instant::now();
+                                    rt.block_on(async {
+                                        for _ in 0..iters {
+                                            black_box(call_collect(&app).await);
+                                        }
+                                    });
+                                    start.elapsed()
+                                })
                             })
-                        })
-                        .collect();
-                    handles.into_iter().map(|h| h.join().unwrap()).collect()
-                });
-                // Wall time per request on each thread (the slowest thread).
-                elapsed.into_iter().max().unwrap()
-            })
-        });
+                            .collect();
+                        handles.into_iter().map(|h| h.join().unwrap()).collect()
+                    });
+                    elapsed.into_iter().max().unwrap()
+                })
+            });
+        }
     }
     g.finish();
 }
