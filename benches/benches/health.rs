@@ -30,7 +30,12 @@ fn app(ttl: Duration) -> axum::Router {
 
 async fn probe(app: &mut axum::Router, uri: &'static str) {
     let request = axum::http::Request::get(uri).body(Body::empty()).unwrap();
-    let response = app.ready().await.unwrap().call(request).await.unwrap();
+    let response = ServiceExt::<axum::http::Request<Body>>::ready(app)
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap();
     assert!(response.status().is_success());
     let body = response.into_body().collect().await.unwrap().to_bytes();
     std::hint::black_box(body);
