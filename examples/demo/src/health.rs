@@ -70,10 +70,11 @@ pub fn layer(registry: &HealthRegistry) -> HealthLayer {
 }
 
 /// How long readiness fails before the listener closes on shutdown:
-/// `PF_DEMO_DRAIN_DELAY_MS` (default 5000).
+/// `PF_DEMO_DRAIN_DELAY_MS`. The default, 0, keeps Ctrl-C immediate on a laptop;
+/// behind a load balancer set it above the probe period (e.g. 5000).
 pub fn drain_delay() -> Duration {
     std::env::var("PF_DEMO_DRAIN_DELAY_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(5), Duration::from_millis)
+        .map_or(Duration::ZERO, Duration::from_millis)
 }

@@ -12,6 +12,7 @@
 
 mod app;
 mod auth;
+mod health;
 mod logging;
 mod store;
 
@@ -54,7 +55,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     let app = app::router(store.clone(), registry.clone());
     // log-enrich: request ID + request span around every route.
     let app = logging::layers(app);
-    // health: the health layer and endpoints are added here.
+    // Probes are answered in front of everything else: no auth, no request log.
+    let health = health::registry(&store, &registry)?;
+    let app = app.layer(health::layer(&health));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -66,8 +69,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         store.repository_kind(),
         store.cache_kind()
     );
+    health.lifecycle().mark_ready();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(health.lifecycle().drain_on(shutdown_signal(), health::drain_delay()))
         .await?;
     eprintln!("pf-demo: stopped");
     Ok(())
