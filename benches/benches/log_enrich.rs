@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Request, Response};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use pf_benches::{call_collect, user_routes};
 use pf_log_enrich::init::LogConfig;
 use pf_log_enrich::{Identity, Logging, RequestIdLayer, RequestSpanLayer};
@@ -90,6 +90,13 @@ fn pf_stack() -> Router {
         .layer(AuthLayer(true))
         .layer(RequestSpanLayer::new())
         .layer(RequestIdLayer::new())
+}
+
+/// The same, with request ID and span in one layer (`RequestSpanLayer::with_request_id`).
+fn pf_combined_stack() -> Router {
+    user_routes()
+        .layer(AuthLayer(true))
+        .layer(RequestSpanLayer::new().with_request_id(pf_log_enrich::request_id::X_REQUEST_ID))
 }
 
 fn noop_stack() -> Router {
@@ -190,6 +197,7 @@ fn in_process(c: &mut Criterion) {
             ("bare", user_routes()),
             ("noop_layers", noop_stack()),
             ("pf_id_span", pf_stack()),
+            ("pf_id_span_one_layer", pf_combined_stack()),
             ("tower_http_trace_id", tower_http_stack()),
         ] {
             g.bench_function(name, |b| b.to_async(&rt).iter(|| call_collect(&app)));
@@ -254,5 +262,58 @@ fn loopback(c: &mut Criterion) {
     g.finish();
 }
 
+/// `PF_LOG_BENCH_LOOP=<contender> PF_LOG_BENCH_ITERS=<n>`: run one contender `n` times without
+/// Criterion, for instruction counts (`perf stat -e instructions:u`, `valgrind --tool=callgrind`),
+/// which stay stable on a noisy machine.
+fn instruction_loop() -> bool {
+    let Ok(name) = std::env::var("PF_LOG_BENCH_LOOP") else {
+        return false;
+    };
+    let iters: usize = std::env::var("PF_LOG_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (app, subscriber): (Router, tracing::Dispatch) = match name.as_str() {
+        "bare" => (user_routes(), tracing::Dispatch::new(quiet_subscriber())),
+        "noop_layers" => (noop_stack(), tracing::Dispatch::new(quiet_subscriber())),
+        "pf_id_span" => (pf_stack(), tracing::Dispatch::new(quiet_subscriber())),
+        "pf_combined" => (
+            pf_combined_stack(),
+            tracing::Dispatch::new(quiet_subscriber()),
+        ),
+        "pf_combined_json" => (
+            pf_combined_stack(),
+            tracing::Dispatch::new(pf_json_subscriber()),
+        ),
+        "tower_http" => (
+            tower_http_stack(),
+            tracing::Dispatch::new(quiet_subscriber()),
+        ),
+        "bare_json" => (user_routes(), tracing::Dispatch::new(pf_json_subscriber())),
+        "pf_json" => (pf_stack(), tracing::Dispatch::new(pf_json_subscriber())),
+        "tower_http_json" => (
+            tower_http_stack(),
+            tracing::Dispatch::new(fmt_json_subscriber()),
+        ),
+        other => panic!("unknown contender {other}"),
+    };
+    let rt = rt();
+    tracing::dispatcher::with_default(&subscriber, || {
+        rt.block_on(async {
+            for _ in 0..iters {
+                black_box(call_collect(&app).await);
+            }
+        })
+    });
+    true
+}
+
 criterion_group!(benches, in_process, loopback);
-criterion_main!(benches);
+
+fn main() {
+    if instruction_loop() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

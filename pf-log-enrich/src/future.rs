@@ -31,6 +31,7 @@ pin_project! {
         #[pin]
         inner: F,
         state: Option<State>,
+        echo: Option<(http::HeaderName, crate::RequestId)>,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -59,8 +60,10 @@ impl<F> ResponseFuture<F> {
         config: Arc<Config>,
         start: Instant,
         emit: bool,
+        echo: Option<(http::HeaderName, crate::RequestId)>,
     ) -> Self {
         Self {
+            echo,
             inner,
             state: Some(State {
                 span,
@@ -99,10 +102,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
+        let mut result = {
             let _enter = this.state.as_ref().map(|s| s.span.enter());
             ready!(this.inner.poll(cx))
         };
+        if let (Some((name, id)), Ok(res)) = (this.echo.take(), result.as_mut()) {
+            res.headers_mut().insert(name, id.header_value().clone());
+        }
         let Some(state) = this.state.take() else {
             return Poll::Ready(result);
         };

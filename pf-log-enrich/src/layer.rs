@@ -85,6 +85,7 @@ pub(crate) struct Config {
     pub(crate) completion_event: bool,
     pub(crate) excluded: Vec<String>,
     pub(crate) record_identity_on_span: bool,
+    pub(crate) request_id_header: Option<HeaderName>,
     #[cfg(feature = "opentelemetry")]
     pub(crate) parent: ParentContext,
 }
@@ -153,6 +154,7 @@ impl RequestSpanLayer {
                 completion_event: true,
                 excluded: Vec::new(),
                 record_identity_on_span: true,
+                request_id_header: None,
                 #[cfg(feature = "opentelemetry")]
                 parent: ParentContext::Global,
             }),
@@ -212,6 +214,25 @@ impl RequestSpanLayer {
     /// avoids the re-formatting cost of `tracing-subscriber`'s own JSON formatter.
     pub fn record_identity_on_span(mut self, enabled: bool) -> Self {
         self.cfg().record_identity_on_span = enabled;
+        self
+    }
+
+    /// Also does the work of [`RequestIdLayer`](crate::RequestIdLayer) (same validation,
+    /// UUIDv7 generation, extensions, echo on the response) under `header`, in this one layer.
+    ///
+    /// With axum's `Router::layer` every layer costs a boxed service per route, so one layer
+    /// instead of two saves that. Use [`RequestIdLayer`](crate::RequestIdLayer) instead when the
+    /// ID must also cover layers outside the span layer, or needs a custom generator.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use pf_log_enrich::{RequestSpanLayer, request_id::X_REQUEST_ID};
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hi" }))
+    ///     .layer(RequestSpanLayer::new().with_request_id(X_REQUEST_ID));
+    /// ```
+    pub fn with_request_id(mut self, header: HeaderName) -> Self {
+        self.cfg().request_id_header = Some(header);
         self
     }
 

@@ -69,7 +69,7 @@ impl<R: LogRecord> AttrVisitor<'_, R> {
         if name.starts_with("log.") || name.starts_with("otel.") {
             return;
         }
-        if self.redactor.is_sensitive(name) {
+        if self.redactor.is_sensitive_static(name) {
             self.record
                 .add_attribute(name, AnyValue::from(REDACTED.to_owned()));
         } else {

@@ -43,6 +43,40 @@ pub const DEFAULT_SENSITIVE_WORDS: &[&str] = &[
 #[derive(Clone)]
 pub struct Redactor {
     words: Arc<[Box<[u8]>]>,
+    /// Bit per (first byte, second byte) of a word: positions in a key whose bigram starts
+    /// no word are skipped without comparing (field names are checked on every event).
+    starts: Arc<[u64; 1024]>,
+    /// Identity of this word list, for the per-thread cache of static field names.
+    id: usize,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+fn next_id() -> usize {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+const CACHE_SLOTS: usize = 256;
+
+thread_local! {
+    /// Direct-mapped cache: (redactor id, name pointer, name length) -> sensitive.
+    static FIELD_CACHE: std::cell::RefCell<[(usize, usize, usize, bool); CACHE_SLOTS]> =
+        const { std::cell::RefCell::new([(0, 0, 0, false); CACHE_SLOTS]) };
+}
+
+fn bigram(a: u8, b: u8) -> usize {
+    (usize::from(a) << 8) | usize::from(b)
+}
+
+fn start_table(words: &[Box<[u8]>]) -> Arc<[u64; 1024]> {
+    let mut t = [0u64; 1024];
+    for w in words {
+        if w.len() >= 2 {
+            let i = bigram(w[0], w[1]);
+            t[i / 64] |= 1 << (i % 64);
+        }
+    }
+    Arc::new(t)
 }
 
 impl Default for Redactor {
@@ -70,7 +104,8 @@ fn normalise(key: &str) -> Vec<u8> {
 }
 
 impl Redactor {
-    /// A redactor with exactly these words (normalised on the way in).
+    /// A redactor with exactly these words (normalised on the way in; words shorter than two
+    /// characters are ignored).
     pub fn new<I, S>(words: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -79,10 +114,12 @@ impl Redactor {
         let words: Vec<Box<[u8]>> = words
             .into_iter()
             .map(|w| normalise(w.as_ref()).into_boxed_slice())
-            .filter(|w| !w.is_empty())
+            .filter(|w| w.len() >= 2)
             .collect();
         Self {
+            starts: start_table(&words),
             words: words.into(),
+            id: next_id(),
         }
     }
 
@@ -90,11 +127,13 @@ impl Redactor {
     pub fn with_word(self, word: impl AsRef<str>) -> Self {
         let mut words: Vec<Box<[u8]>> = self.words.iter().cloned().collect();
         let w = normalise(word.as_ref());
-        if !w.is_empty() {
+        if w.len() >= 2 {
             words.push(w.into_boxed_slice());
         }
         Self {
+            starts: start_table(&words),
             words: words.into(),
+            id: next_id(),
         }
     }
 
@@ -117,10 +156,40 @@ impl Redactor {
         self.contains_word(&buf[..n])
     }
 
+    /// [`Redactor::is_sensitive`] for a `'static` name (a tracing field name), answered from
+    /// a per-thread cache after the first call.
+    pub fn is_sensitive_static(&self, key: &'static str) -> bool {
+        let ptr = key.as_ptr() as usize;
+        let slot = (ptr >> 3 ^ key.len()) % CACHE_SLOTS;
+        let hit = FIELD_CACHE.try_with(|c| {
+            let c = c.borrow();
+            let (id, p, l, v) = c[slot];
+            (id == self.id && p == ptr && l == key.len()).then_some(v)
+        });
+        if let Ok(Some(v)) = hit {
+            return v;
+        }
+        let v = self.is_sensitive(key);
+        let _ = FIELD_CACHE.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                c[slot] = (self.id, ptr, key.len(), v);
+            }
+        });
+        v
+    }
+
     fn contains_word(&self, hay: &[u8]) -> bool {
-        self.words
-            .iter()
-            .any(|w| w.len() <= hay.len() && hay.windows(w.len()).any(|win| win == &w[..]))
+        for i in 0..hay.len().saturating_sub(1) {
+            let b = bigram(hay[i], hay[i + 1]);
+            if self.starts[b / 64] & (1 << (b % 64)) == 0 {
+                continue;
+            }
+            let rest = &hay[i..];
+            if self.words.iter().any(|w| rest.starts_with(w)) {
+                return true;
+            }
+        }
+        false
     }
 
     /// `value`, or [`REDACTED`] when `key` is sensitive.

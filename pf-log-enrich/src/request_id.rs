@@ -274,7 +274,7 @@ where
     }
 }
 
-fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Option<RequestId> {
+pub(crate) fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Option<RequestId> {
     let mut values = req.headers().get_all(header).iter();
     let first = values.next()?;
     if values.next().is_some() {

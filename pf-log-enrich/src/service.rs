@@ -87,6 +87,17 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let cfg = &*self.config;
+        let echo = cfg.request_id_header.as_ref().map(|name| {
+            let id = crate::request_id::accept_incoming(&req, name).unwrap_or_else(|| {
+                crate::MakeRequestId::make_request_id(&mut crate::MakeRequestUuidV7, &req)
+            });
+            if req.headers().get(name) != Some(id.header_value()) {
+                req.headers_mut()
+                    .insert(name.clone(), id.header_value().clone());
+            }
+            req.extensions_mut().insert(id.clone());
+            (name.clone(), id)
+        });
         let route = cfg.route.route(req.extensions(), req.uri());
         let method = method_str(req.method());
         let query = req.uri().query().map(|q| cfg.redactor.redact_query(q));
@@ -179,7 +190,7 @@ where
             let _enter = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture::new(fut, span, inner, self.config.clone(), start, emit)
+        ResponseFuture::new(fut, span, inner, self.config.clone(), start, emit, echo)
     }
 }
 

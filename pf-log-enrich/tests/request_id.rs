@@ -9,8 +9,8 @@ use axum::routing::get;
 use pf_log_enrich::{RequestId, RequestIdLayer, RequestSpanLayer};
 use tower_http::catch_panic::CatchPanicLayer;
 
-fn app() -> Router {
-    Router::new()
+fn app(combined: bool) -> Router {
+    let router = Router::new()
         .route(
             "/ok",
             get(|id: axum::Extension<RequestId>| async move { id.0.to_string() }),
@@ -28,9 +28,16 @@ fn app() -> Router {
                 ""
             }),
         )
-        .layer(CatchPanicLayer::new())
-        .layer(RequestSpanLayer::new())
-        .layer(RequestIdLayer::new())
+        .layer(CatchPanicLayer::new());
+    if combined {
+        // one layer doing both jobs
+        router
+            .layer(RequestSpanLayer::new().with_request_id(pf_log_enrich::request_id::X_REQUEST_ID))
+    } else {
+        router
+            .layer(RequestSpanLayer::new())
+            .layer(RequestIdLayer::new())
+    }
 }
 
 fn is_generated(id: &str) -> bool {
@@ -39,7 +46,13 @@ fn is_generated(id: &str) -> bool {
 
 #[tokio::test]
 async fn valid_ids_are_kept_and_echoed_everywhere() {
-    let addr = common::serve(app()).await;
+    for combined in [false, true] {
+        valid_ids(combined).await;
+    }
+}
+
+async fn valid_ids(combined: bool) {
+    let addr = common::serve(app(combined)).await;
     for (path, status) in [
         ("/ok", 200),
         ("/bad", 400),
@@ -58,7 +71,13 @@ async fn valid_ids_are_kept_and_echoed_everywhere() {
 
 #[tokio::test]
 async fn invalid_ids_are_replaced() {
-    let addr = common::serve(app()).await;
+    for combined in [false, true] {
+        invalid_ids(combined).await;
+    }
+}
+
+async fn invalid_ids(combined: bool) {
+    let addr = common::serve(app(combined)).await;
     let too_long = format!("x-request-id: {}", "a".repeat(129));
     let cases: [&[&[u8]]; 6] = [
         &[too_long.as_bytes()],
