@@ -99,10 +99,12 @@ where
 /// Protocol switches and server-sent event streams live as long as the client
 /// likes: their duration is taken at the response head.
 #[inline]
-fn is_long_lived<B>(response: &Response<B>) -> bool {
+fn is_long_lived<B: http_body::Body>(response: &Response<B>) -> bool {
     response.status() == StatusCode::SWITCHING_PROTOCOLS
-        || response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+        // A body of known length is no stream: skip the header lookup (most responses).
+        || (response.body().size_hint().exact().is_none()
+            && response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")))
 }
