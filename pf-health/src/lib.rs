@@ -15,7 +15,8 @@
 //! - [`Lifecycle`]: starting → ready → draining; [`Lifecycle::drain_on`] makes the future for
 //!   axum's graceful shutdown.
 //! - Features: `axum`, `postgres-sqlx`, `postgres-deadpool`, `redis`, `metrics` (health
-//!   metrics on a `pf-metrics` registry).
+//!   metrics on a `pf-metrics` registry), `grpc` (the same registry answering gRPC
+//!   `grpc.health.v1` through tonic-health, in `grpc`).
 //!
 //! # Quick start
 //!
@@ -59,6 +60,10 @@ mod service;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
+
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 
 pub use body::HealthBody;
 pub use check::{

@@ -104,6 +104,12 @@ impl Lifecycle {
         tracing::info!("draining: readiness now fails");
     }
 
+    /// A receiver notified on every phase change.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Phase> {
+        self.phase.subscribe()
+    }
+
     /// Waits until the phase is at least `phase`.
     pub async fn reached(&self, phase: Phase) {
         let mut rx = self.phase.subscribe();

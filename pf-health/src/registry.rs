@@ -330,6 +330,8 @@ pub(crate) struct Slot {
     pub(crate) component_type: Option<Arc<str>>,
     check: Arc<dyn DynCheck>,
     listeners: Arc<[Listener]>,
+    /// Bumped whenever a check's reported status changes (shared by all slots).
+    changes: Arc<watch::Sender<u64>>,
     state: Mutex<SlotState>,
 }
 
@@ -496,6 +498,7 @@ impl Slot {
             for listener in self.listeners.iter() {
                 listener(&change);
             }
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 
@@ -574,6 +577,7 @@ pub(crate) struct Inner {
     lifecycle: Lifecycle,
     background: Vec<tokio::task::JoinHandle<()>>,
     info: ServiceInfo,
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl Drop for Inner {
@@ -740,6 +744,12 @@ impl HealthRegistry {
         &self.inner.info
     }
 
+    /// Notified whenever a check's reported status changes (the value is a change counter).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
     /// Whether the lifecycle lets the application serve (for `/readyz` with no checks).
     pub(crate) fn phase(&self) -> Phase {
         self.inner.lifecycle.phase()
@@ -826,6 +836,7 @@ impl HealthRegistryBuilder {
     /// outside a Tokio runtime.
     pub fn build(self) -> Result<HealthRegistry, BuildError> {
         let listeners: Arc<[Listener]> = self.listeners.into();
+        let changes = Arc::new(watch::Sender::new(0u64));
         let mut slots = Vec::with_capacity(self.checks.len());
         let mut by_name = HashMap::new();
         let mut groups: Vec<String> = Vec::new();
@@ -854,6 +865,7 @@ impl HealthRegistryBuilder {
                 component_type,
                 check,
                 listeners: listeners.clone(),
+                changes: changes.clone(),
                 state: Mutex::new(SlotState::default()),
             }));
         }
@@ -877,6 +889,7 @@ impl HealthRegistryBuilder {
                 lifecycle: self.lifecycle.unwrap_or_default(),
                 background,
                 info: self.info,
+                changes,
             }),
         })
     }
