@@ -118,18 +118,7 @@ where
         match &result {
             Ok(res) => {
                 let status = res.status().as_u16();
-                state
-                    .span
-                    .record(crate::fields::HTTP_RESPONSE_STATUS_CODE, i64::from(status));
-                let error_type = if status >= 500 {
-                    state
-                        .span
-                        .record(crate::fields::ERROR_TYPE, status_str(status));
-                    state.span.record("otel.status_code", "ERROR");
-                    Some(status_str(status))
-                } else {
-                    None
-                };
+                let error_type = (status >= 500).then(|| status_str(status));
                 if state.emit {
                     completion_event!(
                         state.config.levels.for_status(status),
@@ -138,6 +127,14 @@ where
                         duration_ms = ms,
                         "request completed"
                     );
+                }
+                // Recorded after the event so human formats do not print them twice.
+                state
+                    .span
+                    .record(crate::fields::HTTP_RESPONSE_STATUS_CODE, i64::from(status));
+                if let Some(error_type) = error_type {
+                    state.span.record(crate::fields::ERROR_TYPE, error_type);
+                    state.span.record("otel.status_code", "ERROR");
                 }
             }
             Err(_) => {
