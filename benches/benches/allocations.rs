@@ -60,7 +60,12 @@ fn snapshot() -> (u64, u64) {
 }
 
 /// Runs `requests` requests after `warm_up` and returns (allocations, bytes) per request.
-fn measure<F: AsyncFnMut()>(rt: &tokio::runtime::Runtime, warm_up: u64, requests: u64, mut one: F) -> (f64, f64) {
+fn measure<F: AsyncFnMut()>(
+    rt: &tokio::runtime::Runtime,
+    warm_up: u64,
+    requests: u64,
+    mut one: F,
+) -> (f64, f64) {
     rt.block_on(async {
         for _ in 0..warm_up {
             one().await;
@@ -70,7 +75,10 @@ fn measure<F: AsyncFnMut()>(rt: &tokio::runtime::Runtime, warm_up: u64, requests
             one().await;
         }
         let (a1, b1) = snapshot();
-        ((a1 - a0) as f64 / requests as f64, (b1 - b0) as f64 / requests as f64)
+        (
+            (a1 - a0) as f64 / requests as f64,
+            (b1 - b0) as f64 / requests as f64,
+        )
     })
 }
 
@@ -99,7 +107,8 @@ where
     }
 }
 
-fn plain_handler<B>() -> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone {
+fn plain_handler<B>()
+-> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone {
     tower::service_fn(|_req: Request<B>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
             br#"{"id":42,"name":"Ada Lovelace","org_id":7}"#,
@@ -110,7 +119,10 @@ fn plain_handler<B>() -> impl Service<Request<B>, Response = Response<Full<Bytes
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let (warm_up, requests) = if bench_mode { (100, 2_000) } else { (2, 5) };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     let mut rows: Vec<(String, f64, f64)> = Vec::new();
     let mut run_contender = |c: Contender| {
@@ -133,8 +145,12 @@ fn main() {
     let (a, b) = measure(&rt, warm_up, requests, async || call_plain(&mut bare).await);
     rows.push(("tower/bare".into(), a, b));
     let registry = pf_metrics::MetricsRegistry::new();
-    let mut metrics = pf_metrics::HttpMetricsLayer::new(registry).route_extractor(UsersRoute).layer(plain_handler());
-    let (a, b) = measure(&rt, warm_up, requests, async || call_plain(&mut metrics).await);
+    let mut metrics = pf_metrics::HttpMetricsLayer::new(registry)
+        .route_extractor(UsersRoute)
+        .layer(plain_handler());
+    let (a, b) = measure(&rt, warm_up, requests, async || {
+        call_plain(&mut metrics).await
+    });
     rows.push(("tower/pf_metrics".into(), a, b));
 
     println!("{:<34}{:>14}{:>14}", "contender", "allocs/req", "bytes/req");
@@ -142,7 +158,11 @@ fn main() {
     for (i, (name, allocs, bytes)) in rows.iter().enumerate() {
         println!("{name:<34}{allocs:>14.2}{bytes:>14.1}");
         let comma = if i + 1 < rows.len() { "," } else { "" };
-        writeln!(json, "  \"{name}\": {{\"allocs\": {allocs:.3}, \"bytes\": {bytes:.1}}}{comma}").unwrap();
+        writeln!(
+            json,
+            "  \"{name}\": {{\"allocs\": {allocs:.3}, \"bytes\": {bytes:.1}}}{comma}"
+        )
+        .unwrap();
     }
     json.push_str("}\n");
     if let Some(path) = std::env::var_os("PF_ALLOCATIONS_OUT") {

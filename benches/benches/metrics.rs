@@ -10,14 +10,19 @@ mod peers;
 
 use std::hint::black_box;
 use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use criterion::measurement::{Measurement, WallTime};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use pf_benches::cpu_time::{ThreadCpuTime, thread_cpu_ns};
 use pf_benches::{CONTENDERS, Contender, call_collect, contender, serving, user_routes};
 use pf_metrics::{Format, HttpMetricsLayer, MetricsRegistry};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Every contender, ours and the peers, in report order.
@@ -25,6 +30,7 @@ fn all_contenders() -> Vec<Contender> {
     let order = [
         "bare",
         "noop_layer",
+        "noop_layers2",
         "noop_layers4",
         "pf_metrics",
         "axum_prometheus",
@@ -36,31 +42,55 @@ fn all_contenders() -> Vec<Contender> {
         "pf_stack_json",
         "tower_http_trace_id_json",
     ];
-    debug_assert!(CONTENDERS.iter().chain(peers::PEERS).all(|c| order.contains(c)));
-    order.iter().map(|name| contender(name).or_else(|| peers::peer(name)).expect("known contender")).collect()
+    debug_assert!(
+        CONTENDERS
+            .iter()
+            .chain(peers::PEERS)
+            .all(|c| order.contains(c))
+    );
+    order
+        .iter()
+        .map(|name| {
+            contender(name)
+                .or_else(|| peers::peer(name))
+                .expect("known contender")
+        })
+        .collect()
 }
 
 /// One request through the router in process (no socket), body collected.
-fn in_process(c: &mut Criterion) {
+fn in_process(c: &mut Criterion<ThreadCpuTime>) {
     let rt = rt();
     let mut g = c.benchmark_group("in_process");
     for contender in all_contenders() {
         let app = &contender.app;
         tracing::dispatcher::with_default(&contender.dispatch, || {
-            g.bench_function(contender.name, |b| b.to_async(&rt).iter(|| call_collect(app)));
+            g.bench_function(contender.name, |b| {
+                b.to_async(&rt).iter(|| call_collect(app))
+            });
         });
     }
     g.finish();
 }
 
 /// The same router served by axum over a keep-alive HTTP/1.1 loopback connection from a
-/// hyper client on the same runtime thread: the denominator of "overhead %".
-fn loopback(c: &mut Criterion) {
+/// hyper client on the same runtime thread: the denominator of "overhead %". Measured in
+/// thread CPU time (client, server and the kernel's loopback work all run on this thread) and,
+/// as `loopback_wall`, in wall time.
+fn loopback(c: &mut Criterion<ThreadCpuTime>) {
+    loopback_in(c, "loopback");
+}
+
+fn loopback_wall(c: &mut Criterion<WallTime>) {
+    loopback_in(c, "loopback_wall");
+}
+
+fn loopback_in<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     use http_body_util::BodyExt;
     use hyper_util::rt::TokioIo;
 
     let rt = rt();
-    let mut g = c.benchmark_group("loopback");
+    let mut g = c.benchmark_group(group);
     for name in ["bare", "pf_metrics", "pf_stack", "pf_stack_json"] {
         let Contender { app, dispatch, .. } = contender(name).expect("known contender");
         let (addr, mut sender) = rt.block_on(async {
@@ -69,7 +99,9 @@ fn loopback(c: &mut Criterion) {
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
             let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             stream.set_nodelay(true).unwrap();
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
             tokio::spawn(conn);
             (addr, sender)
         });
@@ -95,34 +127,50 @@ fn loopback(c: &mut Criterion) {
 /// Encoding N request series (each: request counter, duration histogram, response-size
 /// histogram; per route and method: request-size histogram and in-flight gauge), by pf in
 /// both formats and by prometheus-client's (OpenMetrics) text encoder on the same data.
-fn exposition(c: &mut Criterion) {
+fn exposition(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("exposition");
     for series in [100usize, 1_000, 10_000] {
-        let registry = MetricsRegistry::builder().max_series(series).max_routes(series).build().unwrap();
+        let registry = MetricsRegistry::builder()
+            .max_series(series)
+            .max_routes(series)
+            .build()
+            .unwrap();
         populate(&registry, series);
         let mut out = String::new();
-        g.bench_with_input(BenchmarkId::new("pf_prometheus", series), &series, |b, _| {
-            b.iter(|| {
-                out.clear();
-                registry.encode_into(&mut out, Format::Prometheus);
-                black_box(out.len())
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("pf_openmetrics", series), &series, |b, _| {
-            b.iter(|| {
-                out.clear();
-                registry.encode_into(&mut out, Format::OpenMetrics);
-                black_box(out.len())
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("pf_prometheus", series),
+            &series,
+            |b, _| {
+                b.iter(|| {
+                    out.clear();
+                    registry.encode_into(&mut out, Format::Prometheus);
+                    black_box(out.len())
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("pf_openmetrics", series),
+            &series,
+            |b, _| {
+                b.iter(|| {
+                    out.clear();
+                    registry.encode_into(&mut out, Format::OpenMetrics);
+                    black_box(out.len())
+                })
+            },
+        );
         let peer = prometheus_client_registry(series);
-        g.bench_with_input(BenchmarkId::new("prometheus_client", series), &series, |b, _| {
-            b.iter(|| {
-                out.clear();
-                prometheus_client::encoding::text::encode(&mut out, &peer).unwrap();
-                black_box(out.len())
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("prometheus_client", series),
+            &series,
+            |b, _| {
+                b.iter(|| {
+                    out.clear();
+                    prometheus_client::encoding::text::encode(&mut out, &peer).unwrap();
+                    black_box(out.len())
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -135,11 +183,13 @@ fn route(i: usize) -> String {
 fn populate(registry: &MetricsRegistry, series: usize) {
     use tower::{Layer, ServiceExt};
     let rt = rt();
-    let service = HttpMetricsLayer::new(registry.clone()).route_extractor(IndexRoute).layer(tower::service_fn(
-        |_req: axum::http::Request<pf_metrics::RequestBody<String>>| async {
-            Ok::<_, std::convert::Infallible>(axum::http::Response::new(String::from("ok")))
-        },
-    ));
+    let service = HttpMetricsLayer::new(registry.clone())
+        .route_extractor(IndexRoute)
+        .layer(tower::service_fn(
+            |_req: axum::http::Request<pf_metrics::RequestBody<String>>| async {
+                Ok::<_, std::convert::Infallible>(axum::http::Response::new(String::from("ok")))
+            },
+        ));
     rt.block_on(async {
         for i in 0..series {
             let mut req = axum::http::Request::new(String::new());
@@ -157,7 +207,11 @@ struct RouteName(String);
 struct IndexRoute;
 
 impl pf_metrics::RouteExtractor for IndexRoute {
-    fn route<'r>(&self, _: &'r axum::http::Uri, ext: &'r axum::http::Extensions) -> Option<&'r str> {
+    fn route<'r>(
+        &self,
+        _: &'r axum::http::Uri,
+        ext: &'r axum::http::Extensions,
+    ) -> Option<&'r str> {
         ext.get::<RouteName>().map(|r| r.0.as_str())
     }
 }
@@ -212,27 +266,47 @@ fn prometheus_client_registry(series: usize) -> prometheus_client::registry::Reg
     }
     let mut registry = prometheus_client::registry::Registry::default();
     registry.register("http_requests", "Total HTTP requests", requests);
-    registry.register("http_request_duration_seconds", "HTTP request duration", duration);
-    registry.register("http_response_size_bytes", "HTTP response body size", response_size);
-    registry.register("http_request_size_bytes", "HTTP request body size", request_size);
-    registry.register("http_requests_in_flight", "HTTP requests in flight", in_flight);
+    registry.register(
+        "http_request_duration_seconds",
+        "HTTP request duration",
+        duration,
+    );
+    registry.register(
+        "http_response_size_bytes",
+        "HTTP response body size",
+        response_size,
+    );
+    registry.register(
+        "http_request_size_bytes",
+        "HTTP request body size",
+        request_size,
+    );
+    registry.register(
+        "http_requests_in_flight",
+        "HTTP requests in flight",
+        in_flight,
+    );
     registry
 }
 
-/// Threads sending requests through one router into the same series at once: wall time per
-/// request on the slowest thread with 1 and 2 threads, for the bare router and with pf's
-/// metrics layer (the bare pair shows what the machine itself does with two threads).
-fn contention(c: &mut Criterion) {
+/// Threads sending requests through one router into the same series at once: CPU time per
+/// request of the busiest thread with 1 and 2 threads, for the bare router and with pf's
+/// metrics layer (the bare pair shows what the machine itself does with two threads). Cache
+/// lines bouncing between cores stall the threads, and stalls are CPU time.
+fn contention(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("contention");
     for (name, app) in [
         ("bare", serving(user_routes())),
-        ("pf_metrics", serving(user_routes().layer(HttpMetricsLayer::new(MetricsRegistry::new())))),
+        (
+            "pf_metrics",
+            serving(user_routes().layer(HttpMetricsLayer::new(MetricsRegistry::new()))),
+        ),
     ] {
         for threads in [1usize, 2] {
             g.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
                 b.iter_custom(|iters| {
                     let barrier = Barrier::new(threads);
-                    let elapsed: Vec<Duration> = std::thread::scope(|s| {
+                    let elapsed: Vec<u64> = std::thread::scope(|s| {
                         let handles: Vec<_> = (0..threads)
                             .map(|_| {
                                 let app = app.clone();
@@ -240,13 +314,13 @@ fn contention(c: &mut Criterion) {
                                 s.spawn(move || {
                                     let rt = rt();
                                     barrier.wait();
-                                    let start = Instant::now();
+                                    let start = thread_cpu_ns();
                                     rt.block_on(async {
                                         for _ in 0..iters {
                                             black_box(call_collect(&app).await);
                                         }
                                     });
-                                    start.elapsed()
+                                    thread_cpu_ns() - start
                                 })
                             })
                             .collect();
@@ -260,9 +334,19 @@ fn contention(c: &mut Criterion) {
     g.finish();
 }
 
+fn config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
+    c.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
 criterion_group! {
-    name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    name = cpu;
+    config = config(Criterion::default().with_measurement(ThreadCpuTime));
     targets = in_process, loopback, exposition, contention
 }
-criterion_main!(benches);
+criterion_group! {
+    name = wall;
+    config = config(Criterion::default());
+    targets = loopback_wall
+}
+criterion_main!(cpu, wall);

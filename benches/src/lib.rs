@@ -41,13 +41,24 @@ pub fn user_routes() -> Router {
 
 /// The benched request.
 pub fn user_request() -> Request<Body> {
-    Request::get("/api/v1/users/42").body(Body::empty()).expect("valid request")
+    Request::get("/api/v1/users/42")
+        .body(Body::empty())
+        .expect("valid request")
 }
 
 /// Sends one request through `app` in-process and collects the body, as a server would.
 pub async fn call_collect(app: &Router) -> usize {
-    let response = app.clone().oneshot(user_request()).await.expect("infallible");
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let response = app
+        .clone()
+        .oneshot(user_request())
+        .await
+        .expect("infallible");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     assert!(!body.is_empty());
     body.len()
 }
@@ -56,6 +67,7 @@ pub async fn call_collect(app: &Router) -> usize {
 ///
 /// - `bare`: the route alone;
 /// - `noop_layer`: one no-op layer applied with `Router::layer` (the floor for one layer);
+/// - `noop_layers2`: two no-op layers applied the same way (the floor for request ID + span);
 /// - `noop_layers4`: four no-op layers applied the same way (the floor for the whole stack);
 /// - `pf_metrics`: `HttpMetricsLayer`;
 /// - `pf_id_span`: `RequestSpanLayer` + `RequestIdLayer` (subscriber at INFO, no output);
@@ -65,6 +77,7 @@ pub async fn call_collect(app: &Router) -> usize {
 pub const CONTENDERS: &[&str] = &[
     "bare",
     "noop_layer",
+    "noop_layers2",
     "noop_layers4",
     "pf_metrics",
     "pf_id_span",
@@ -101,15 +114,26 @@ pub fn contender(name: &str) -> Option<Contender> {
     let app = match name {
         "bare" => user_routes(),
         "noop_layer" => user_routes().layer(noop()),
-        "noop_layers4" => user_routes().layer(noop()).layer(noop()).layer(noop()).layer(noop()),
-        "pf_metrics" => user_routes().layer(pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new())),
+        "noop_layers2" => user_routes().layer(noop()).layer(noop()),
+        "noop_layers4" => user_routes()
+            .layer(noop())
+            .layer(noop())
+            .layer(noop())
+            .layer(noop()),
+        "pf_metrics" => user_routes().layer(pf_metrics::HttpMetricsLayer::new(
+            pf_metrics::MetricsRegistry::new(),
+        )),
         "pf_id_span" => user_routes()
             .layer(pf_log_enrich::RequestSpanLayer::new())
             .layer(pf_log_enrich::RequestIdLayer::new()),
         "pf_stack" | "pf_stack_json" => pf_stack(),
         _ => return None,
     };
-    let dispatch = if name == "pf_stack_json" { json_dispatch() } else { quiet_dispatch() };
+    let dispatch = if name == "pf_stack_json" {
+        json_dispatch()
+    } else {
+        quiet_dispatch()
+    };
     Some(Contender {
         name,
         app: serving(app),
@@ -121,7 +145,9 @@ pub fn contender(name: &str) -> Option<Contender> {
 /// is the outermost): health endpoints in front, then request ID, request span, metrics.
 pub fn pf_stack() -> Router {
     user_routes()
-        .layer(pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()))
+        .layer(pf_metrics::HttpMetricsLayer::new(
+            pf_metrics::MetricsRegistry::new(),
+        ))
         .layer(pf_log_enrich::RequestSpanLayer::new())
         .layer(pf_log_enrich::RequestIdLayer::new())
         .layer(pf_health::HealthLayer::new(health_registry()))
@@ -167,4 +193,91 @@ pub fn json_dispatch() -> Dispatch {
 /// directly re-applies every layer to a fresh handler route on each request.
 pub fn serving(app: Router) -> Router {
     app.with_state(())
+}
+
+/// Criterion measurement of the calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, user and
+/// system) instead of wall time: time the thread spends preempted by other processes is not
+/// counted, so same-run comparisons stay meaningful on a loaded machine. Values are nanoseconds.
+pub mod cpu_time {
+    use criterion::Throughput;
+    use criterion::measurement::{Measurement, ValueFormatter};
+
+    /// The calling thread's CPU time in nanoseconds.
+    pub fn thread_cpu_ns() -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    /// Thread CPU time as a Criterion [`Measurement`].
+    pub struct ThreadCpuTime;
+
+    impl Measurement for ThreadCpuTime {
+        type Intermediate = u64;
+        type Value = u64;
+
+        fn start(&self) -> u64 {
+            thread_cpu_ns()
+        }
+        fn end(&self, start: u64) -> u64 {
+            thread_cpu_ns().saturating_sub(start)
+        }
+        fn add(&self, a: &u64, b: &u64) -> u64 {
+            a + b
+        }
+        fn zero(&self) -> u64 {
+            0
+        }
+        fn to_f64(&self, value: &u64) -> f64 {
+            *value as f64
+        }
+        fn formatter(&self) -> &dyn ValueFormatter {
+            &CpuNanos
+        }
+    }
+
+    struct CpuNanos;
+
+    impl CpuNanos {
+        fn unit(typical_ns: f64) -> (f64, &'static str) {
+            match typical_ns {
+                t if t < 1e3 => (1.0, "ns cpu"),
+                t if t < 1e6 => (1e3, "µs cpu"),
+                t if t < 1e9 => (1e6, "ms cpu"),
+                _ => (1e9, "s cpu"),
+            }
+        }
+    }
+
+    impl ValueFormatter for CpuNanos {
+        fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+            let (div, unit) = Self::unit(typical);
+            values.iter_mut().for_each(|v| *v /= div);
+            unit
+        }
+        fn scale_throughputs(
+            &self,
+            _typical: f64,
+            throughput: &Throughput,
+            values: &mut [f64],
+        ) -> &'static str {
+            let per = match *throughput {
+                Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => {
+                    n as f64
+                }
+                Throughput::Bits(n) => n as f64,
+                Throughput::ElementsAndBytes { elements, .. } => elements as f64,
+            };
+            values.iter_mut().for_each(|v| *v = per * 1e9 / *v);
+            "per cpu second"
+        }
+        fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+            "ns"
+        }
+    }
 }

@@ -8,7 +8,9 @@ use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Request, Response};
 use pf_benches::{Contender, serving, user_routes};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use tracing::Dispatch;
 use tracing::field::Empty;
@@ -98,7 +100,9 @@ impl MakeRequestId for UuidV7 {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let mut buf = [0u8; 36];
         let s = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
-        Some(RequestId::new(HeaderValue::from_str(s).expect("uuid is a header value")))
+        Some(RequestId::new(
+            HeaderValue::from_str(s).expect("uuid is a header value"),
+        ))
     }
 }
 
@@ -107,14 +111,21 @@ fn tower_http_stack() -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
             let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             tracing::info_span!(
                 "HTTP request",
                 otel.kind = "server",
                 http.request.method = req.method().as_str(),
                 http.route = route,
                 url.path = req.uri().path(),
-                user_agent.original = req.headers().get("user-agent").and_then(|v| v.to_str().ok()),
+                user_agent.original = req
+                    .headers()
+                    .get("user-agent")
+                    .and_then(|v| v.to_str().ok()),
                 request_id = id,
                 http.response.status_code = Empty,
                 user.id = Empty,
@@ -122,14 +133,16 @@ fn tower_http_stack() -> Router {
             )
         })
         .on_request(())
-        .on_response(|res: &Response<Body>, latency: std::time::Duration, span: &tracing::Span| {
-            span.record("http.response.status_code", res.status().as_u16());
-            tracing::info!(
-                http.response.status_code = res.status().as_u16(),
-                duration_ms = latency.as_secs_f64() * 1000.0,
-                "request completed"
-            );
-        })
+        .on_response(
+            |res: &Response<Body>, latency: std::time::Duration, span: &tracing::Span| {
+                span.record("http.response.status_code", res.status().as_u16());
+                tracing::info!(
+                    http.response.status_code = res.status().as_u16(),
+                    duration_ms = latency.as_secs_f64() * 1000.0,
+                    "request completed"
+                );
+            },
+        )
         .on_body_chunk(())
         .on_eos(())
         .on_failure(());
@@ -141,13 +154,15 @@ fn tower_http_stack() -> Router {
 
 fn fmt_json_dispatch() -> Dispatch {
     Dispatch::new(
-        tracing_subscriber::registry().with(EnvFilter::new("info")).with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_writer(std::io::sink),
-        ),
+        tracing_subscriber::registry()
+            .with(EnvFilter::new("info"))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::sink),
+            ),
     )
 }

@@ -10,12 +10,17 @@ fn main() {
     let name = args.next().unwrap_or_default();
     let requests: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
     let Some(contender) = contender(&name) else {
-        eprintln!("usage: pf-instructions <{}> <requests>", CONTENDERS.join("|"));
+        eprintln!(
+            "usage: pf-instructions <{}> <requests>",
+            CONTENDERS.join("|")
+        );
         std::process::exit(2);
     };
     tracing::dispatcher::set_global_default(contender.dispatch).expect("first subscriber");
     let app = contender.app;
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         // One warm-up request creates series and caches; it is in every run.
         let mut bytes = call_collect(&app).await;
