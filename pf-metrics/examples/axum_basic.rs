@@ -12,7 +12,10 @@ use pf_metrics::{HttpMetricsLayer, MetricsRegistry};
 async fn main() -> std::io::Result<()> {
     let registry = MetricsRegistry::new();
     let app = Router::new()
-        .route("/api/v1/users/{id}", get(|Path(id): Path<u64>| async move { format!("user {id}\n") }))
+        .route(
+            "/api/v1/users/{id}",
+            get(|Path(id): Path<u64>| async move { format!("user {id}\n") }),
+        )
         .layer(HttpMetricsLayer::new(registry.clone()))
         .route_service("/metrics", registry.exposition());
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());

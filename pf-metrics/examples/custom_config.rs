@@ -30,7 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(HttpMetricsLayer::new(registry.clone()))
         .with_state(());
     for uri in ["/cart/1", "/cart/2", "/internal/ping", "/nope"] {
-        app.clone().oneshot(Request::get(uri).body(Body::empty())?).await?;
+        app.clone()
+            .oneshot(Request::get(uri).body(Body::empty())?)
+            .await?;
     }
     print!("{}", registry.encode(Format::OpenMetrics));
     Ok(())

@@ -34,7 +34,9 @@ async fn main() {
             Ok::<_, Infallible>(Response::new(format!("you asked for {}\n", req.uri())))
         }));
     for uri in ["/orders/1", "/orders/2", "/health", "/wp-login.php"] {
-        let request = Request::get(uri).body(String::new()).expect("valid request");
+        let request = Request::get(uri)
+            .body(String::new())
+            .expect("valid request");
         let response = service.clone().oneshot(request).await.expect("infallible");
         drop(response); // the end of the body completes the request
     }

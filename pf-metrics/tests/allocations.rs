@@ -56,11 +56,19 @@ fn recording_a_request_allocates_nothing_once_the_series_exists() {
     let mut service = HttpMetricsLayer::new(registry.clone())
         .route_extractor(FixedRoute)
         .layer(inner);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let one = async |service: &mut _| {
             let svc: &mut pf_metrics::HttpMetrics<_, FixedRoute> = service;
-            let response = svc.ready().await.unwrap().call(Request::new(String::new())).await.unwrap();
+            let response = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(Request::new(String::new()))
+                .await
+                .unwrap();
             drop(response);
         };
         // The first request creates the series: the counter sees those allocations.

@@ -20,12 +20,17 @@ impl RouteExtractor for HeaderRoute {
 
 #[tokio::test]
 async fn hostile_route_templates_are_escaped_in_both_formats() {
-    let registry = MetricsRegistry::builder().const_label("note", "multi\nline \"quoted\" \\").build().unwrap();
+    let registry = MetricsRegistry::builder()
+        .const_label("note", "multi\nline \"quoted\" \\")
+        .build()
+        .unwrap();
     let service = HttpMetricsLayer::new(registry.clone())
         .route_extractor(HeaderRoute)
-        .layer(service_fn(|_req: Request<pf_metrics::RequestBody<String>>| async {
-            Ok::<_, Infallible>(Response::new(String::from("ok")))
-        }));
+        .layer(service_fn(
+            |_req: Request<pf_metrics::RequestBody<String>>| async {
+                Ok::<_, Infallible>(Response::new(String::from("ok")))
+            },
+        ));
     for template in ["/a\"b/{id}", "/back\\slash", "/new\nline", "/ünï/cödé"] {
         let mut req = Request::new(String::new());
         req.extensions_mut().insert(template);
@@ -33,8 +38,14 @@ async fn hostile_route_templates_are_escaped_in_both_formats() {
     }
     let text = registry.encode(Format::Prometheus);
     let c = r#"note="multi\nline \"quoted\" \\""#;
-    for escaped in [r#"/a\"b/{id}"#, r#"/back\\slash"#, r#"/new\nline"#, "/ünï/cödé"] {
-        let line = format!(r#"http_requests_total{{{c},method="GET",route="{escaped}",status="200"}} 1"#);
+    for escaped in [
+        r#"/a\"b/{id}"#,
+        r#"/back\\slash"#,
+        r#"/new\nline"#,
+        "/ünï/cödé",
+    ] {
+        let line =
+            format!(r#"http_requests_total{{{c},method="GET",route="{escaped}",status="200"}} 1"#);
         assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
     }
     pf_tests::prometheus::promtool_check_metrics(&text).expect("promtool accepts escaped labels");

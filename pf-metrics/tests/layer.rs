@@ -16,12 +16,10 @@ use tower::ServiceExt;
 
 /// The value of one sample line, `None` when the series is absent.
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (s, v) = l.rsplit_once(' ')?;
-            (s == series).then(|| v.parse().expect("numeric sample"))
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (s, v) = l.rsplit_once(' ')?;
+        (s == series).then(|| v.parse().expect("numeric sample"))
+    })
 }
 
 fn in_flight_total(registry: &MetricsRegistry) -> f64 {
@@ -47,7 +45,10 @@ async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Bytes) {
     let response = app.clone().oneshot(req).await.unwrap();
     let status = response.status();
-    (status, response.into_body().collect().await.unwrap().to_bytes())
+    (
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    )
 }
 
 fn get_req(uri: &str) -> Request<Body> {
@@ -58,21 +59,42 @@ fn get_req(uri: &str) -> Request<Body> {
 async fn counts_by_method_route_and_status() {
     let registry = MetricsRegistry::new();
     let app = Router::new()
-        .route("/users/{id}", get(|Path(id): Path<u32>| async move { format!("user {id}") }))
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<u32>| async move { format!("user {id}") }),
+        )
         .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
         .layer(HttpMetricsLayer::new(registry.clone()))
         .route_service("/metrics", registry.exposition());
     for id in 0..3 {
-        assert_eq!(call(&app, get_req(&format!("/users/{id}"))).await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, get_req(&format!("/users/{id}"))).await.0,
+            StatusCode::OK
+        );
     }
-    assert_eq!(call(&app, get_req("/users/x")).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(call(&app, get_req("/fail")).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        call(&app, get_req("/users/x")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        call(&app, get_req("/fail")).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     let (_, body) = call(&app, get_req("/metrics")).await;
     let text = std::str::from_utf8(&body).unwrap();
     let s = |series: &str| sample(text, series);
-    assert_eq!(s(r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#), Some(3.0));
-    assert_eq!(s(r#"http_requests_total{method="GET",route="/users/{id}",status="400"}"#), Some(1.0));
-    assert_eq!(s(r#"http_requests_total{method="GET",route="/fail",status="500"}"#), Some(1.0));
+    assert_eq!(
+        s(r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        s(r#"http_requests_total{method="GET",route="/users/{id}",status="400"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"http_requests_total{method="GET",route="/fail",status="500"}"#),
+        Some(1.0)
+    );
     assert_eq!(
         s(r#"http_request_duration_seconds_count{method="GET",route="/users/{id}",status="200"}"#),
         Some(3.0)
@@ -119,7 +141,9 @@ async fn series_cap_holds_and_overflow_is_counted() {
     let app = Router::new()
         .route(
             "/status/{code}",
-            get(|Path(code): Path<u16>| async move { StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT) }),
+            get(|Path(code): Path<u16>| async move {
+                StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT)
+            }),
         )
         .layer(HttpMetricsLayer::new(registry.clone()));
     for code in 200..220 {
@@ -129,11 +153,17 @@ async fn series_cap_holds_and_overflow_is_counted() {
     assert_eq!(registry.dropped_series(), 15);
     let text = registry.encode(Format::Prometheus);
     assert_eq!(
-        sample(&text, r#"http_requests_total{method="_OTHER",route="__overflow__",status="_OTHER"}"#),
+        sample(
+            &text,
+            r#"http_requests_total{method="_OTHER",route="__overflow__",status="_OTHER"}"#
+        ),
         Some(15.0)
     );
     assert_eq!(sample(&text, "pf_metrics_dropped_series_total"), Some(15.0));
-    let series = text.lines().filter(|l| l.starts_with("http_requests_total{")).count();
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .count();
     assert_eq!(series, 6, "five series and one overflow series");
 }
 
@@ -147,7 +177,10 @@ async fn unknown_methods_become_other_and_hostile_headers_are_ignored() {
     let req = Request::builder()
         .method(Method::from_bytes(b"BREW").unwrap())
         .uri("/x")
-        .header("x-bin", axum::http::HeaderValue::from_bytes(&[0xff, 0xfe, b'"', b'\\']).unwrap())
+        .header(
+            "x-bin",
+            axum::http::HeaderValue::from_bytes(&[0xff, 0xfe, b'"', b'\\']).unwrap(),
+        )
         .header("x-huge", huge.as_str())
         .header(header::ACCEPT, huge.as_str())
         .body(Body::empty())
@@ -155,7 +188,10 @@ async fn unknown_methods_become_other_and_hostile_headers_are_ignored() {
     assert_eq!(call(&app, req).await.0, StatusCode::OK);
     let text = registry.encode(Format::Prometheus);
     assert_eq!(
-        sample(&text, r#"http_requests_total{method="_OTHER",route="/x",status="200"}"#),
+        sample(
+            &text,
+            r#"http_requests_total{method="_OTHER",route="/x",status="200"}"#
+        ),
         Some(1.0)
     );
     assert!(!text.contains("BREW"));
@@ -186,8 +222,14 @@ async fn streamed_body_counts_exact_bytes_and_duration_covers_the_stream() {
     assert_eq!(body.len(), 3003);
     let text = registry.encode(Format::Prometheus);
     let labels = r#"{method="GET",route="/stream",status="200"}"#;
-    assert_eq!(sample(&text, &format!("http_response_size_bytes_sum{labels}")), Some(3003.0));
-    assert_eq!(sample(&text, &format!("http_request_duration_seconds_sum{labels}")), Some(3.0));
+    assert_eq!(
+        sample(&text, &format!("http_response_size_bytes_sum{labels}")),
+        Some(3003.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("http_request_duration_seconds_sum{labels}")),
+        Some(3.0)
+    );
     assert_eq!(
         sample(
             &text,
@@ -219,7 +261,10 @@ async fn event_streams_and_upgrades_are_timed_to_their_head() {
                         mock.increment(Duration::from_secs(100));
                         Ok::<_, Infallible>(Bytes::from_static(b"data: x\n\n"))
                     }));
-                    ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(events))
+                    (
+                        [(header::CONTENT_TYPE, "text/event-stream")],
+                        Body::from_stream(events),
+                    )
                 }
             }),
         )
@@ -235,13 +280,25 @@ async fn event_streams_and_upgrades_are_timed_to_their_head() {
         .layer(HttpMetricsLayer::new(registry.clone()));
     let (_, body) = call(&app, get_req("/events")).await;
     assert_eq!(body.len(), 27);
-    assert_eq!(call(&app, get_req("/ws")).await.0, StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        call(&app, get_req("/ws")).await.0,
+        StatusCode::SWITCHING_PROTOCOLS
+    );
     let text = registry.encode(Format::Prometheus);
     let events = r#"{method="GET",route="/events",status="200"}"#;
-    assert_eq!(sample(&text, &format!("http_request_duration_seconds_sum{events}")), Some(0.0));
-    assert_eq!(sample(&text, &format!("http_response_size_bytes_sum{events}")), Some(27.0));
     assert_eq!(
-        sample(&text, r#"http_requests_total{method="GET",route="/ws",status="101"}"#),
+        sample(&text, &format!("http_request_duration_seconds_sum{events}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("http_response_size_bytes_sum{events}")),
+        Some(27.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"http_requests_total{method="GET",route="/ws",status="101"}"#
+        ),
         Some(1.0)
     );
     assert_eq!(in_flight_total(&registry), 0.0);
@@ -250,7 +307,11 @@ async fn event_streams_and_upgrades_are_timed_to_their_head() {
 #[tokio::test]
 async fn headers_timing_ignores_the_body() {
     let (clock, mock) = quanta::Clock::mock();
-    let registry = MetricsRegistry::builder().clock(clock).timing(Timing::Headers).build().unwrap();
+    let registry = MetricsRegistry::builder()
+        .clock(clock)
+        .timing(Timing::Headers)
+        .build()
+        .unwrap();
     let app = Router::new()
         .route(
             "/s",
@@ -270,7 +331,10 @@ async fn headers_timing_ignores_the_body() {
     call(&app, get_req("/s")).await;
     let text = registry.encode(Format::Prometheus);
     assert_eq!(
-        sample(&text, r#"http_request_duration_seconds_sum{method="GET",route="/s",status="200"}"#),
+        sample(
+            &text,
+            r#"http_request_duration_seconds_sum{method="GET",route="/s",status="200"}"#
+        ),
         Some(0.02)
     );
     assert!(text.contains("to the response head"));
@@ -284,7 +348,11 @@ async fn dropped_future_leaves_flight_as_client_closed() {
         .layer(HttpMetricsLayer::new(registry.clone()));
     let fut = app.clone().oneshot(get_req("/hang"));
     // Poll once so the handler is running, then give up on it.
-    assert!(tokio::time::timeout(Duration::from_millis(20), fut).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), fut)
+            .await
+            .is_err()
+    );
     assert_eq!(in_flight_total(&registry), 0.0);
     assert_eq!(
         sample(
@@ -313,7 +381,10 @@ async fn panicking_handler_with_catch_panic_outside_or_inside() {
                 .layer(tower_http::catch_panic::CatchPanicLayer::new())
                 .layer(HttpMetricsLayer::new(registry.clone()))
         };
-        assert_eq!(call(&app, get_req("/panic")).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            call(&app, get_req("/panic")).await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
         assert_eq!(in_flight_total(&registry), 0.0, "outside={outside}");
         assert_eq!(
             sample(
@@ -399,14 +470,22 @@ async fn client_disconnect_mid_body_over_tcp() {
     let mut buf = vec![0u8; 2048];
     let mut got = 0;
     while got < 1500 {
-        got += tokio::io::AsyncReadExt::read(&mut s, &mut buf).await.unwrap();
+        got += tokio::io::AsyncReadExt::read(&mut s, &mut buf)
+            .await
+            .unwrap();
     }
-    assert!(in_flight_total(&registry) >= 1.0, "the stream is being served");
+    assert!(
+        in_flight_total(&registry) >= 1.0,
+        "the stream is being served"
+    );
     drop(s);
     assert!(eventually(|| in_flight_total(&registry) == 0.0).await);
     let text = registry.encode(Format::Prometheus);
     let labels = r#"{method="GET",route="/forever",status="200"}"#;
-    assert_eq!(sample(&text, &format!("http_requests_total{labels}")), Some(1.0));
+    assert_eq!(
+        sample(&text, &format!("http_requests_total{labels}")),
+        Some(1.0)
+    );
     assert!(sample(&text, &format!("http_response_size_bytes_sum{labels}")).unwrap() >= 512.0);
 }
 
@@ -455,7 +534,10 @@ async fn exposition_negotiates_the_format() {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     let text = app.clone().oneshot(get_req("/metrics")).await.unwrap();
-    assert_eq!(text.headers()[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        text.headers()[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let post = app
         .oneshot(Request::post("/metrics").body(Body::empty()).unwrap())
         .await
@@ -467,17 +549,28 @@ async fn exposition_negotiates_the_format() {
 async fn request_body_bytes_are_counted_as_read() {
     let registry = MetricsRegistry::new();
     let app = Router::new()
-        .route("/upload", axum::routing::post(|body: Bytes| async move { body.len().to_string() }))
+        .route(
+            "/upload",
+            axum::routing::post(|body: Bytes| async move { body.len().to_string() }),
+        )
         .layer(HttpMetricsLayer::new(registry.clone()));
-    let req = Request::post("/upload").body(Body::from(vec![7u8; 5000])).unwrap();
+    let req = Request::post("/upload")
+        .body(Body::from(vec![7u8; 5000]))
+        .unwrap();
     assert_eq!(call(&app, req).await.1, "5000");
     let text = registry.encode(Format::Prometheus);
     assert_eq!(
-        sample(&text, r#"http_request_size_bytes_sum{method="POST",route="/upload"}"#),
+        sample(
+            &text,
+            r#"http_request_size_bytes_sum{method="POST",route="/upload"}"#
+        ),
         Some(5000.0)
     );
     assert_eq!(
-        sample(&text, r#"http_request_size_bytes_bucket{method="POST",route="/upload",le="4096"}"#),
+        sample(
+            &text,
+            r#"http_request_size_bytes_bucket{method="POST",route="/upload",le="4096"}"#
+        ),
         Some(0.0)
     );
 }

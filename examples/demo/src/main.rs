@@ -71,7 +71,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     );
     health.lifecycle().mark_ready();
     axum::serve(listener, app)
-        .with_graceful_shutdown(health.lifecycle().drain_on(shutdown_signal(), health::drain_delay()))
+        .with_graceful_shutdown(
+            health
+                .lifecycle()
+                .drain_on(shutdown_signal(), health::drain_delay()),
+        )
         .await?;
     eprintln!("pf-demo: stopped");
     Ok(())

@@ -23,7 +23,9 @@ fn prometheus_sees_exact_counts_per_method_route_and_status() {
                 req = req.bearer_auth("demo-token-42-7");
             }
             if method == reqwest::Method::POST {
-                req = req.header("content-type", "application/json").body(r#"{"name":"p"}"#);
+                req = req
+                    .header("content-type", "application/json")
+                    .body(r#"{"name":"p"}"#);
             }
             let status = req.send().expect("request to the demo").status().as_u16();
             assert_eq!(status, want, "{method} {path}");
@@ -58,9 +60,15 @@ fn prometheus_sees_exact_counts_per_method_route_and_status() {
         (got == expected).then_some(got)
     });
     let got = prometheus.values_by(r#"http_requests_total{job="pf-demo"}"#, &labels);
-    assert!(seen.is_some(), "Prometheus has {got:?}, expected {expected:?}");
+    assert!(
+        seen.is_some(),
+        "Prometheus has {got:?}, expected {expected:?}"
+    );
 
-    let counts = prometheus.values_by(r#"http_request_duration_seconds_count{job="pf-demo"}"#, &labels);
+    let counts = prometheus.values_by(
+        r#"http_request_duration_seconds_count{job="pf-demo"}"#,
+        &labels,
+    );
     assert_eq!(counts, expected, "one duration observation per request");
     let total = prometheus.query(r#"sum(http_request_duration_seconds_count{job="pf-demo"})"#);
     assert_eq!(total[0]["value"][1], "21");
@@ -70,7 +78,9 @@ fn prometheus_sees_exact_counts_per_method_route_and_status() {
     assert_eq!(up[0]["value"][1], "1");
     // The constant label reached Prometheus.
     assert_eq!(
-        prometheus.query(r#"http_requests_total{job="pf-demo",service="pf-demo",route="/api/v1/fail"}"#).len(),
+        prometheus
+            .query(r#"http_requests_total{job="pf-demo",service="pf-demo",route="/api/v1/fail"}"#)
+            .len(),
         1
     );
 }
@@ -79,11 +89,22 @@ fn prometheus_sees_exact_counts_per_method_route_and_status() {
 fn promtool_accepts_both_exposition_formats() {
     let demo = demo();
     let client = reqwest::blocking::Client::new();
-    for path in ["/api/v1/users/3", "/api/v1/fail", "/x\"y\\z", "/api/v1/stream?chunks=2"] {
-        client.get(demo.url(path)).send().expect("request to the demo");
+    for path in [
+        "/api/v1/users/3",
+        "/api/v1/fail",
+        "/x\"y\\z",
+        "/api/v1/stream?chunks=2",
+    ] {
+        client
+            .get(demo.url(path))
+            .send()
+            .expect("request to the demo");
     }
     for (accept, content_type) in [
-        ("text/plain;version=0.0.4", "text/plain; version=0.0.4; charset=utf-8"),
+        (
+            "text/plain;version=0.0.4",
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
         (
             "application/openmetrics-text;version=1.0.0",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
