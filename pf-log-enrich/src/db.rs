@@ -203,7 +203,7 @@ impl DbOperation {
     }
 
     fn ms(&self) -> f64 {
-        self.start.elapsed().as_secs_f64() * 1000.0
+        crate::future::millis(self.start.elapsed())
     }
 
     /// Finishes a query successfully, with the number of rows when known (DEBUG event).

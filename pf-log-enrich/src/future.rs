@@ -40,7 +40,7 @@ pin_project! {
             if let Some(state) = this.state.take() {
                 let _enter = state.span.enter();
                 if state.emit {
-                    let ms = state.start.elapsed().as_secs_f64() * 1000.0;
+                    let ms = millis(state.start.elapsed());
                     tracing::warn!(
                         target: "pf_log_enrich::request",
                         duration_ms = ms,
@@ -113,7 +113,7 @@ where
             return Poll::Ready(result);
         };
         let _enter = state.span.enter();
-        let ms = state.start.elapsed().as_secs_f64() * 1000.0;
+        let ms = millis(state.start.elapsed());
         let _ = &state.ctx;
         match &result {
             Ok(res) => {
@@ -163,4 +163,9 @@ fn status_str(status: u16) -> &'static str {
         .get(usize::from(status.saturating_sub(500)))
         .copied()
         .unwrap_or("5xx")
+}
+
+/// Milliseconds with microsecond resolution (short decimal output: `0.5`, `12.345`).
+pub(crate) fn millis(d: std::time::Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
 }

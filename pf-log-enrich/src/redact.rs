@@ -56,7 +56,7 @@ fn next_id() -> usize {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-const CACHE_SLOTS: usize = 256;
+const CACHE_SLOTS: usize = 512;
 
 thread_local! {
     /// Direct-mapped cache: (redactor id, name pointer, name length) -> sensitive.
@@ -160,7 +160,10 @@ impl Redactor {
     /// a per-thread cache after the first call.
     pub fn is_sensitive_static(&self, key: &'static str) -> bool {
         let ptr = key.as_ptr() as usize;
-        let slot = (ptr >> 3 ^ key.len()) % CACHE_SLOTS;
+        // Fibonacci hashing of the address: field names of one callsite sit next to each other.
+        let slot = ((ptr ^ key.len()).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize)
+            >> (usize::BITS - 9))
+            % CACHE_SLOTS;
         let hit = FIELD_CACHE.try_with(|c| {
             let c = c.borrow();
             let (id, p, l, v) = c[slot];
