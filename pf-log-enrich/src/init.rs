@@ -1,6 +1,11 @@
 //! One entry point for the logging pipeline: pretty/compact local logs, or JSON lines plus
 //! OTLP traces and logs when `LOG_CLOUD_SHIPPING=true`.
 //!
+//! With `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (feature `grpc`) build the pipeline inside a
+//! multi-threaded Tokio runtime (e.g. at the top of `#[tokio::main]`): the gRPC channel runs
+//! on it. The HTTP exporter needs no runtime. Export runs on background threads with bounded
+//! queues (2048 spans, 2048 log records; the excess is dropped, never blocking a request).
+//!
 //! Configuration is read through a lookup function, so it can be tested without touching the
 //! process environment: [`LogConfig::from_lookup`]. [`init`] reads `std::env`.
 //!

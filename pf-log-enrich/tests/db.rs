@@ -1,0 +1,82 @@
+//! Database and cache operation helpers through the real JSON formatter.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use pf_log_enrich::Logging;
+use pf_log_enrich::db::DbOperation;
+use pf_log_enrich::init::LogConfig;
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn operations_are_logged_without_literal_values() {
+    let capture = Capture::default();
+    let cfg = LogConfig::from_lookup(|k| match k {
+        "LOG_FORMAT" => Some("json".into()),
+        "RUST_LOG" => Some("debug".into()),
+        _ => None,
+    });
+    let writer = capture.clone();
+    let (subscriber, _guard) = Logging::from_config(cfg)
+        .with_writer(move || writer.clone())
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let op = DbOperation::sql(
+            "postgresql",
+            "UPDATE users SET password = 'hunter2-literal' WHERE email = 'a@b.example' AND id = 42",
+        );
+        op.finish(Some(1));
+        let op = DbOperation::sql("postgresql", "SELECT 1");
+        op.fail(&"connection reset");
+        DbOperation::cache("redis", "get", "session:token:abc").finish_cache(false);
+        DbOperation::cache("redis", "get", "user:1234:profile").finish_cache(true);
+    });
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    for secret in [
+        "hunter2-literal",
+        "a@b.example",
+        "session:token:abc",
+        "1234",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let update = &lines[0];
+    assert_eq!(update["message"], "db operation completed");
+    assert_eq!(update["db.system.name"], "postgresql");
+    assert_eq!(update["db.operation.name"], "UPDATE");
+    assert_eq!(
+        update["db.query.summary"],
+        "UPDATE users SET password = ? WHERE email = ? AND id = ?"
+    );
+    assert_eq!(update["db.response.returned_rows"], 1);
+    assert!(update["duration_ms"].as_f64().unwrap() >= 0.0);
+    let failed = &lines[1];
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["outcome"], "error");
+    assert_eq!(failed["error"], "connection reset");
+    let miss = &lines[2];
+    assert_eq!(miss["db.query.summary"], "[REDACTED]");
+    assert_eq!(miss["cache.hit"], false);
+    let hit = &lines[3];
+    assert_eq!(hit["db.operation.name"], "GET");
+    assert_eq!(hit["db.query.summary"], "user:????:profile");
+    assert_eq!(hit["cache.hit"], true);
+}
