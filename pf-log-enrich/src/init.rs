@@ -38,7 +38,8 @@ use crate::{JsonLayer, Redactor};
 /// Local (non-shipping) output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
-    /// Multi-line human format.
+    /// Human format: time, level, span context, target, message and fields on one line
+    /// (tracing-subscriber's full format, with this crate's redacting field formatter).
     #[default]
     Pretty,
     /// One line per event, human format.
@@ -497,10 +498,11 @@ impl Logging {
             let ansi = self.is_terminal && self.config.color;
             let fmt = tracing_subscriber::fmt::layer()
                 .with_writer(writer)
-                .with_ansi(ansi);
+                .with_ansi(ansi)
+                .fmt_fields(crate::human::RedactingFields::new(self.redactor.clone()));
             match self.config.format {
                 LogFormat::Compact => layers.push(Box::new(fmt.compact().with_filter(filter))),
-                _ => layers.push(Box::new(fmt.pretty().with_filter(filter))),
+                _ => layers.push(Box::new(fmt.with_filter(filter))),
             }
         }
         #[allow(unused_mut)]

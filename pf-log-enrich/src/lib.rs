@@ -48,6 +48,7 @@ mod client;
 pub mod db;
 pub mod fields;
 mod future;
+pub mod human;
 mod identity;
 pub mod init;
 mod json;

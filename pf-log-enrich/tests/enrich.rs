@@ -231,3 +231,48 @@ async fn identity_layer_reads_the_apps_user_type() {
     assert_eq!(done["user.id"], "5");
     assert_eq!(done["pf.organization.id"], "o");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn human_formats_are_redacted_too() {
+    for format in ["pretty", "compact"] {
+        let capture = Capture::default();
+        let cfg = LogConfig::from_lookup(|k| match k {
+            "LOG_FORMAT" => Some(format.into()),
+            "RUST_LOG" => Some("info".into()),
+            _ => None,
+        });
+        let writer = capture.clone();
+        let (subscriber, _guard) = Logging::from_config(cfg)
+            .with_writer(move || writer.clone())
+            .build()
+            .unwrap();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let addr = common::serve(app()).await;
+        let h = common::get(
+            addr,
+            "/projects/1?token=qs-secret",
+            &[b"authorization: Bearer user-u1", b"x-request-id: human-1"],
+        )
+        .await;
+        assert_eq!(h.status, 200);
+        let text = capture.text();
+        for secret in [
+            "p4ss-inside",
+            "k3y-inside",
+            "t0ken-inside",
+            "qs-secret",
+            "Bearer user-u1",
+        ] {
+            assert!(!text.contains(secret), "{format}: {secret} leaked:\n{text}");
+        }
+        assert!(!text.contains("otel."), "{format}:\n{text}");
+        let done = text
+            .lines()
+            .find(|l| l.contains("request completed"))
+            .unwrap_or_else(|| panic!("{format}:\n{text}"));
+        assert!(done.contains("request_id=\"human-1\""), "{done}");
+        assert!(done.contains("user.id=\"u1\""), "{done}");
+        assert!(done.contains("http.response.status_code=200"), "{done}");
+        assert!(text.contains("password=[REDACTED]"), "{text}");
+    }
+}
