@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md from one `scripts/bench` run (python3 standard library only).
 
-usage: report.py <criterion-dir> <since-epoch> <allocations.json> <instructions.json|-> <meta.json> <out.md>
+usage: report.py <criterion-dir> <since-epoch> <allocations.json> <paired.json> <instructions.json> <meta.json> <out.md>
 
 Reads the median point estimates of every Criterion benchmark written since <since-epoch>
 (`<criterion-dir>/**/new/estimates.json` with its `benchmark.json`), the allocation counts of
-the `allocations` bench and the callgrind counts of `scripts/instructions`.
+the `allocations` bench, the interleaved medians of the `paired` bench and the callgrind counts of
+`scripts/instructions` (a missing file leaves its part out).
 """
 
 import json
 import os
 import sys
 
-criterion_dir, since, alloc_file, instr_file, meta_file, out_file = sys.argv[1:7]
+criterion_dir, since, alloc_file, paired_file, instr_file, meta_file, out_file = sys.argv[1:8]
 since = float(since)
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -28,12 +29,17 @@ for root, _dirs, files in os.walk(criterion_dir):
     with open(est_path) as f:
         medians[bench["full_id"]] = json.load(f)["median"]["point_estimate"]
 
-with open(alloc_file) as f:
-    allocs = json.load(f)
-instr = None
-if instr_file != "-" and os.path.exists(instr_file):
-    with open(instr_file) as f:
-        instr = json.load(f)
+def load_optional(path, default):
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return default
+
+
+allocs = load_optional(alloc_file, {})
+paired_all = load_optional(paired_file, None)
+paired = paired_all["contenders"] if paired_all else {}
+instr = load_optional(instr_file, None)
 with open(meta_file) as f:
     meta = json.load(f)
 
@@ -97,14 +103,28 @@ ROWS = [
 # tower_http_trace_id is 3 layers: the 4-layer floor under-states its own code by one no-op layer.
 
 
-def added(name, ref="bare"):
+def added_criterion(name, ref="bare"):
     a, b = m(f"in_process/{name}"), m(f"in_process/{ref}")
     return None if a is None or b is None else a - b
+
+
+def added(name, ref="bare"):
+    """Added CPU time per request: the interleaved (paired) median when available."""
+    p = paired.get(name)
+    if p is not None:
+        return p["over_bare"] if ref == "bare" else p.get(f"over_{ref}")
+    return added_criterion(name, ref)
 
 
 def alloc(name):
     v = allocs.get(f"router/{name}")
     return None if v is None else v["allocs"]
+
+
+def instr_added(name):
+    if not instr or name not in instr["per_request"]:
+        return None
+    return instr["per_request"][name] - instr["per_request"]["bare"]
 
 
 out = []
@@ -144,20 +164,30 @@ w("")
 w(f"R, the keep-alive HTTP/1.1 loopback request (bare router, hyper client, same runtime thread): **{ns(R)}** CPU time")
 w(f"({ns(R_wall)} wall time). \"% of R\" divides the in-process added CPU time by R's CPU time.")
 w("")
-w("| contender | median | added over bare | added over no-op (ref) | % of R | allocations / request | what |")
-w("|---|---:|---:|---:|---:|---:|---|")
+if paired_all:
+    w(f"Two measurements side by side. **Interleaved** (`paired` bench): {paired_all['rounds']:,} rounds, each")
+    w(f"contender serving {paired_all['batch']} requests per round in rotating order; the added cost is the median of")
+    w("the per-round differences, so load drifting over seconds cancels — these are the numbers the")
+    w("targets use. **Criterion**: each contender's own median, measured one after the other.")
+    w("")
+w("| contender | interleaved median | added over bare | added over no-op (ref) | % of R | Criterion median | Criterion added over bare | instructions added | allocations / request | what |")
+w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for name, ref, what in ROWS:
     med = m(f"in_process/{name}")
-    if med is None:
+    p = paired.get(name)
+    if med is None and p is None:
         continue
     ab = added(name)
     ao = added(name, ref) if ref else None
     a = alloc(name)
-    ab_s = "—" if name == "bare" else signed(ab)
-    ao_s = f"{signed(ao)} ({ref})" if ref else "—"
-    a_s = "n/a" if a is None else f"{a:.0f}"
-    pct_s = "—" if name == "bare" else pct(ab, R)
-    w(f"| `{name}` | {ns(med)} | {ab_s} | {ao_s} | {pct_s} | {a_s} | {what} |")
+    ia = instr_added(name)
+    first = name == "bare"
+    w(
+        f"| `{name}` | {ns(p['median']) if p else 'n/a'} | {'—' if first else signed(ab)} | "
+        f"{f'{signed(ao)} ({ref})' if ref else '—'} | {'—' if first else pct(ab, R)} | {ns(med)} | "
+        f"{'—' if first else signed(added_criterion(name))} | {'—' if first or ia is None else f'{ia:+,.0f}'} | "
+        f"{'n/a' if a is None else f'{a:.0f}'} | {what} |"
+    )
 w("")
 w("The no-op floors are axum's own cost per `Router::layer` call (boxing the route, the future")
 w("and the response body). `tower_http_trace_id` is three layers measured against the four-layer floor.")
@@ -166,10 +196,11 @@ w("")
 # ---- peers --------------------------------------------------------------------------------
 w("## Against the peers (same run)")
 w("")
-w("Ratio = the peer's added time ÷ pf's added time (higher: pf is cheaper).")
+w("Ratio = the peer's added CPU time ÷ pf's added CPU time (higher: pf is cheaper); interleaved")
+w("medians, with the ratio of Criterion's medians beside them.")
 w("")
-w("| pf | peer | pf added over bare | peer added over bare | ratio over bare | ratio over no-op |")
-w("|---|---|---:|---:|---:|---:|")
+w("| pf | peer | pf added over bare | peer added over bare | ratio over bare | ratio over no-op (ref) | Criterion ratio over bare |")
+w("|---|---|---:|---:|---:|---:|---:|")
 PAIRS = [
     ("pf_metrics", "axum_prometheus", "noop_layer"),
     ("pf_metrics", "otel_tower_metrics", "noop_layer"),
@@ -180,7 +211,8 @@ PAIRS = [
 for ours, peer, ref in PAIRS:
     w(
         f"| `{ours}` | `{peer}` | {signed(added(ours))} | {signed(added(peer))} | "
-        f"{ratio(added(peer), added(ours))} | {ratio(added(peer, ref), added(ours, ref))} |"
+        f"{ratio(added(peer), added(ours))} | {ratio(added(peer, ref), added(ours, ref))} ({ref}) | "
+        f"{ratio(added_criterion(peer), added_criterion(ours))} |"
     )
 w("")
 w("`pf_stack_json` does more than its peer row (metrics and health in front as well as the span and")
@@ -272,20 +304,22 @@ w("")
 rows = []
 pm = added("pf_metrics")
 if pm is not None and R:
-    rows.append(("`HttpMetricsLayer` ≤ 0.5 % of R", f"{signed(pm)} = {pct(pm, R)} of {ns(R)}", 100 * pm / R <= 0.5))
+    rows.append(("`HttpMetricsLayer` ≤ 0.5 % of R", f"{signed(pm)} = {pct(pm, R)} of {ns(R)} CPU ({pct(pm, R_wall)} of {ns(R_wall)} wall)", 100 * pm / R <= 0.5))
 pmo = added("pf_metrics", "noop_layer")
 if pmo is not None:
-    rows.append(("`HttpMetricsLayer` ≤ 100 ns over the no-op layer", signed(pmo), pmo <= 100))
+    ia, io = instr_added("pf_metrics"), instr_added("noop_layer")
+    extra = "" if ia is None or io is None else f" ({ia - io:+,.0f} instructions)"
+    rows.append(("`HttpMetricsLayer` ≤ 100 ns over the no-op layer", signed(pmo) + extra, pmo <= 100))
 for peer in ["axum_prometheus", "otel_tower_metrics"]:
     pa = added(peer)
     if pa is not None and pm:
         rows.append((f"≥ 10× cheaper than `{peer}`", f"{ratio(pa, pm)} ({signed(pa)} vs {signed(pm)})", pm > 0 and pa / pm >= 10))
 ps = added("pf_stack")
 if ps is not None and R:
-    rows.append(("whole stack, no output ≤ 1.5 % of R", f"{signed(ps)} = {pct(ps, R)}", 100 * ps / R <= 1.5))
+    rows.append(("whole stack, no output ≤ 1.5 % of R", f"{signed(ps)} = {pct(ps, R)} ({pct(ps, R_wall)} of wall R)", 100 * ps / R <= 1.5))
 pj = added("pf_stack_json")
 if pj is not None and R:
-    rows.append(("whole stack + one JSON line ≤ 6 % of R", f"{signed(pj)} = {pct(pj, R)}", 100 * pj / R <= 6))
+    rows.append(("whole stack + one JSON line ≤ 6 % of R", f"{signed(pj)} = {pct(pj, R)} ({pct(pj, R_wall)} of wall R)", 100 * pj / R <= 6))
 e_pf, e_pc = m("exposition/pf_openmetrics/10000"), m("exposition/prometheus_client/10000")
 if e_pf and e_pc:
     rows.append(("10,000 series encoded faster than prometheus-client", f"{ns(e_pf)} vs {ns(e_pc)} ({ratio(e_pc, e_pf)})", e_pf < e_pc))

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use axum::body::Bytes;
 use axum::http::{Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
-use pf_benches::{CONTENDERS, Contender, call_collect, contender};
+use pf_benches::{Contender, call_collect};
 use tower::{Layer, Service, ServiceExt};
 
 struct Counting;
@@ -134,11 +134,8 @@ fn main() {
         });
         rows.push((format!("router/{}", c.name), allocs, bytes));
     };
-    for name in CONTENDERS {
-        run_contender(contender(name).expect("known contender"));
-    }
-    for name in peers::PEERS {
-        run_contender(peers::peer(name).expect("known peer"));
+    for c in peers::all_contenders() {
+        run_contender(c);
     }
 
     let mut bare = plain_handler::<Empty<Bytes>>();

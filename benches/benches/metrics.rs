@@ -15,7 +15,7 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use pf_benches::cpu_time::{ThreadCpuTime, thread_cpu_ns};
-use pf_benches::{CONTENDERS, Contender, call_collect, contender, serving, user_routes};
+use pf_benches::{Contender, call_collect, contender, serving, user_routes};
 use pf_metrics::{Format, HttpMetricsLayer, MetricsRegistry};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -25,44 +25,11 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Every contender, ours and the peers, in report order.
-fn all_contenders() -> Vec<Contender> {
-    let order = [
-        "bare",
-        "noop_layer",
-        "noop_layers2",
-        "noop_layers4",
-        "pf_metrics",
-        "axum_prometheus",
-        "otel_tower_metrics",
-        "pf_id_span",
-        "tower_http_trace_id",
-        "axum_tracing_otel",
-        "pf_stack",
-        "pf_stack_json",
-        "tower_http_trace_id_json",
-    ];
-    debug_assert!(
-        CONTENDERS
-            .iter()
-            .chain(peers::PEERS)
-            .all(|c| order.contains(c))
-    );
-    order
-        .iter()
-        .map(|name| {
-            contender(name)
-                .or_else(|| peers::peer(name))
-                .expect("known contender")
-        })
-        .collect()
-}
-
 /// One request through the router in process (no socket), body collected.
 fn in_process(c: &mut Criterion<ThreadCpuTime>) {
     let rt = rt();
     let mut g = c.benchmark_group("in_process");
-    for contender in all_contenders() {
+    for contender in peers::all_contenders() {
         let app = &contender.app;
         tracing::dispatcher::with_default(&contender.dispatch, || {
             g.bench_function(contender.name, |b| {

@@ -26,6 +26,39 @@ pub const PEERS: &[&str] = &[
     "tower_http_trace_id_json",
 ];
 
+/// Every contender, ours and the peers, in report order.
+pub fn all_contenders() -> Vec<Contender> {
+    const ORDER: &[&str] = &[
+        "bare",
+        "noop_layer",
+        "noop_layers2",
+        "noop_layers4",
+        "pf_metrics",
+        "axum_prometheus",
+        "otel_tower_metrics",
+        "pf_id_span",
+        "tower_http_trace_id",
+        "axum_tracing_otel",
+        "pf_stack",
+        "pf_stack_json",
+        "tower_http_trace_id_json",
+    ];
+    assert!(
+        pf_benches::CONTENDERS
+            .iter()
+            .chain(PEERS)
+            .all(|c| ORDER.contains(c))
+    );
+    ORDER
+        .iter()
+        .map(|name| {
+            pf_benches::contender(name)
+                .or_else(|| peer(name))
+                .expect("known contender")
+        })
+        .collect()
+}
+
 /// Builds a peer contender by name.
 pub fn peer(name: &str) -> Option<Contender> {
     let name: &'static str = PEERS.iter().copied().find(|p| *p == name)?;

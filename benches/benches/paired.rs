@@ -1,0 +1,120 @@
+//! Interleaved per-request cost of every in-process contender: round after round, each
+//! contender (in a rotating order) serves a short batch of requests and its thread CPU time per
+//! request is recorded. Differences are taken within a round, so load from other processes
+//! that drifts over seconds cancels out; the medians of those per-round differences are the
+//! precise "added over bare / over no-op" numbers in BENCHMARKS.md (Criterion's medians, taken
+//! one contender after another, are shown beside them).
+//!
+//! `cargo bench -p pf-benches --bench paired` prints a table; with `PF_PAIRED_OUT=<file>` it
+//! also writes JSON (used by `scripts/bench`). Under `cargo test` it runs three short rounds.
+
+#[path = "peers/mod.rs"]
+mod peers;
+
+use std::fmt::Write as _;
+
+use pf_benches::call_collect;
+use pf_benches::cpu_time::thread_cpu_ns;
+
+/// Requests per contender per round.
+const BATCH: u64 = 32;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let rounds: usize = if bench_mode { 10_000 } else { 3 };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let contenders = peers::all_contenders();
+    let n = contenders.len();
+
+    // Warm-up: series, caches, branch predictors.
+    for c in &contenders {
+        tracing::dispatcher::with_default(&c.dispatch, || {
+            rt.block_on(async {
+                for _ in 0..200 {
+                    std::hint::black_box(call_collect(&c.app).await);
+                }
+            })
+        });
+    }
+
+    // per_round[r][i]: CPU ns per request of contender i in round r
+    let mut per_round = vec![vec![0.0f64; n]; rounds];
+    for (r, row) in per_round.iter_mut().enumerate() {
+        for k in 0..n {
+            let i = (r + k) % n;
+            let c = &contenders[i];
+            row[i] = tracing::dispatcher::with_default(&c.dispatch, || {
+                rt.block_on(async {
+                    let start = thread_cpu_ns();
+                    for _ in 0..BATCH {
+                        std::hint::black_box(call_collect(&c.app).await);
+                    }
+                    (thread_cpu_ns() - start) as f64 / BATCH as f64
+                })
+            });
+        }
+    }
+
+    let index = |name: &str| {
+        contenders
+            .iter()
+            .position(|c| c.name == name)
+            .expect("contender")
+    };
+    let diff = |i: usize, j: usize| {
+        let mut d: Vec<f64> = per_round.iter().map(|row| row[i] - row[j]).collect();
+        median(&mut d)
+    };
+    let (bare, noop1, noop2, noop4) = (
+        index("bare"),
+        index("noop_layer"),
+        index("noop_layers2"),
+        index("noop_layers4"),
+    );
+
+    println!(
+        "{:<28}{:>12}{:>16}{:>16}{:>16}{:>16}",
+        "contender", "median ns", "over bare", "over noop1", "over noop2", "over noop4"
+    );
+    let mut json =
+        format!("{{\n  \"rounds\": {rounds},\n  \"batch\": {BATCH},\n  \"contenders\": {{\n");
+    for (i, c) in contenders.iter().enumerate() {
+        let mut own: Vec<f64> = per_round.iter().map(|row| row[i]).collect();
+        let med = median(&mut own);
+        let (ob, o1, o2, o4) = (
+            diff(i, bare),
+            diff(i, noop1),
+            diff(i, noop2),
+            diff(i, noop4),
+        );
+        println!(
+            "{:<28}{med:>12.0}{ob:>16.0}{o1:>16.0}{o2:>16.0}{o4:>16.0}",
+            c.name
+        );
+        let comma = if i + 1 < n { "," } else { "" };
+        writeln!(
+            json,
+            "    \"{}\": {{\"median\": {med:.1}, \"over_bare\": {ob:.1}, \"over_noop_layer\": {o1:.1}, \
+             \"over_noop_layers2\": {o2:.1}, \"over_noop_layers4\": {o4:.1}}}{comma}",
+            c.name
+        )
+        .unwrap();
+    }
+    json.push_str("  }\n}\n");
+    if let Some(path) = std::env::var_os("PF_PAIRED_OUT") {
+        std::fs::write(path, json).expect("write PF_PAIRED_OUT");
+    }
+}
