@@ -11,15 +11,16 @@ use http::Response;
 use pin_project_lite::pin_project;
 use tracing::{Level, Span};
 
+use crate::body::ResponseBody;
 use crate::identity::ContextInner;
 use crate::layer::Config;
 
 pub(crate) struct State {
-    span: Span,
-    ctx: Arc<ContextInner>,
-    config: Arc<Config>,
-    start: Instant,
-    emit: bool,
+    pub(crate) span: Span,
+    pub(crate) ctx: Arc<ContextInner>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) start: Instant,
+    pub(crate) emit: bool,
 }
 
 pin_project! {
@@ -93,12 +94,13 @@ macro_rules! completion_event {
         }
     };
 }
+pub(crate) use completion_event;
 
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = F::Output;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -109,37 +111,19 @@ where
         if let (Some((name, id)), Ok(res)) = (this.echo.take(), result.as_mut()) {
             res.headers_mut().insert(name, id.header_value().clone());
         }
-        let Some(state) = this.state.take() else {
-            return Poll::Ready(result);
-        };
-        let _enter = state.span.enter();
-        let ms = millis(state.start.elapsed());
-        let _ = &state.ctx;
-        match &result {
+        let state = this
+            .state
+            .take()
+            .expect("ResponseFuture polled after completion");
+        match result {
             Ok(res) => {
                 let status = res.status().as_u16();
-                let error_type = (status >= 500).then(|| status_str(status));
-                if state.emit {
-                    completion_event!(
-                        state.config.levels.for_status(status),
-                        http.response.status_code = i64::from(status),
-                        error.type = error_type,
-                        duration_ms = ms,
-                        "request completed"
-                    );
-                }
-                // Recorded after the event so human formats do not print them twice.
-                state
-                    .span
-                    .record(crate::fields::HTTP_RESPONSE_STATUS_CODE, i64::from(status));
-                if let Some(error_type) = error_type {
-                    state.span.record(crate::fields::ERROR_TYPE, error_type);
-                    state.span.record("otel.status_code", "ERROR");
-                }
+                // The completion event waits for the end of the body (streams, SSE).
+                Poll::Ready(Ok(res.map(|body| ResponseBody::new(body, state, status))))
             }
-            Err(_) => {
-                state.span.record(crate::fields::ERROR_TYPE, "_OTHER");
-                state.span.record("otel.status_code", "ERROR");
+            Err(e) => {
+                let _enter = state.span.enter();
+                let ms = millis(state.start.elapsed());
                 if state.emit {
                     completion_event!(
                         state.config.levels.server_error,
@@ -148,13 +132,15 @@ where
                         "request completed"
                     );
                 }
+                state.span.record(crate::fields::ERROR_TYPE, "_OTHER");
+                state.span.record("otel.status_code", "ERROR");
+                Poll::Ready(Err(e))
             }
         }
-        Poll::Ready(result)
     }
 }
 
-fn status_str(status: u16) -> &'static str {
+pub(crate) fn status_str(status: u16) -> &'static str {
     // error.type for HTTP errors is the status code as a string (semconv).
     const CODES: [&str; 12] = [
         "500", "501", "502", "503", "504", "505", "506", "507", "508", "509", "510", "511",

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod body;
 mod client;
 pub mod db;
 pub mod fields;
@@ -65,6 +66,7 @@ pub mod otel;
 #[cfg(feature = "opentelemetry")]
 mod otel_logs;
 
+pub use body::ResponseBody;
 pub use client::TrustedProxies;
 pub use future::ResponseFuture;
 pub use identity::{

@@ -76,7 +76,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<crate::ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 

@@ -276,3 +276,75 @@ async fn human_formats_are_redacted_too() {
         assert!(text.contains("password=[REDACTED]"), "{text}");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn completion_waits_for_the_end_of_streamed_bodies() {
+    use futures_util::StreamExt;
+    let capture = Capture::default();
+    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
+    let writer = capture.clone();
+    let (subscriber, _guard) = Logging::from_config(cfg)
+        .with_writer(move || writer.clone())
+        .build()
+        .unwrap();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let chunks = || {
+        futures_util::stream::iter(["abc", "de", "f"])
+            .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from_static(c.as_bytes())))
+    };
+    let app = Router::new()
+        .route(
+            "/stream",
+            get(move || async move { axum::body::Body::from_stream(chunks()) }),
+        )
+        .route(
+            "/endless",
+            get(|| async {
+                let first = futures_util::stream::iter([Ok::<_, std::io::Error>(
+                    axum::body::Bytes::from_static(b"first"),
+                )]);
+                axum::body::Body::from_stream(first.chain(futures_util::stream::pending()))
+            }),
+        )
+        .layer(RequestSpanLayer::new())
+        .layer(RequestIdLayer::new());
+    let addr = common::serve(app).await;
+    assert_eq!(
+        common::get(addr, "/stream", &[b"x-request-id: s-1"])
+            .await
+            .status,
+        200
+    );
+    let line = |id: &str| {
+        capture
+            .lines()
+            .into_iter()
+            .find(|l| l["request_id"] == id && l["message"] == "request completed")
+    };
+    let done = line("s-1").expect("completion after the body");
+    assert_eq!(done["http.response.body.size"], 6);
+    assert!(done.get("pf.response.incomplete").is_none());
+
+    // A client that leaves mid-stream: the body is dropped, the event still comes, marked.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /endless HTTP/1.1\r\nhost: x\r\nx-request-id: s-2\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+    } // connection closed here
+    let mut found = None;
+    for _ in 0..400 {
+        if let Some(l) = line("s-2") {
+            found = Some(l);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let aborted = found.expect("completion event for the aborted stream");
+    assert_eq!(aborted["pf.response.incomplete"], true);
+    assert_eq!(aborted["http.response.status_code"], 200);
+}
