@@ -122,7 +122,7 @@ def alloc(name):
 
 
 def instr_added(name):
-    if not instr or name not in instr["per_request"]:
+    if not instr or name not in instr["per_request"] or "bare" not in instr["per_request"]:
         return None
     return instr["per_request"][name] - instr["per_request"]["bare"]
 
@@ -189,6 +189,12 @@ for name, ref, what in ROWS:
         f"{'n/a' if a is None else f'{a:.0f}'} | {what} |"
     )
 w("")
+plain = (paired_all or {}).get("plain")
+if plain:
+    w("The handler as a plain tower service (no router, no boxing), interleaved the same way:")
+    w(f"`tower_bare` {ns(plain['tower_bare'])}, behind `HttpMetricsLayer` {ns(plain['tower_pf_metrics'])}:")
+    w(f"**{signed(plain['tower_pf_metrics_over_tower_bare'])}** per request, the metrics layer's own code.")
+    w("")
 w("The no-op floors are axum's own cost per `Router::layer` call (boxing the route, the future")
 w("and the response body). `tower_http_trace_id` is three layers measured against the four-layer floor.")
 w("")
@@ -291,11 +297,13 @@ if instr:
     w("(`scripts/instructions`; budgets in `benches/instruction-budget.toml`). Deterministic to")
     w("well under 0.1 % between runs, unaffected by load.")
     w("")
-    w("| contender | instructions / request | added over bare | budget (added) |")
-    w("|---|---:|---:|---:|")
+    w("| contender | instructions / request | added | over | budget (added) |")
+    w("|---|---:|---:|---|---:|")
     for name, v in per.items():
         b = budgets.get(name)
-        w(f"| `{name}` | {v:,.0f} | {v - per['bare']:+,.0f} | {'—' if b is None else f'{b:,}'} |")
+        base = b["over"] if b else ("tower_bare" if name.startswith("tower_") else "bare")
+        shown = "—" if b is None else f"{b['budget']:,}"
+        w(f"| `{name}` | {v:,.0f} | {v - per[base]:+,.0f} | `{base}` | {shown} |")
     w("")
 
 # ---- targets ------------------------------------------------------------------------------
@@ -309,7 +317,13 @@ pmo = added("pf_metrics", "noop_layer")
 if pmo is not None:
     ia, io = instr_added("pf_metrics"), instr_added("noop_layer")
     extra = "" if ia is None or io is None else f" ({ia - io:+,.0f} instructions)"
-    rows.append(("`HttpMetricsLayer` ≤ 100 ns over the no-op layer", signed(pmo) + extra, pmo <= 100))
+    plain = (paired_all or {}).get("plain")
+    if plain:
+        ti = ""
+        if instr and "tower_pf_metrics" in instr["per_request"]:
+            ti = f" ({instr['per_request']['tower_pf_metrics'] - instr['per_request']['tower_bare']:+,.0f} instructions)"
+        extra += f"; around a plain tower service: {signed(plain['tower_pf_metrics_over_tower_bare'])}{ti}"
+    rows.append(("`HttpMetricsLayer` ≤ 100 ns over the no-op layer", "via `Router::layer`: " + signed(pmo) + extra, pmo <= 100))
 for peer in ["axum_prometheus", "otel_tower_metrics"]:
     pa = added(peer)
     if pa is not None and pm:

@@ -11,15 +11,12 @@
 mod peers;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use axum::body::Bytes;
-use axum::http::{Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
-use pf_benches::{Contender, call_collect};
-use tower::{Layer, Service, ServiceExt};
+use http_body_util::Empty;
+use pf_benches::{Contender, call_collect, plain};
 
 struct Counting;
 
@@ -82,40 +79,6 @@ fn measure<F: AsyncFnMut()>(
     })
 }
 
-/// A route extractor naming the one benched route, for the plain tower service.
-#[derive(Clone)]
-struct UsersRoute;
-
-impl pf_metrics::RouteExtractor for UsersRoute {
-    fn route<'r>(&self, _: &'r axum::http::Uri, _: &'r axum::http::Extensions) -> Option<&'r str> {
-        Some("/api/v1/users/{id}")
-    }
-}
-
-/// Sends one request through a plain tower service and drains the response body frame by frame.
-async fn call_plain<S, B>(service: &mut S)
-where
-    S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
-    B: http_body::Body + Unpin,
-    B::Error: std::fmt::Debug,
-{
-    let req = Request::get("/api/v1/users/42").body(Empty::new()).unwrap();
-    let res = service.ready().await.unwrap().call(req).await.unwrap();
-    let mut body = res.into_body();
-    while let Some(frame) = body.frame().await {
-        std::hint::black_box(frame.unwrap());
-    }
-}
-
-fn plain_handler<B>()
--> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone {
-    tower::service_fn(|_req: Request<B>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-            br#"{"id":42,"name":"Ada Lovelace","org_id":7}"#,
-        ))))
-    })
-}
-
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let (warm_up, requests) = if bench_mode { (100, 2_000) } else { (2, 5) };
@@ -138,15 +101,14 @@ fn main() {
         run_contender(c);
     }
 
-    let mut bare = plain_handler::<Empty<Bytes>>();
-    let (a, b) = measure(&rt, warm_up, requests, async || call_plain(&mut bare).await);
-    rows.push(("tower/bare".into(), a, b));
-    let registry = pf_metrics::MetricsRegistry::new();
-    let mut metrics = pf_metrics::HttpMetricsLayer::new(registry)
-        .route_extractor(UsersRoute)
-        .layer(plain_handler());
+    let mut bare = plain::handler::<Empty<Bytes>>();
     let (a, b) = measure(&rt, warm_up, requests, async || {
-        call_plain(&mut metrics).await
+        plain::call_collect_plain(&mut bare).await;
+    });
+    rows.push(("tower/bare".into(), a, b));
+    let mut metrics = plain::with_metrics(pf_metrics::MetricsRegistry::new());
+    let (a, b) = measure(&rt, warm_up, requests, async || {
+        plain::call_collect_plain(&mut metrics).await;
     });
     rows.push(("tower/pf_metrics".into(), a, b));
 

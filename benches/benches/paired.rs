@@ -13,8 +13,10 @@ mod peers;
 
 use std::fmt::Write as _;
 
-use pf_benches::call_collect;
+use axum::body::Bytes;
+use http_body_util::Empty;
 use pf_benches::cpu_time::thread_cpu_ns;
+use pf_benches::{call_collect, plain};
 
 /// Requests per contender per round.
 const BATCH: u64 = 32;
@@ -50,9 +52,36 @@ fn main() {
         });
     }
 
+    // The handler as a plain tower service, alone and behind the metrics layer.
+    let mut tower_bare = plain::handler::<Empty<Bytes>>();
+    let mut tower_metrics = plain::with_metrics(pf_metrics::MetricsRegistry::new());
+    rt.block_on(async {
+        for _ in 0..200 {
+            plain::call_collect_plain(&mut tower_bare).await;
+            plain::call_collect_plain(&mut tower_metrics).await;
+        }
+    });
+    let mut plain_rounds: Vec<[f64; 2]> = Vec::with_capacity(rounds);
+
     // per_round[r][i]: CPU ns per request of contender i in round r
     let mut per_round = vec![vec![0.0f64; n]; rounds];
     for (r, row) in per_round.iter_mut().enumerate() {
+        let pair = rt.block_on(async {
+            let start = thread_cpu_ns();
+            for _ in 0..BATCH {
+                plain::call_collect_plain(&mut tower_bare).await;
+            }
+            let mid = thread_cpu_ns();
+            for _ in 0..BATCH {
+                plain::call_collect_plain(&mut tower_metrics).await;
+            }
+            let end = thread_cpu_ns();
+            [
+                (mid - start) as f64 / BATCH as f64,
+                (end - mid) as f64 / BATCH as f64,
+            ]
+        });
+        plain_rounds.push(pair);
         for k in 0..n {
             let i = (r + k) % n;
             let c = &contenders[i];
@@ -113,7 +142,21 @@ fn main() {
         )
         .unwrap();
     }
-    json.push_str("  }\n}\n");
+    let mut tb: Vec<f64> = plain_rounds.iter().map(|p| p[0]).collect();
+    let mut tm: Vec<f64> = plain_rounds.iter().map(|p| p[1]).collect();
+    let mut td: Vec<f64> = plain_rounds.iter().map(|p| p[1] - p[0]).collect();
+    let (tb, tm, td) = (median(&mut tb), median(&mut tm), median(&mut td));
+    println!("{:<28}{tb:>12.0}", "tower_bare");
+    println!(
+        "{:<28}{tm:>12.0}{td:>16.0}  (over tower_bare)",
+        "tower_pf_metrics"
+    );
+    write!(
+        json,
+        "  }},\n  \"plain\": {{\"tower_bare\": {tb:.1}, \"tower_pf_metrics\": {tm:.1}, \
+         \"tower_pf_metrics_over_tower_bare\": {td:.1}}}\n}}\n"
+    )
+    .unwrap();
     if let Some(path) = std::env::var_os("PF_PAIRED_OUT") {
         std::fs::write(path, json).expect("write PF_PAIRED_OUT");
     }

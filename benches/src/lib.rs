@@ -281,3 +281,79 @@ pub mod cpu_time {
         }
     }
 }
+
+/// The same route as a plain tower service (no axum router, no boxing), with and without
+/// pf's metrics layer: the layer's own cost and allocations, apart from axum's `Router::layer`.
+pub mod plain {
+    use std::convert::Infallible;
+
+    use axum::body::{Bytes, HttpBody};
+    use axum::http::{Extensions, Request, Response, Uri};
+    use http_body_util::{BodyExt, Empty, Full};
+    use tower::{Layer, Service, ServiceExt};
+
+    /// Names of the plain-service contenders `pf-instructions` counts.
+    pub const PLAIN_CONTENDERS: &[&str] = &["tower_bare", "tower_pf_metrics"];
+
+    /// The handler: the same small JSON body as [`crate::user_routes`], from a static buffer.
+    pub fn handler<B>()
+    -> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone {
+        tower::service_fn(|_req: Request<B>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                br#"{"id":42,"name":"Ada Lovelace","org_id":7}"#,
+            ))))
+        })
+    }
+
+    /// A route extractor naming the benched route (a plain service has no `MatchedPath`).
+    #[derive(Clone, Copy)]
+    pub struct UsersRoute;
+
+    impl pf_metrics::RouteExtractor for UsersRoute {
+        fn route<'r>(&self, _: &'r Uri, _: &'r Extensions) -> Option<&'r str> {
+            Some("/api/v1/users/{id}")
+        }
+    }
+
+    /// `handler` behind `HttpMetricsLayer`.
+    pub fn with_metrics(
+        registry: pf_metrics::MetricsRegistry,
+    ) -> impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<pf_metrics::ResponseBody<Full<Bytes>>>,
+        Error = Infallible,
+    > + Clone {
+        pf_metrics::HttpMetricsLayer::new(registry)
+            .route_extractor(UsersRoute)
+            .layer(handler())
+    }
+
+    /// Sends one request through a plain service and drains the body frame by frame (no
+    /// buffering, so no allocation of its own); returns the body length.
+    pub async fn call_collect_plain<S, B>(service: &mut S) -> usize
+    where
+        S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
+        B: HttpBody<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Debug,
+    {
+        let req = Request::get("/api/v1/users/42")
+            .body(Empty::new())
+            .expect("valid request");
+        let res = service
+            .ready()
+            .await
+            .expect("infallible")
+            .call(req)
+            .await
+            .expect("infallible");
+        let mut body = res.into_body();
+        let mut len = 0;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("body").into_data() {
+                len += data.len();
+            }
+        }
+        assert!(len > 0);
+        len
+    }
+}
