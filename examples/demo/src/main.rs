@@ -70,13 +70,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         store.cache_kind()
     );
     health.lifecycle().mark_ready();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(
-            health
-                .lifecycle()
-                .drain_on(shutdown_signal(), health::drain_delay()),
-        )
-        .await?;
+    // Connect info gives the request span its `client.address`.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(
+        health
+            .lifecycle()
+            .drain_on(shutdown_signal(), health::drain_delay()),
+    )
+    .await?;
     eprintln!("pf-demo: stopped");
     Ok(())
 }

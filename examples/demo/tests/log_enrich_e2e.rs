@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
@@ -23,26 +21,9 @@ const QUERY_SECRET: &str = "query-secret-q9z";
 const AUTH_TOKEN: &str = "demo-token-42-7";
 const EXPORTER_KEY: &str = "exporter-key-k7x";
 
-/// Builds the demo once (through cargo, which is a no-op when it is fresh) and returns its path.
+/// The demo binary, built by cargo for this test with the same features.
 fn demo_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "-p", "pf-demo", "--message-format=json"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .expect("run cargo build -p pf-demo");
-        assert!(out.status.success(), "cargo build -p pf-demo failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "pf-demo")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the pf-demo executable")
-    })
-    .clone()
+    PathBuf::from(env!("CARGO_BIN_EXE_pf-demo"))
 }
 
 struct Sent {
