@@ -12,14 +12,51 @@
 mod peers;
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use axum::body::Bytes;
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty};
 use pf_benches::cpu_time::thread_cpu_ns;
 use pf_benches::{call_collect, plain};
 
 /// Requests per contender per round.
 const BATCH: u64 = 32;
+
+/// Loopback requests per round.
+const LOOPBACK_BATCH: u64 = 4;
+
+/// A keep-alive HTTP/1.1 connection to the bare router served by axum on 127.0.0.1.
+struct Loopback {
+    host: String,
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Loopback {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = pf_benches::user_routes();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        Loopback {
+            host: addr.to_string(),
+            sender,
+        }
+    }
+
+    async fn request(&mut self) {
+        let req = hyper::Request::get("/api/v1/users/42")
+            .header("host", self.host.as_str())
+            .body(Empty::new())
+            .unwrap();
+        let res = self.sender.send_request(req).await.unwrap();
+        std::hint::black_box(res.into_body().collect().await.unwrap().to_bytes());
+    }
+}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -63,6 +100,16 @@ fn main() {
     });
     let mut plain_rounds: Vec<[f64; 2]> = Vec::with_capacity(rounds);
 
+    // R: the bare router behind axum::serve over one keep-alive loopback connection, client
+    // and server on this runtime thread (as in the `loopback` Criterion group).
+    let mut loopback = rt.block_on(Loopback::start());
+    rt.block_on(async {
+        for _ in 0..200 {
+            loopback.request().await;
+        }
+    });
+    let mut r_rounds: Vec<[f64; 2]> = Vec::with_capacity(rounds);
+
     // per_round[r][i]: CPU ns per request of contender i in round r
     let mut per_round = vec![vec![0.0f64; n]; rounds];
     for (r, row) in per_round.iter_mut().enumerate() {
@@ -82,6 +129,18 @@ fn main() {
             ]
         });
         plain_rounds.push(pair);
+        let lb = rt.block_on(async {
+            let (cpu, wall) = (thread_cpu_ns(), Instant::now());
+            for _ in 0..LOOPBACK_BATCH {
+                loopback.request().await;
+            }
+            let n = LOOPBACK_BATCH as f64;
+            [
+                (thread_cpu_ns() - cpu) as f64 / n,
+                wall.elapsed().as_nanos() as f64 / n,
+            ]
+        });
+        r_rounds.push(lb);
         for k in 0..n {
             let i = (r + k) % n;
             let c = &contenders[i];
@@ -151,10 +210,18 @@ fn main() {
         "{:<28}{tm:>12.0}{td:>16.0}  (over tower_bare)",
         "tower_pf_metrics"
     );
+    let mut rc: Vec<f64> = r_rounds.iter().map(|r| r[0]).collect();
+    let mut rw: Vec<f64> = r_rounds.iter().map(|r| r[1]).collect();
+    let (rc, rw) = (median(&mut rc), median(&mut rw));
+    println!(
+        "{:<28}{rc:>12.0}  (CPU; {rw:.0} ns wall)",
+        "loopback_bare (R)"
+    );
     write!(
         json,
         "  }},\n  \"plain\": {{\"tower_bare\": {tb:.1}, \"tower_pf_metrics\": {tm:.1}, \
-         \"tower_pf_metrics_over_tower_bare\": {td:.1}}}\n}}\n"
+         \"tower_pf_metrics_over_tower_bare\": {td:.1}}},\n  \
+         \"loopback_bare\": {{\"cpu\": {rc:.1}, \"wall\": {rw:.1}}}\n}}\n"
     )
     .unwrap();
     if let Some(path) = std::env::var_os("PF_PAIRED_OUT") {
