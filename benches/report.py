@@ -102,6 +102,7 @@ ROWS = [
     ("axum_tracing_otel", "noop_layers2", "peer: axum-tracing-opentelemetry 0.42 (`OtelAxumLayer` at INFO + `OtelInResponseLayer`)"),
     ("pf_stack", "noop_layers4", "pf whole stack: health in front, request ID, span, metrics; no output"),
     ("pf_stack_json", "noop_layers4", "pf whole stack + one JSON access line to `io::sink`"),
+    ("pf_stack_one_layer", "noop_layer", "pf whole stack composed with `ServiceBuilder`, one `Router::layer` call; no output"),
     ("tower_http_trace_id_json", "noop_layers4", "peer: tower-http stack + tracing-subscriber JSON line to `io::sink`"),
 ]
 # tower_http_trace_id is 3 layers: the 4-layer floor under-states its own code by one no-op layer.

@@ -73,7 +73,9 @@ pub async fn call_collect(app: &Router) -> usize {
 /// - `pf_id_span`: `RequestSpanLayer` + `RequestIdLayer` (subscriber at INFO, no output);
 /// - `pf_stack`: metrics, request span, request ID and `HealthLayer` in front (no output);
 /// - `pf_stack_json`: the same with pf-log-enrich's JSON formatter writing one access line
-///   per request to `std::io::sink`.
+///   per request to `std::io::sink`;
+/// - `pf_stack_one_layer`: the whole stack composed with `tower::ServiceBuilder` and applied
+///   with a single `Router::layer` call (one boxing by axum instead of four; no output).
 pub const CONTENDERS: &[&str] = &[
     "bare",
     "noop_layer",
@@ -83,6 +85,7 @@ pub const CONTENDERS: &[&str] = &[
     "pf_id_span",
     "pf_stack",
     "pf_stack_json",
+    "pf_stack_one_layer",
 ];
 
 /// A contender: a prepared router and the tracing dispatcher it runs under.
@@ -127,6 +130,15 @@ pub fn contender(name: &str) -> Option<Contender> {
             .layer(pf_log_enrich::RequestSpanLayer::new())
             .layer(pf_log_enrich::RequestIdLayer::new()),
         "pf_stack" | "pf_stack_json" => pf_stack(),
+        "pf_stack_one_layer" => user_routes().layer(
+            tower::ServiceBuilder::new()
+                .layer(pf_health::HealthLayer::new(health_registry()))
+                .layer(pf_log_enrich::RequestIdLayer::new())
+                .layer(pf_log_enrich::RequestSpanLayer::new())
+                .layer(pf_metrics::HttpMetricsLayer::new(
+                    pf_metrics::MetricsRegistry::new(),
+                )),
+        ),
         _ => return None,
     };
     let dispatch = if name == "pf_stack_json" {

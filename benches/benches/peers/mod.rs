@@ -41,6 +41,7 @@ pub fn all_contenders() -> Vec<Contender> {
         "axum_tracing_otel",
         "pf_stack",
         "pf_stack_json",
+        "pf_stack_one_layer",
         "tower_http_trace_id_json",
     ];
     assert!(
