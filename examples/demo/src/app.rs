@@ -7,25 +7,23 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::auth::{self, RequireUser};
+use crate::auth::RequireUser;
 use crate::store::Store;
 
-/// The demo API with metrics; `/metrics` is outside the metrics layer.
-pub fn router(store: Store, registry: pf_metrics::MetricsRegistry) -> Router {
+/// The demo API's routes and `/metrics`, without middleware (`main` adds the stack).
+pub fn routes(store: Store, registry: &pf_metrics::MetricsRegistry) -> Router {
     Router::new()
         .route("/api/v1/users/{id}", get(get_user))
         .route("/api/v1/projects", get(list_projects).post(create_project))
         .route("/api/v1/fail", get(fail))
         .route("/api/v1/slow", get(slow))
         .route("/api/v1/stream", get(stream))
-        .layer(middleware::from_fn(auth::authenticate))
-        .layer(pf_metrics::HttpMetricsLayer::new(registry.clone()))
-        .with_state(store)
         .route_service("/metrics", registry.exposition())
+        .with_state(store)
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

@@ -3,12 +3,11 @@
 //! - [`init`] installs the pipeline from the environment: pretty logs locally, JSON lines on
 //!   stdout plus OTLP traces and logs with `LOG_CLOUD_SHIPPING=true` (endpoint and protocol
 //!   from the standard `OTEL_EXPORTER_OTLP_*` variables).
-//! - [`layers`] adds the request ID and request span layers around the whole router.
+//! - [`span_layer`] is the request span layer (`main` stacks it with `RequestIdLayer`).
 //! - [`record_identity`] is called by the fake auth once it knows the caller.
 
-use axum::Router;
 use axum::extract::Request;
-use pf_log_enrich::{Identity, LoggingGuard, RequestIdLayer, RequestSpanLayer, TrustedProxies};
+use pf_log_enrich::{Identity, LoggingGuard, RequestSpanLayer, TrustedProxies};
 
 /// Installs the global logging pipeline. Keep the guard until the server has stopped: dropping
 /// it flushes the OTLP export (bounded time).
@@ -21,17 +20,14 @@ pub fn init() -> Result<LoggingGuard, pf_log_enrich::init::InitError> {
     pf_log_enrich::init()
 }
 
-/// Request ID (outermost) and request span around every route of `router`.
-pub fn layers(router: Router) -> Router {
-    router
-        .layer(
-            RequestSpanLayer::new()
-                .with_trusted_proxies(TrustedProxies::private_networks())
-                .capture_request_header(http::header::USER_AGENT)
-                .capture_request_header(http::header::AUTHORIZATION)
-                .exclude_route("/metrics"),
-        )
-        .layer(RequestIdLayer::new())
+/// The request span: route, status, client address (behind private-network proxies),
+/// user agent, and the authorization header (redacted) captured.
+pub fn span_layer() -> RequestSpanLayer {
+    RequestSpanLayer::new()
+        .with_trusted_proxies(TrustedProxies::private_networks())
+        .capture_request_header(http::header::USER_AGENT)
+        .capture_request_header(http::header::AUTHORIZATION)
+        .exclude_route("/metrics")
 }
 
 /// Records the authenticated caller on the request span, its logs and the completion event.
