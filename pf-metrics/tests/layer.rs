@@ -344,7 +344,7 @@ async fn headers_timing_ignores_the_body() {
 async fn dropped_future_leaves_flight_as_client_closed() {
     let registry = MetricsRegistry::new();
     let app = Router::new()
-        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        .route("/hang", get(std::future::pending::<&'static str>))
         .layer(HttpMetricsLayer::new(registry.clone()));
     let fut = app.clone().oneshot(get_req("/hang"));
     // Poll once so the handler is running, then give up on it.
