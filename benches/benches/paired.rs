@@ -58,6 +58,80 @@ impl Loopback {
     }
 }
 
+/// Two threads sending requests into the same series, interleaved with one thread, for the
+/// bare router and with the metrics layer: per round, each of the four modes runs a batch
+/// (rotating order) and records the busiest thread's CPU time per request. Returns the medians
+/// of [bare 1 thread, bare 2 threads, pf 1 thread, pf 2 threads].
+fn contention(rounds: usize) -> [f64; 4] {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Barrier};
+
+    let apps =
+        [
+            pf_benches::serving(pf_benches::user_routes()),
+            pf_benches::serving(pf_benches::user_routes().layer(
+                pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()),
+            )),
+        ];
+    let barrier = Arc::new(Barrier::new(3));
+    let mode = Arc::new(AtomicUsize::new(0)); // app index * 2 + (threads - 1); 4 = stop
+    let took = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let (apps, barrier, mode, took) =
+                (apps.clone(), barrier.clone(), mode.clone(), took.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    for app in &apps {
+                        for _ in 0..200 {
+                            call_collect(app).await;
+                        }
+                    }
+                });
+                loop {
+                    barrier.wait();
+                    let m = mode.load(SeqCst);
+                    if m == 4 {
+                        return;
+                    }
+                    if w == 0 || m % 2 == 1 {
+                        let app = &apps[m / 2];
+                        let start = thread_cpu_ns();
+                        rt.block_on(async {
+                            for _ in 0..BATCH {
+                                std::hint::black_box(call_collect(app).await);
+                            }
+                        });
+                        took[w].store(thread_cpu_ns() - start, SeqCst);
+                    }
+                    barrier.wait();
+                }
+            })
+        })
+        .collect();
+    let mut samples: [Vec<f64>; 4] = Default::default();
+    for r in 0..rounds {
+        for k in 0..4 {
+            let m = (r + k) % 4;
+            took[1].store(0, SeqCst);
+            mode.store(m, SeqCst);
+            barrier.wait(); // start
+            barrier.wait(); // done
+            let busiest = took[0].load(SeqCst).max(took[1].load(SeqCst));
+            samples[m].push(busiest as f64 / BATCH as f64);
+        }
+    }
+    mode.store(4, SeqCst);
+    barrier.wait();
+    for w in workers {
+        w.join().unwrap();
+    }
+    samples.map(|mut v| median(&mut v))
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -210,6 +284,10 @@ fn main() {
         "{:<28}{tm:>12.0}{td:>16.0}  (over tower_bare)",
         "tower_pf_metrics"
     );
+    let [b1, b2, p1, p2] = contention(if bench_mode { 3_000 } else { 3 });
+    println!(
+        "contention (busiest thread, CPU ns per request): bare {b1:.0} / {b2:.0}, pf_metrics {p1:.0} / {p2:.0}"
+    );
     let mut rc: Vec<f64> = r_rounds.iter().map(|r| r[0]).collect();
     let mut rw: Vec<f64> = r_rounds.iter().map(|r| r[1]).collect();
     let (rc, rw) = (median(&mut rc), median(&mut rw));
@@ -221,7 +299,9 @@ fn main() {
         json,
         "  }},\n  \"plain\": {{\"tower_bare\": {tb:.1}, \"tower_pf_metrics\": {tm:.1}, \
          \"tower_pf_metrics_over_tower_bare\": {td:.1}}},\n  \
-         \"loopback_bare\": {{\"cpu\": {rc:.1}, \"wall\": {rw:.1}}}\n}}\n"
+         \"loopback_bare\": {{\"cpu\": {rc:.1}, \"wall\": {rw:.1}}},\n  \
+         \"contention\": {{\"bare/1\": {b1:.1}, \"bare/2\": {b2:.1}, \"pf_metrics/1\": {p1:.1}, \
+         \"pf_metrics/2\": {p2:.1}}}\n}}\n"
     )
     .unwrap();
     if let Some(path) = std::env::var_os("PF_PAIRED_OUT") {
