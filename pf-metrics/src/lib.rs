@@ -56,6 +56,8 @@
 //! # Features
 //!
 //! - `axum` (default): route templates from axum's `MatchedPath`.
+//!
+//! [tower]: https://docs.rs/tower
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
