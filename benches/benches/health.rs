@@ -23,9 +23,11 @@ fn app(ttl: Duration) -> axum::Router {
     }
     let registry = builder.build().unwrap();
     registry.lifecycle().mark_ready();
-    axum::Router::new()
-        .route("/", axum::routing::get(|| async { "app" }))
-        .layer(HealthLayer::new(registry).show_details(ShowDetails))
+    pf_benches::serving(
+        axum::Router::new()
+            .route("/", axum::routing::get(|| async { "app" }))
+            .layer(HealthLayer::new(registry).show_details(ShowDetails)),
+    )
 }
 
 async fn probe(app: &mut axum::Router, uri: &'static str) {
