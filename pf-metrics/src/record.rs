@@ -1,7 +1,6 @@
 //! What one request records, from start to end, shared by the future and the bodies.
 
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 
 use crate::registry::{
     FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, ResponseSeries, RouteEntry, Timing,
@@ -41,7 +40,7 @@ impl InFlight {
     pub(crate) fn start(registry: &MetricsRegistry, route: &RouteEntry, method: u8) -> Self {
         let inner = &*registry.inner;
         let flight = inner.flight(route, method);
-        flight.cells.local()[IN_FLIGHT_WORD].fetch_add(1, Ordering::Relaxed);
+        flight.cells.local().add(IN_FLIGHT_WORD, 1);
         Self {
             route: SeriesPtr::new(route),
             flight: SeriesPtr::new(flight),
@@ -136,7 +135,7 @@ impl Completion {
         );
         // Wrapping add of -1: shards may go below zero individually (a task can
         // move threads); their sum is right.
-        flight.cells.local()[IN_FLIGHT_WORD].fetch_sub(1, Ordering::Relaxed);
+        flight.cells.local().add(IN_FLIGHT_WORD, u64::MAX);
     }
 }
 

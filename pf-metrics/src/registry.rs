@@ -194,7 +194,9 @@ impl MetricsRegistryBuilder {
     }
 
     /// Number of per-thread shards per series (rounded up to a power of two).
-    /// Default: the machine's parallelism, at most 16.
+    /// Default: the machine's parallelism, at most 8. The first that many
+    /// threads of the process each own a shard and update it without atomic
+    /// read-modify-writes; later threads share atomically updated shards.
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = shards.max(1);
         self

@@ -1,12 +1,18 @@
 //! Sharded atomic storage for one label set.
 //!
 //! Every series keeps one copy of its counters per shard, each shard on its own
-//! cache lines; a thread always writes the shard it was assigned, so two worker
-//! threads recording the same series never write the same cache line. A scrape
-//! adds the shards up.
+//! cache lines, so two worker threads recording the same series never write the
+//! same cache line. A scrape adds the shards up.
+//!
+//! Each process thread gets a number, once, that is never reused. The first
+//! `shards` threads own one *exclusive* shard each: they are its only writer,
+//! so they update it with a plain load and store (no `lock` prefix, about 20
+//! cycles cheaper per update on x86). Later threads write one of `shards`
+//! *shared* shards with atomic read-modify-writes. Readers only load, so every
+//! word is an atomic either way.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A cache line of counters; series allocate whole lines so shards never share one.
 #[repr(C, align(64))]
@@ -29,7 +35,8 @@ impl HistogramLayout {
     }
 }
 
-/// Storage for one series: `shards` copies of `stride` words.
+/// Storage for one series: `shards` exclusive and `shards` shared copies of
+/// `stride` words.
 pub(crate) struct Cells {
     lines: Box<[Line]>,
     stride: usize,
@@ -40,7 +47,7 @@ impl Cells {
     /// `words` per shard, rounded up to whole cache lines.
     pub(crate) fn new(words: usize, shards: usize) -> Self {
         let lines_per_shard = words.div_ceil(LINE_WORDS).max(1);
-        let lines = (0..lines_per_shard * shards)
+        let lines = (0..lines_per_shard * shards * 2)
             .map(|_| Line(Default::default()))
             .collect();
         Self {
@@ -62,18 +69,27 @@ impl Cells {
         }
     }
 
-    /// The words of the calling thread's shard.
+    /// The calling thread's shard.
     #[inline]
-    pub(crate) fn local(&self) -> &[AtomicU64] {
-        let shard = current_shard() & (self.shards - 1);
+    pub(crate) fn local(&self) -> Shard<'_> {
+        let thread = thread_number();
+        let exclusive = thread < self.shards as u64;
+        let shard = if exclusive {
+            thread as usize
+        } else {
+            self.shards + (thread as usize & (self.shards - 1))
+        };
         let start = shard * self.stride;
-        &self.words()[start..start + self.stride]
+        Shard {
+            words: &self.words()[start..start + self.stride],
+            exclusive,
+        }
     }
 
     /// Sum of one word over all shards.
     pub(crate) fn sum(&self, word: usize) -> u64 {
         let words = self.words();
-        (0..self.shards)
+        (0..self.shards * 2)
             .map(|s| words[s * self.stride + word].load(Ordering::Relaxed))
             .fold(0u64, u64::wrapping_add)
     }
@@ -103,9 +119,33 @@ impl Cells {
     }
 }
 
-/// Adds one observation to a histogram in the given shard words.
+/// One thread's view of a series' shard.
+pub(crate) struct Shard<'a> {
+    words: &'a [AtomicU64],
+    /// Whether the calling thread is this shard's only writer.
+    exclusive: bool,
+}
+
+impl Shard<'_> {
+    /// Adds `value` (wrapping: adding `u64::MAX` subtracts one) to word `index`.
+    #[inline]
+    pub(crate) fn add(&self, index: usize, value: u64) {
+        let word = &self.words[index];
+        if self.exclusive {
+            // Sole writer: no other thread can interleave between load and store.
+            word.store(
+                word.load(Ordering::Relaxed).wrapping_add(value),
+                Ordering::Relaxed,
+            );
+        } else {
+            word.fetch_add(value, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Adds one observation to a histogram in the given shard.
 #[inline]
-pub(crate) fn observe(shard: &[AtomicU64], layout: HistogramLayout, bounds: &[u64], value: u64) {
+pub(crate) fn observe(shard: Shard<'_>, layout: HistogramLayout, bounds: &[u64], value: u64) {
     // Linear scan: bucket lists are short and small values hit early.
     let bucket = bounds
         .iter()
@@ -113,31 +153,30 @@ pub(crate) fn observe(shard: &[AtomicU64], layout: HistogramLayout, bounds: &[u6
         .unwrap_or(bounds.len());
     // Bodiless requests are common: skip adding a zero.
     if value != 0 {
-        shard[layout.offset].fetch_add(value, Ordering::Relaxed);
+        shard.add(layout.offset, value);
     }
-    shard[layout.offset + 1 + bucket].fetch_add(1, Ordering::Relaxed);
+    shard.add(layout.offset + 1 + bucket, 1);
 }
 
-static NEXT_SHARD: AtomicU32 = AtomicU32::new(0);
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    static SHARD: Cell<u32> = const { Cell::new(u32::MAX) };
+    static THREAD: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
-/// The calling thread's shard number, assigned round-robin on first use.
-///
-/// Round-robin (rather than hashing the thread ID) gives the first N worker
-/// threads N distinct shards.
+/// The calling thread's number: assigned on first use, counting up, never
+/// reused (a 64-bit counter does not wrap), so numbers below a series' shard
+/// count each name exactly one thread.
 #[inline]
-fn current_shard() -> usize {
-    SHARD.with(|s| {
-        let v = s.get();
-        if v != u32::MAX {
-            return v as usize;
+fn thread_number() -> u64 {
+    THREAD.with(|t| {
+        let v = t.get();
+        if v != u64::MAX {
+            return v;
         }
-        let v = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) & (u32::MAX >> 1);
-        s.set(v);
-        v as usize
+        let v = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        t.set(v);
+        v
     })
 }
 
@@ -147,7 +186,7 @@ pub(crate) fn default_shards() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .next_power_of_two()
-        .min(16)
+        .min(8)
 }
 
 #[cfg(test)]
@@ -180,12 +219,35 @@ mod tests {
                 let c = cells.clone();
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
-                        c.local()[0].fetch_add(1, Ordering::Relaxed);
+                        c.local().add(0, 1);
                     }
                 })
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(cells.sum(0), 4000);
+    }
+
+    #[test]
+    fn exclusive_and_shared_writers_lose_no_update() {
+        // More threads than shards: some write exclusive shards with plain
+        // stores, the rest share shards atomically; the total must be exact.
+        let cells = std::sync::Arc::new(Cells::new(2, 2));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let c = cells.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        let shard = c.local();
+                        shard.add(0, 1);
+                        shard.add(1, 3);
+                        shard.add(1, u64::MAX); // minus one
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(cells.sum(0), 800_000);
+        assert_eq!(cells.sum(1), 1_600_000);
     }
 }
