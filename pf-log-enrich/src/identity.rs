@@ -52,7 +52,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) struct ContextInner {
     pub(crate) request_id: Option<RequestId>,
     pub(crate) method: http::Method,
-    pub(crate) route: Option<Arc<str>>,
+    pub(crate) route: Option<crate::Route>,
     pub(crate) user_id: OnceLock<Box<str>>,
     pub(crate) org_id: OnceLock<Box<str>>,
     pub(crate) trace: Option<TraceIds>,

@@ -83,5 +83,5 @@ pub use redact::Redactor;
 pub use request_id::{
     MakeRequestId, MakeRequestUuidV7, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
 };
-pub use route::{DefaultRoute, RouteExtractor};
+pub use route::{DefaultRoute, Route, RouteExtractor};
 pub use service::RequestSpan;
