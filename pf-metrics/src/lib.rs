@@ -84,3 +84,8 @@ pub use registry::{
 };
 pub use route::{MatchedPathRoute, RouteExtractor};
 pub use service::HttpMetrics;
+
+/// The README's example compiles and runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
