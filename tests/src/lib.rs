@@ -4,3 +4,8 @@
 pub mod otlp;
 pub mod process;
 pub mod prometheus;
+
+/// The workspace README's examples compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
