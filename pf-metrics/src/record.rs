@@ -50,14 +50,28 @@ impl InFlight {
         }
     }
 
-    /// A recorder for the request body's size.
+    /// A recorder for the request body's size, or `None` when the body is
+    /// already known to be empty: then zero is recorded now, which spares the
+    /// registry reference a recorder holds (bodiless GETs are most requests).
     #[inline]
-    pub(crate) fn request_body(&self) -> RequestSize {
-        RequestSize {
+    pub(crate) fn request_body(&self, empty: bool) -> Option<RequestSize> {
+        let inner = &*self.registry.inner;
+        if empty {
+            // SAFETY: `self.registry` owns the series.
+            let flight = unsafe { self.flight.get() };
+            observe(
+                flight.cells.local(),
+                inner.layout.request_size,
+                &inner.size_bounds,
+                0,
+            );
+            return None;
+        }
+        Some(RequestSize {
             registry: self.registry.clone(),
             flight: SeriesPtr(self.flight.0),
             bytes: 0,
-        }
+        })
     }
 
     /// The response head is ready: pick its series and, when the duration is

@@ -115,6 +115,7 @@ impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S, R>
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     R: RouteExtractor,
+    ReqBody: http_body::Body,
     ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -132,7 +133,9 @@ where
         let route = shared.route(&req);
         let in_flight = (!route.excluded)
             .then(|| InFlight::start(&shared.registry, route, method_index(req.method())));
-        let request_size = in_flight.as_ref().map(InFlight::request_body);
+        let request_size = in_flight
+            .as_ref()
+            .and_then(|f| f.request_body(req.body().is_end_stream()));
         let req = req.map(|b| RequestBody::new(b, request_size));
         ResponseFuture::new(self.inner.call(req), in_flight)
     }
