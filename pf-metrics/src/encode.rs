@@ -97,6 +97,32 @@ pub enum MetricType {
 ///
 /// `collect` runs on every scrape: it must read already-known values and
 /// never block or do I/O.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use pf_metrics::{Collector, Format, MetricType, MetricsEncoder, MetricsRegistry};
+///
+/// /// Counts jobs the application finished; the app increments `done`.
+/// struct Jobs {
+///     done: Arc<AtomicU64>,
+/// }
+///
+/// impl Collector for Jobs {
+///     fn collect(&self, out: &mut MetricsEncoder<'_>) {
+///         out.family("jobs_done", "Jobs finished.", MetricType::Counter, None)
+///             .counter(&[("queue", "mail")], self.done.load(Ordering::Relaxed) as f64);
+///     }
+/// }
+///
+/// let done = Arc::new(AtomicU64::new(0));
+/// let registry = MetricsRegistry::new();
+/// registry.register_collector(Jobs { done: done.clone() });
+/// done.fetch_add(2, Ordering::Relaxed);
+/// let text = registry.encode(Format::Prometheus);
+/// assert!(text.contains("# TYPE jobs_done_total counter"));
+/// assert!(text.contains(r#"jobs_done_total{queue="mail"} 2"#));
+/// ```
 pub trait Collector: Send + Sync + 'static {
     /// Writes this collector's families.
     fn collect(&self, out: &mut MetricsEncoder<'_>);

@@ -24,6 +24,15 @@ pub const DEFAULT_SIZE_BUCKETS: &[f64] = &[
 ];
 
 /// Which metric and label names the registry writes.
+///
+/// ```
+/// use pf_metrics::{Format, MetricsRegistry, Naming};
+///
+/// let registry = MetricsRegistry::builder().naming(Naming::OpenTelemetry).build().unwrap();
+/// let text = registry.encode(Format::Prometheus);
+/// assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"));
+/// assert!(!text.contains("http_requests_total"));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Naming {
@@ -42,6 +51,14 @@ pub enum Naming {
 }
 
 /// When a request's duration is taken.
+///
+/// ```
+/// use pf_metrics::{MetricsRegistry, Timing};
+///
+/// // Time to first byte instead of time to the end of the body.
+/// let registry = MetricsRegistry::builder().timing(Timing::Headers).build().unwrap();
+/// # let _ = registry;
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Timing {
