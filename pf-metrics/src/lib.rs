@@ -31,6 +31,7 @@
 //! | `pf_metrics_dropped_series_total` | counter | |
 //!
 //! [`Naming::OpenTelemetry`] switches to the semantic-convention names.
+//! [`ProcessCollector`] adds the standard `process_*` metrics.
 //!
 //! - `route` is the matched template (`/api/v1/users/{id}`), never the raw
 //!   path; requests that matched no route are `__unmatched__`. Unknown
@@ -66,6 +67,7 @@ mod encode;
 mod exposition;
 mod future;
 mod layer;
+mod process;
 mod record;
 mod registry;
 mod route;
@@ -78,6 +80,7 @@ pub use encode::{Collector, FamilyEncoder, Format, MetricType, MetricsEncoder};
 pub use exposition::MetricsService;
 pub use future::ResponseFuture;
 pub use layer::HttpMetricsLayer;
+pub use process::ProcessCollector;
 pub use registry::{
     ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, MetricsRegistry,
     MetricsRegistryBuilder, Naming, OVERFLOW_ROUTE, Timing, UNMATCHED_ROUTE,

@@ -56,6 +56,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .const_label("service", "pf-demo")
         .exclude_route("/metrics")
         .build()?;
+    registry.register_collector(pf_metrics::ProcessCollector::new());
     let health = health::registry(&store, &registry)?;
     // The whole stack in one `Router::layer` call: axum boxes each route once per call, so
     // one composed stack costs one boxing instead of five. First listed = outermost.

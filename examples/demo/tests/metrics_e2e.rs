@@ -74,6 +74,16 @@ fn prometheus_sees_exact_counts_per_method_route_and_status() {
     assert_eq!(total[0]["value"][1], "21");
     let in_flight = prometheus.query(r#"sum(http_requests_in_flight{job="pf-demo"})"#);
     assert_eq!(in_flight[0]["value"][1], "0");
+    // Process metrics of the demo, with their standard names.
+    let rss = prometheus.query(r#"process_resident_memory_bytes{job="pf-demo"}"#);
+    let rss: f64 = rss[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(rss > 1e6, "resident memory {rss}");
+    assert_eq!(
+        prometheus
+            .query(r#"process_start_time_seconds{job="pf-demo"}"#)
+            .len(),
+        1
+    );
     let up = prometheus.query(r#"up{job="pf-demo"}"#);
     assert_eq!(up[0]["value"][1], "1");
     // The constant label reached Prometheus.
