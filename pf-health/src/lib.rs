@@ -14,9 +14,10 @@
 //!   on its own (and as an axum router with the `axum` feature).
 //! - [`Lifecycle`]: starting → ready → draining; [`Lifecycle::drain_on`] makes the future for
 //!   axum's graceful shutdown.
-//! - Features: `axum`, `postgres-sqlx`, `postgres-deadpool`, `redis`, `metrics` (health
-//!   metrics on a `pf-metrics` registry), `grpc` (the same registry answering gRPC
-//!   `grpc.health.v1` through tonic-health, in `grpc`).
+//! - Features: `axum` (axum 0.8), `postgres-sqlx` (sqlx 0.9, which needs Rust 1.94),
+//!   `postgres-deadpool` (deadpool-postgres 0.14), `redis` (redis 1.x), `metrics` (health
+//!   metrics on a `pf-metrics` 0.1 registry), `grpc` (the same registry answering gRPC
+//!   `grpc.health.v1` through tonic-health 0.14, in `grpc`).
 //!
 //! # Quick start
 //!
@@ -80,3 +81,15 @@ pub use registry::{
     Selection, StatusChange,
 };
 pub use report::{CheckReport, HEALTH_JSON, HealthReport};
+
+/// The README's examples compile as doc tests (they use every feature).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "postgres-sqlx",
+    feature = "redis",
+    feature = "metrics",
+    feature = "grpc"
+))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
