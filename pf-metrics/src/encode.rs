@@ -315,7 +315,7 @@ fn write_f64(out: &mut String, v: f64) {
     }
 }
 
-fn write_header(
+pub(crate) fn write_header(
     out: &mut String,
     format: Format,
     name: &str,
@@ -376,6 +376,7 @@ impl MetricsRegistry {
             format,
             const_labels: &inner.const_labels,
         };
+        inner.scopes.encode(&inner.operations, &mut encoder);
         for c in &collectors {
             c.collect(&mut encoder);
         }
@@ -522,14 +523,12 @@ fn encode_http(inner: &Inner, out: &mut String, format: Format) {
         out.push('}');
     }
     out.push(' ');
-    out.push_str(
-        itoa::Buffer::new().format(inner.dropped.load(std::sync::atomic::Ordering::Relaxed)),
-    );
+    out.push_str(itoa::Buffer::new().format(inner.dropped_total()));
     out.push('\n');
 }
 
 #[inline]
-fn write_sample(out: &mut String, name: &str, suffix: &str, labels: &str, value: u64) {
+pub(crate) fn write_sample(out: &mut String, name: &str, suffix: &str, labels: &str, value: u64) {
     out.push_str(name);
     out.push_str(suffix);
     out.push('{');
@@ -540,7 +539,7 @@ fn write_sample(out: &mut String, name: &str, suffix: &str, labels: &str, value:
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_histogram(
+pub(crate) fn write_histogram(
     out: &mut String,
     name: &str,
     labels: &str,

@@ -63,29 +63,40 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod cache;
 mod encode;
 mod exposition;
 mod future;
 mod layer;
+mod operation;
 mod process;
 mod record;
 mod registry;
+mod repository;
 mod route;
+#[cfg(feature = "tokio")]
+mod runtime;
 mod series;
 mod service;
 mod table;
 
 pub use body::{RequestBody, ResponseBody};
+pub use cache::{CacheMetrics, CacheResult};
 pub use encode::{Collector, FamilyEncoder, Format, MetricType, MetricsEncoder};
 pub use exposition::MetricsService;
 pub use future::ResponseFuture;
 pub use layer::HttpMetricsLayer;
+pub use operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
 pub use process::ProcessCollector;
 pub use registry::{
     ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, MetricsRegistry,
     MetricsRegistryBuilder, Naming, OVERFLOW_ROUTE, Timing, UNMATCHED_ROUTE,
 };
+pub use repository::{Outcome, RepositoryMetrics};
 pub use route::{MatchedPathRoute, RouteExtractor};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
 pub use service::HttpMetrics;
 
 /// The README's example compiles and runs as a doc test.

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::encode::{Collector, escape_label_value};
+use crate::operation::{DEFAULT_OPERATION_BUCKETS, OperationConfig, Scopes};
 use crate::series::{Cells, HistogramLayout, default_shards};
 use crate::table::{Lookup, SeriesTable};
 
@@ -113,6 +114,10 @@ pub struct MetricsRegistryBuilder {
     exclude: Vec<String>,
     shards: usize,
     clock: Option<quanta::Clock>,
+    operation_prefix: String,
+    operation_buckets: Vec<f64>,
+    slow_operation: std::time::Duration,
+    max_operations: usize,
 }
 
 impl fmt::Debug for MetricsRegistryBuilder {
@@ -142,6 +147,10 @@ impl Default for MetricsRegistryBuilder {
             exclude: Vec::new(),
             shards: default_shards(),
             clock: None,
+            operation_prefix: "pivotal".to_owned(),
+            operation_buckets: DEFAULT_OPERATION_BUCKETS.to_vec(),
+            slow_operation: std::time::Duration::from_millis(100),
+            max_operations: 200,
         }
     }
 }
@@ -225,6 +234,46 @@ impl MetricsRegistryBuilder {
         self
     }
 
+    /// Prefix of the repository and cache metric names (default `pivotal`,
+    /// the original system's: `pivotal_repository_operation_duration_seconds`);
+    /// an empty prefix gives `repository_operation_duration_seconds`.
+    ///
+    /// ```
+    /// use pf_metrics::{Format, MetricsRegistry};
+    ///
+    /// let registry = MetricsRegistry::builder().operation_prefix("shop").build().unwrap();
+    /// let users = registry.repository("users");
+    /// # futures_util::FutureExt::now_or_never(users.time("find", async { Ok::<_, ()>(()) }));
+    /// assert!(registry.encode(Format::Prometheus).contains("shop_repository_operation_duration_seconds_count"));
+    /// ```
+    pub fn operation_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.operation_prefix = prefix.into();
+        self
+    }
+
+    /// Repository and cache operation-duration bucket bounds in seconds
+    /// (default [`DEFAULT_OPERATION_BUCKETS`](crate::DEFAULT_OPERATION_BUCKETS), 0.5 ms to 10 s).
+    pub fn operation_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+        self.operation_buckets = seconds.into_iter().collect();
+        self
+    }
+
+    /// Repository operations that take longer than this are counted by
+    /// `pivotal_repository_slow_operations_total` (default 100 ms). Use a
+    /// bucket bound as the threshold so that the histogram agrees with the counter.
+    pub fn slow_operation_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.slow_operation = threshold;
+        self
+    }
+
+    /// Hard cap on distinct operation names per repository or cache (default
+    /// 200); past it calls are recorded as operation `__overflow__` and counted
+    /// by `pf_metrics_dropped_series_total`.
+    pub fn max_operations(mut self, max: usize) -> Self {
+        self.max_operations = max.max(1);
+        self
+    }
+
     /// Checks the configuration and builds the registry.
     pub fn build(self) -> Result<MetricsRegistry, ConfigError> {
         if let Some(p) = &self.prefix
@@ -248,6 +297,13 @@ impl MetricsRegistryBuilder {
         }
         let duration_bounds = bounds("duration", &self.duration_buckets, 1e9)?;
         let size_bounds = bounds("size", &self.size_buckets, 1.0)?;
+        let operation_bounds = bounds("operation", &self.operation_buckets, 1e9)?;
+        if !self.operation_prefix.is_empty() && !is_metric_name(&self.operation_prefix) {
+            return Err(ConfigError(format!(
+                "operation prefix {:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*",
+                self.operation_prefix
+            )));
+        }
         let names = Names::new(self.naming, self.prefix.as_deref());
         let layout = Layouts::new(duration_bounds.len(), size_bounds.len());
         let shards = self.shards.next_power_of_two();
@@ -269,7 +325,17 @@ impl MetricsRegistryBuilder {
             shards,
         );
         let const_labels = rendered_const.trim_end_matches(',').to_owned();
+        let operations = Arc::new(OperationConfig {
+            prefix: self.operation_prefix,
+            bounds: operation_bounds,
+            le: self.operation_buckets.into_boxed_slice(),
+            slow_nanos: u64::try_from(self.slow_operation.as_nanos()).unwrap_or(u64::MAX),
+            max_operations: self.max_operations,
+            shards,
+        });
         let inner = Inner {
+            operations,
+            scopes: Scopes::default(),
             clock: self.clock.unwrap_or_else(shared_clock),
             routes: SeriesTable::with_capacity(self.max_routes),
             next_route_id: AtomicU32::new(2),
@@ -371,9 +437,10 @@ impl MetricsRegistry {
             .push(Arc::new(collector));
     }
 
-    /// Number of requests recorded into the overflow series because a cap was reached.
+    /// Number of requests and operations recorded into an overflow series
+    /// because a cap was reached.
     pub fn dropped_series(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        self.inner.dropped_total()
     }
 
     /// Number of distinct `(method, route, status)` series.
@@ -524,7 +591,7 @@ pub(crate) struct ResponseSeries {
 }
 
 impl ResponseSeries {
-    fn new(labels: String, layout: &Layouts, shards: usize) -> Self {
+    pub(crate) fn new(labels: String, layout: &Layouts, shards: usize) -> Self {
         Self {
             labels: labels.into_boxed_str(),
             cells: Cells::new(layout.response_words, shards),
@@ -533,6 +600,9 @@ impl ResponseSeries {
 }
 
 pub(crate) struct Inner {
+    /// Repository and cache instruments.
+    pub(crate) operations: Arc<OperationConfig>,
+    pub(crate) scopes: Scopes,
     pub(crate) clock: quanta::Clock,
     routes: SeriesTable<RouteEntry>,
     next_route_id: AtomicU32,
@@ -553,10 +623,10 @@ pub(crate) struct Inner {
     pub(crate) names: Names,
     labels: LabelNames,
     /// `a="b",` for each constant label (trailing comma), ready to prefix series labels.
-    rendered_const: String,
+    pub(crate) rendered_const: String,
     /// The same without the trailing comma, for collectors.
     pub(crate) const_labels: String,
-    shards: usize,
+    pub(crate) shards: usize,
     group_status: bool,
     pub(crate) timing: Timing,
     exclude: Vec<String>,
@@ -603,7 +673,7 @@ impl Inner {
         };
         let mut seed = 0u64;
         loop {
-            let key = route_hash(name, seed);
+            let key = name_hash(name, seed);
             let entry = self.routes.get_or_insert(key, || {
                 let id = self.next_route_id.fetch_add(1, Ordering::Relaxed);
                 RouteEntry::new(id, name, self.is_excluded(name))
@@ -698,6 +768,13 @@ impl Inner {
         s
     }
 
+    /// HTTP requests and repository / cache calls recorded into overflow series.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        self.dropped
+            .load(Ordering::Relaxed)
+            .wrapping_add(self.scopes.dropped())
+    }
+
     #[inline]
     pub(crate) fn now(&self) -> u64 {
         self.clock.raw()
@@ -728,9 +805,10 @@ fn shared_clock() -> quanta::Clock {
     CLOCK.get_or_init(quanta::Clock::new).clone()
 }
 
-/// FNV-1a over the template bytes: short keys, no allocation, seedable for collisions.
+/// FNV-1a over a name's bytes (route templates, operation names): short keys,
+/// no allocation, seedable for collisions.
 #[inline]
-fn route_hash(s: &str, seed: u64) -> u64 {
+pub(crate) fn name_hash(s: &str, seed: u64) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x100_0000_01b3);
     for b in s.bytes() {
         h ^= u64::from(b);

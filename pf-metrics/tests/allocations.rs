@@ -86,3 +86,42 @@ fn recording_a_request_allocates_nothing_once_the_series_exists() {
         r#"http_requests_total{method="GET",route="/api/v1/users/{id}",status="200"} 1001"#
     ));
 }
+
+#[test]
+fn timing_repository_and_cache_calls_allocates_nothing_once_the_series_exist() {
+    let registry = MetricsRegistry::new();
+    let users = registry.repository("users");
+    let cache = registry.cache("redis");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let one = async || {
+            let found = users
+                .time("find_by_id", async { Ok::<_, ()>(Some(7)) })
+                .await;
+            assert_eq!(found, Ok(Some(7)));
+            let cached = cache.lookup("get", async { Ok::<_, ()>(None::<u8>) }).await;
+            assert_eq!(cached, Ok(None));
+        };
+        let setup = allocations();
+        one().await;
+        assert!(allocations() > setup, "the first calls create the series");
+        let before = allocations();
+        for _ in 0..1_000 {
+            one().await;
+        }
+        assert_eq!(
+            allocations() - before,
+            0,
+            "allocations in 2,000 timed calls"
+        );
+    });
+    let text = registry.encode(Format::Prometheus);
+    assert!(text.contains(
+        r#"pivotal_repository_operation_duration_seconds_count{repository="users",operation="find_by_id",outcome="ok"} 1001"#
+    ));
+    assert!(text.contains(
+        r#"pivotal_cache_operations_total{cache_type="redis",operation="get",result="miss"} 1001"#
+    ));
+}

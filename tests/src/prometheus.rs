@@ -176,3 +176,33 @@ pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// [`promtool_check_metrics`] for either exposition format. promtool 2.42
+/// lints with the 0.0.4 text parser: in OpenMetrics (recognised by its
+/// `# EOF` line) a counter family is named without `_total` (`# HELP
+/// http_requests`) while its samples carry it, so that parser reports
+/// "`<name>_total` no help text". That is the one complaint allowed, and only
+/// for families whose OpenMetrics `# HELP` and `# TYPE ... counter` lines are
+/// present; anything else is an `Err`.
+pub fn promtool_check_exposition(exposition: &str) -> Result<(), String> {
+    let Err(complaint) = promtool_check_metrics(exposition) else {
+        return Ok(());
+    };
+    let openmetrics = exposition.ends_with("# EOF\n");
+    let unexplained: Vec<&str> = complaint
+        .lines()
+        .filter(|l| {
+            let explained = openmetrics
+                && l.strip_suffix("_total no help text").is_some_and(|family| {
+                    exposition.contains(&format!("# HELP {family} "))
+                        && exposition.contains(&format!("# TYPE {family} counter\n"))
+                });
+            !explained && !l.trim().is_empty()
+        })
+        .collect();
+    if unexplained.is_empty() {
+        Ok(())
+    } else {
+        Err(complaint)
+    }
+}
