@@ -3,14 +3,26 @@
 //!
 //! | family | type | labels |
 //! |---|---|---|
-//! | `pf_health_check_status` | gauge (1 for the current state, 0 otherwise) | `check`, `state` = `pass`/`warn`/`fail` |
+//! | `pf_health_check_status` | gauge (1 for the current state, 0 otherwise) | `check`, `state` = `pass`/`warn`/`fail`/`unknown` |
 //! | `pf_health_check_duration_seconds` | histogram | `check` |
 //! | `pf_health_check_failures_total` | counter | `check`, `reason` = `timeout`/`error` |
 //! | `pf_health_check_last_success_timestamp_seconds` | gauge (Unix time) | `check` |
 //! | `pf_health_lifecycle_phase` | gauge (1 for the current phase) | `phase` = `starting`/`ready`/`draining` |
 //!
-//! A scrape only reads what the checks' runs recorded: it never runs a check. A check that
-//! has not run yet has all its `pf_health_check_status` series at 0.
+//! A scrape only reads what the checks' runs recorded: it never runs a check.
+//!
+//! # `pf_health_check_status` encoding
+//!
+//! Every check has four series, exactly one of them at 1:
+//!
+//! | state | 1 when |
+//! |---|---|
+//! | `pass`, `warn`, `fail` | the check's latest result has this status (after failure / recovery thresholds) |
+//! | `unknown` | the check has no result yet (registered, not run: on-demand checks before the first probe, periodic checks before their first run finishes) |
+//!
+//! So `pf_health_check_status{state="fail"} == 1` alerts on failures only, and
+//! `pf_health_check_status{state="unknown"} == 1` for longer than the start-up time finds a
+//! check that never ran. `sum by (check) (pf_health_check_status)` is always 1.
 
 use std::sync::Weak;
 use std::time::UNIX_EPOCH;
@@ -73,7 +85,7 @@ impl Collector for HealthCollector {
 
         let mut family = out.family(
             "pf_health_check_status",
-            "Reported status of a health check: 1 for the current state, 0 for the others.",
+            "Reported status of a health check: 1 for the current state (pass, warn, fail, or unknown before the first result), 0 for the others.",
             MetricType::Gauge,
             None,
         );
@@ -82,6 +94,8 @@ impl Collector for HealthCollector {
                 let value = if *status == Some(state) { 1.0 } else { 0.0 };
                 family.gauge(&[("check", name), ("state", state.as_str())], value);
             }
+            let unknown = if status.is_none() { 1.0 } else { 0.0 };
+            family.gauge(&[("check", name), ("state", "unknown")], unknown);
         }
 
         let mut family = out.family(

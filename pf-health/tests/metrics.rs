@@ -123,6 +123,78 @@ async fn health_metrics_appear_on_metrics_and_pass_promtool() {
     );
 }
 
+/// The four `pf_health_check_status` series of `check`, in the order pass, warn, fail, unknown.
+fn status_series(text: &str, check: &str) -> [f64; 4] {
+    ["pass", "warn", "fail", "unknown"].map(|state| {
+        let prefix = format!(r#"pf_health_check_status{{check="{check}",state="{state}"}} "#);
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no series {prefix} in:\n{text}"));
+        line[prefix.len()..].parse().unwrap()
+    })
+}
+
+#[tokio::test]
+async fn check_status_is_unknown_until_the_first_result() {
+    // A periodic check whose first run waits for the test, and an on-demand check nobody asked.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let periodic = {
+        let gate = gate.clone();
+        check_fn(move || {
+            let gate = gate.clone();
+            async move {
+                let _permit = gate.acquire().await.unwrap();
+                Status::Fail
+            }
+        })
+    };
+    let health = HealthRegistry::builder()
+        .check(
+            "on_demand",
+            check_fn(|| async { Status::Pass }),
+            CheckOptions::new(),
+        )
+        .check(
+            "periodic",
+            periodic,
+            CheckOptions::new()
+                .critical(false)
+                .timeout(Duration::from_secs(3600))
+                .periodic(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap();
+    let metrics = pf_metrics::MetricsRegistry::new();
+    pf_health::metrics::register(&health, &metrics);
+    let scrape = || metrics.encode(pf_metrics::Format::Prometheus);
+
+    let text = scrape();
+    assert_eq!(status_series(&text, "on_demand"), [0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(status_series(&text, "periodic"), [0.0, 0.0, 0.0, 1.0]);
+
+    assert_eq!(
+        health.check("on_demand").await.unwrap().status(),
+        Status::Pass
+    );
+    let text = scrape();
+    assert_eq!(status_series(&text, "on_demand"), [1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        status_series(&text, "periodic"),
+        [0.0, 0.0, 0.0, 1.0],
+        "the periodic check's first run has not finished"
+    );
+
+    gate.add_permits(1);
+    assert_eq!(
+        health.check("periodic").await.unwrap().status(),
+        Status::Fail
+    );
+    let text = scrape();
+    assert_eq!(status_series(&text, "periodic"), [0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(status_series(&text, "on_demand"), [1.0, 0.0, 0.0, 0.0]);
+}
+
 fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
