@@ -104,7 +104,7 @@ impl<B: Body> ResponseBody<B> {
         // An empty body may never be polled: complete now.
         let completion = match completion {
             Some(c) if inner.is_end_stream() => {
-                c.finish();
+                c.finish_ended();
                 None
             }
             c => c,
@@ -131,19 +131,36 @@ impl<B: Body> Body for ResponseBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let frame = if this
+            .completion
+            .as_ref()
+            .is_some_and(Completion::wants_trailers)
+        {
+            // A gRPC call: a panic while producing its messages is its status.
+            let guard = PanicGuard(this.completion);
+            let frame = ready!(this.inner.as_mut().poll_frame(cx));
+            std::mem::forget(guard);
+            frame
+        } else {
+            ready!(this.inner.as_mut().poll_frame(cx))
+        };
         if let Some(c) = this.completion.as_mut() {
             let ended = match &frame {
                 Some(Ok(f)) => {
                     if let Some(d) = f.data_ref() {
                         c.bytes += d.remaining() as u64;
+                    } else if c.wants_trailers()
+                        && let Some(t) = f.trailers_ref()
+                    {
+                        // A gRPC call's status.
+                        c.trailers(t);
                     }
                     this.inner.is_end_stream()
                 }
                 Some(Err(_)) | None => true,
             };
             if ended && let Some(c) = this.completion.take() {
-                c.finish();
+                c.finish_ended();
             }
         }
         Poll::Ready(frame)
@@ -157,5 +174,20 @@ impl<B: Body> Body for ResponseBody<B> {
     #[inline]
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Records a gRPC call as `Internal` when a panic unwinds through the body's
+/// `poll_frame`: the body itself may be dropped later, when
+/// `thread::panicking()` no longer tells.
+struct PanicGuard<'a>(&'a mut Option<Completion>);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(c) = self.0.take()
+        {
+            c.finish_panicked();
+        }
     }
 }

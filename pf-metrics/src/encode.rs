@@ -366,6 +366,7 @@ impl MetricsRegistry {
     pub fn encode_into(&self, out: &mut String, format: Format) {
         let inner = &*self.inner;
         encode_http(inner, out, format);
+        crate::grpc::encode(inner, out, format);
         let collectors = inner
             .collectors
             .read()

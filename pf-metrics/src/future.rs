@@ -8,15 +8,16 @@ use http::{Response, StatusCode, header};
 use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
+use crate::grpc::Ending;
 use crate::record::InFlight;
-use crate::registry::STATUS_CLIENT_CLOSED;
 
 pin_project! {
     /// Response future of [`HttpMetrics`](crate::HttpMetrics).
     ///
     /// If it is dropped before the response head exists, the request is
     /// recorded as `499` (client closed request), or as `500` when a panic in
-    /// the inner service unwound through it.
+    /// the inner service unwound through it; a gRPC call as `Canceled` (or
+    /// `DeadlineExceeded` once its `grpc-timeout` passed), or `Internal`.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -26,12 +27,11 @@ pin_project! {
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(r) = this.project().in_flight.take() {
-                let status = if std::thread::panicking() {
-                    StatusCode::INTERNAL_SERVER_ERROR.as_u16()
+                r.abort(if std::thread::panicking() {
+                    Ending::Panic
                 } else {
-                    STATUS_CLIENT_CLOSED
-                };
-                r.abort(status);
+                    Ending::Dropped
+                });
             }
         }
     }
@@ -59,7 +59,7 @@ impl Drop for PanicGuard<'_> {
         if std::thread::panicking()
             && let Some(r) = self.0.take()
         {
-            r.abort(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+            r.abort(Ending::Panic);
         }
     }
 }
@@ -80,15 +80,19 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let completion = in_flight.map(|r| {
-                    let status = response.status();
-                    r.head(status.as_u16(), is_long_lived(&response))
+                    let status = response.status().as_u16();
+                    if r.is_grpc() {
+                        r.grpc_head(status, response.headers())
+                    } else {
+                        r.head(status, is_long_lived(&response))
+                    }
                 });
                 Ok(response.map(|b| ResponseBody::new(b, completion)))
             }
             Err(e) => {
                 // No response: the server answers with an error of its own.
                 if let Some(r) = in_flight {
-                    r.abort(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                    r.abort(Ending::ServiceError);
                 }
                 Err(e)
             }

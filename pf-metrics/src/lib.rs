@@ -46,6 +46,58 @@
 //!   handler panicked, as `500`. The in-flight gauge returns to zero in every
 //!   case.
 //!
+//! # gRPC
+//!
+//! The same layer on a tonic server records each call's gRPC status code,
+//! read from `grpc-status` in the response head (trailers-only responses) or
+//! in the trailers (after the messages of a unary or streaming call):
+//!
+//! ```no_run
+//! use pf_metrics::{HttpMetricsLayer, MetricsRegistry};
+//!
+//! # async fn run(services: tonic::service::Routes) -> Result<(), tonic::transport::Error> {
+//! let registry = MetricsRegistry::new();
+//! tonic::transport::Server::builder()
+//!     .layer(HttpMetricsLayer::new(registry.clone()))
+//!     .add_routes(services)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `grpc_server_handled_total` | counter | `grpc_service`, `grpc_method`, `grpc_code` |
+//! | `grpc_server_handling_seconds` | histogram | `grpc_service`, `grpc_method`, `grpc_code` |
+//!
+//! These are go-grpc-prometheus' names, and `grpc_code` carries grpc-go's
+//! code names (`OK`, `Canceled`, `NotFound`, ...), so its dashboards and
+//! alerts work unchanged (there is no `grpc_type`: the layer sees HTTP, not
+//! the method's declared shape). With [`Naming::OpenTelemetry`] the family is
+//! `rpc_server_call_duration_seconds` with `rpc_system="grpc"`,
+//! `rpc_service`, `rpc_method` and the numeric `rpc_grpc_status_code`.
+//!
+//! - A call is an HTTP/2 `POST` with `Content-Type: application/grpc*`;
+//!   other requests never look at a header for this (the version and method
+//!   are compared first), so plain HTTP pays nothing.
+//! - gRPC calls are counted in these families instead of
+//!   `http_requests_total` / `http_request_duration_seconds` /
+//!   `http_response_size_bytes`, whose `status` would be 200 for nearly every
+//!   call; the in-flight gauge and request size include them (method `POST`,
+//!   route `/package.Service/Method`).
+//! - The route is the call's `/package.Service/Method` path, interned like a
+//!   template and bounded by [`MetricsRegistryBuilder::max_routes`] and
+//!   [`MetricsRegistryBuilder::max_series`].
+//! - Duration runs to the call's status (the end of a streaming response),
+//!   whatever the [`Timing`].
+//! - Without a `grpc-status`: a non-200 HTTP status is mapped as the gRPC
+//!   spec says (404 → `Unimplemented`, 503 → `Unavailable`, ...); a body that
+//!   ends without one is `Unknown`; a panic in the handler or while streaming
+//!   is `Internal` (tonic resets the stream, which its client reports as
+//!   `Cancelled`); a call dropped before its end is `Canceled`, or
+//!   `DeadlineExceeded` when its `grpc-timeout` had passed (tonic's own
+//!   timeout tells the client `Cancelled` then).
+//!
 //! # Cost
 //!
 //! After a series exists, recording a request takes no lock, allocates
@@ -67,6 +119,7 @@ mod cache;
 mod encode;
 mod exposition;
 mod future;
+mod grpc;
 mod layer;
 mod operation;
 mod process;

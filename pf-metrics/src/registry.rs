@@ -359,6 +359,8 @@ impl MetricsRegistryBuilder {
             shards,
             group_status: self.group_status,
             timing: self.timing,
+            naming: self.naming,
+            grpc: crate::grpc::GrpcCell::new(),
             exclude: self.exclude,
         };
         Ok(MetricsRegistry {
@@ -451,6 +453,9 @@ impl MetricsRegistry {
 
 /// Metric names, prefix applied.
 pub(crate) struct Names {
+    /// `grpc_server_handled_total` (Prometheus naming only).
+    pub(crate) grpc_handled: Option<String>,
+    pub(crate) grpc_duration: String,
     pub(crate) requests: Option<String>,
     pub(crate) duration: String,
     pub(crate) in_flight: String,
@@ -466,6 +471,8 @@ impl Names {
         };
         match naming {
             Naming::Prometheus => Self {
+                grpc_handled: Some(p("grpc_server_handled")),
+                grpc_duration: p("grpc_server_handling_seconds"),
                 requests: Some(p("http_requests")),
                 duration: p("http_request_duration_seconds"),
                 in_flight: p("http_requests_in_flight"),
@@ -473,6 +480,8 @@ impl Names {
                 response_size: p("http_response_size_bytes"),
             },
             Naming::OpenTelemetry => Self {
+                grpc_handled: None,
+                grpc_duration: p("rpc_server_call_duration_seconds"),
                 requests: None,
                 duration: p("http_server_request_duration_seconds"),
                 in_flight: p("http_server_active_requests"),
@@ -629,6 +638,9 @@ pub(crate) struct Inner {
     pub(crate) shards: usize,
     group_status: bool,
     pub(crate) timing: Timing,
+    pub(crate) naming: Naming,
+    /// gRPC series, created on the first gRPC call.
+    pub(crate) grpc: crate::grpc::GrpcCell,
     exclude: Vec<String>,
 }
 

@@ -10,6 +10,7 @@ use tower_service::Service;
 
 use crate::body::{RequestBody, ResponseBody};
 use crate::future::ResponseFuture;
+use crate::grpc::{NOT_GRPC, grpc_route, grpc_timeout};
 use crate::record::InFlight;
 use crate::registry::{MetricsRegistry, RouteEntry, method_index};
 use crate::route::{MatchedPathRoute, RouteExtractor};
@@ -89,9 +90,15 @@ impl<S: std::fmt::Debug, R> std::fmt::Debug for HttpMetrics<S, R> {
 }
 
 impl<R: RouteExtractor> Shared<R> {
+    /// The route of a request: the extractor's template, or for a gRPC call
+    /// its `/package.Service/Method` path.
     #[inline]
-    fn route<B>(&self, req: &Request<B>) -> &RouteEntry {
-        let template = self.extractor.route(req.uri(), req.extensions());
+    fn route<B>(&self, req: &Request<B>, grpc: u64) -> &RouteEntry {
+        let template = if grpc == NOT_GRPC {
+            self.extractor.route(req.uri(), req.extensions())
+        } else {
+            grpc_route(req.uri().path())
+        };
         // Acquire pairs with the release store below: the entry was written before it was published.
         let last = self.last_route.load(Ordering::Acquire);
         if let Some(t) = template {
@@ -130,9 +137,10 @@ where
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
-        let route = shared.route(&req);
+        let grpc = grpc_timeout(&req);
+        let route = shared.route(&req, grpc);
         let in_flight = (!route.excluded)
-            .then(|| InFlight::start(&shared.registry, route, method_index(req.method())));
+            .then(|| InFlight::start(&shared.registry, route, method_index(req.method()), grpc));
         let request_size = in_flight
             .as_ref()
             .and_then(|f| f.request_body(req.body().is_end_stream()));

@@ -131,6 +131,11 @@ impl<T> SeriesTable<T> {
         })
     }
 
+    /// The most series the table holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.order.len()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }
