@@ -155,3 +155,20 @@ pub fn require_tool(tool: &str, debian_package: &str) -> std::path::PathBuf {
             panic!("`{tool}` is not installed: `apt-get install {debian_package}` (scripts/test does this)")
         })
 }
+
+/// Polls `readyz_url` until it answers 200 (panics after 30 s): a service
+/// that connects its dependencies after it starts listening is ready then.
+pub fn wait_until_ready(client: &reqwest::blocking::Client, readyz_url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.get(readyz_url).send().map(|r| r.status().as_u16());
+        if matches!(status, Ok(200)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{readyz_url} not ready within 30 s (last: {status:?})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

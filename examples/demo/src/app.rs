@@ -27,8 +27,9 @@ pub fn routes(store: Store, registry: &pf_metrics::MetricsRegistry) -> Router {
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
-    // The detail goes to the operator, not to the client.
-    eprintln!("pf-demo: internal error: {e}");
+    // The detail goes to the operator (inside the request span, so with its request ID,
+    // through the same redaction as every log line), not to the client.
+    tracing::error!(error = %e, "internal error");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
 }
 

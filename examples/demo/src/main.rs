@@ -17,15 +17,42 @@ mod logging;
 mod store;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
 use pf_log_enrich::RequestIdLayer;
 use pf_metrics::HttpMetricsLayer;
 use tower::ServiceBuilder;
 
+/// What the demo serves, printed at start and in `--help`.
+const ROUTES: &str = "  GET  /api/v1/users/{id}    a user (1..=100), read through the cache
+  GET  /api/v1/projects      the caller's organization's projects (Authorization: Bearer demo-token-<user>-<org>)
+  POST /api/v1/projects      create one: {\"name\": \"...\"} (same header)
+  GET  /api/v1/fail          always 500
+  GET  /api/v1/slow?ms=300   answers after ms milliseconds
+  GET  /api/v1/stream        a streamed body (?chunks=5&size=1024&interval_ms=20)
+  GET  /metrics              Prometheus text / OpenMetrics
+  GET  /livez /readyz /startupz /health[?verbose]   probes (details with HEALTH_DETAILS_TOKEN)";
+
+const ENVIRONMENT: &str = "\
+Environment:
+  PF_DEMO_ADDR              listen address (default 127.0.0.1:3000)
+  DATABASE_URL              PostgreSQL; in-memory storage when unset
+  REDIS_URL                 Redis; in-memory cache when unset
+  HEALTH_DETAILS_TOKEN      callers sending `Authorization: Bearer <token>` see health details
+  PF_DEMO_DRAIN_DELAY_MS    how long readiness fails before the listener closes on shutdown (default 0)
+  LOG_CLOUD_SHIPPING=true   JSON logs on stdout plus OTLP traces and logs; otherwise pretty logs
+  LOG_LEVEL, RUST_LOG       log filter (default info)
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS,
+  OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED   the standard OTLP settings";
+
 /// Command line and environment of the demo.
 #[derive(Parser, Debug)]
-#[command(version, about = "pf demo backend")]
+#[command(
+    version,
+    about = "pf demo backend",
+    after_help = format!("Routes:\n{ROUTES}\n\n{ENVIRONMENT}")
+)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "PF_DEMO_ADDR", default_value = "127.0.0.1:3000")]
@@ -50,13 +77,21 @@ async fn main() {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // log-enrich: logging is initialised here (the guard flushes OTLP export on exit).
     let _log_guard = logging::init()?;
-    let store =
-        store::Store::connect(args.database_url.as_deref(), args.redis_url.as_deref()).await?;
     let registry = pf_metrics::MetricsRegistry::builder()
         .const_label("service", "pf-demo")
         .exclude_route("/metrics")
         .build()?;
     registry.register_collector(pf_metrics::ProcessCollector::new());
+    registry.register_collector(
+        pf_metrics::RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(250)),
+    );
+    // Nothing connects yet: the server answers /livez at once, and /startupz and /readyz
+    // stay 503 until PostgreSQL and Redis answer (retried with backoff, each failure logged).
+    let store = store::Store::open(
+        args.database_url.as_deref(),
+        args.redis_url.as_deref(),
+        &registry,
+    )?;
     let health = health::registry(&store, &registry)?;
     // The whole stack in one `Router::layer` call: axum boxes each route once per call, so
     // one composed stack costs one boxing instead of five. First listed = outermost.
@@ -81,44 +116,52 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     eprintln!(
-        "pf-demo: storage {}, cache {}",
+        "pf-demo: storage {}, cache {}\nroutes:\n{ROUTES}",
         store.repository_kind(),
         store.cache_kind()
     );
-    health.lifecycle().mark_ready();
+
+    // Ready once the dependencies answer; a configuration no retry can fix ends the process.
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<store::Misconfigured>();
+    let startup = {
+        let (store, lifecycle) = (store.clone(), health.lifecycle().clone());
+        tokio::spawn(async move {
+            match store.connect().await {
+                Ok(()) => {
+                    lifecycle.mark_ready();
+                    tracing::info!("dependencies connected; ready");
+                }
+                Err(e) => {
+                    let _ = fatal_tx.send(e);
+                }
+            }
+        })
+    };
+    let fatal = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let shutdown = {
+        let fatal = fatal.clone();
+        async move {
+            tokio::select! {
+                () = pf_health::shutdown_signal() => {}
+                Ok(e) = fatal_rx => {
+                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+            }
+        }
+    };
     // Connect info gives the request span its `client.address`.
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(
-        health
-            .lifecycle()
-            .drain_on(shutdown_signal(), health::drain_delay()),
-    )
+    .with_graceful_shutdown(health.lifecycle().drain_on(shutdown, health::drain_delay()))
     .await?;
+    startup.abort();
+    let fatal = fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(e) = fatal {
+        tracing::error!(error = %e, "cannot start");
+        return Err(e.into());
+    }
     eprintln!("pf-demo: stopped");
     Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

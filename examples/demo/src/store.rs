@@ -2,9 +2,12 @@
 //! PostgreSQL and Redis when their URLs are given.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pf_log_enrich::db::DbOperation;
+use pf_metrics::{CacheMetrics, MetricsRegistry, RepositoryMetrics};
 use redis::AsyncCommands;
 use serde::Serialize;
 
@@ -31,6 +34,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 pub struct Store {
     repo: Arc<Repository>,
     cache: Arc<Cache>,
+    instruments: Arc<Instruments>,
 }
 
 enum Repository {
@@ -48,9 +52,37 @@ enum Cache {
     Redis(redis::aio::ConnectionManager),
 }
 
+/// The demo's repository and cache metrics, and the cache-failure log limiter.
+struct Instruments {
+    users: RepositoryMetrics,
+    projects: RepositoryMetrics,
+    cache: CacheMetrics,
+    /// Seconds since `started` when a cache failure was last logged.
+    cache_failure_logged: AtomicU64,
+    started: Instant,
+}
+
 /// Users 1..=100 exist in every backend.
 const SEEDED_USERS: i64 = 100;
 const CACHE_TTL: Duration = Duration::from_secs(30);
+/// Every database call is bounded: a hung PostgreSQL fails the request instead of hanging it.
+const DB_TIMEOUT: Duration = Duration::from_secs(2);
+/// Every cache call is bounded tighter: a frozen Redis degrades to the database.
+const CACHE_TIMEOUT: Duration = Duration::from_millis(250);
+/// At most one cache-failure log line per interval (the metric counts every failure).
+const CACHE_FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A dependency error that retrying cannot fix (wrong password, unknown database, bad URL).
+#[derive(Debug)]
+pub struct Misconfigured(pub String);
+
+impl std::fmt::Display for Misconfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Misconfigured {}
 
 fn seeded_user(id: i64) -> Option<User> {
     (1..=SEEDED_USERS).contains(&id).then(|| User {
@@ -61,31 +93,24 @@ fn seeded_user(id: i64) -> Option<User> {
 }
 
 impl Store {
-    /// Connects to PostgreSQL / Redis when URLs are given; errors never echo the URL.
-    pub async fn connect(
+    /// Builds the store without connecting: PostgreSQL and Redis connect on first use
+    /// ([`Store::connect`] waits for them). Only an unusable URL fails here; errors never
+    /// echo the URL.
+    pub fn open(
         database_url: Option<&str>,
         redis_url: Option<&str>,
-    ) -> Result<Self, Error> {
+        metrics: &MetricsRegistry,
+    ) -> Result<Self, Misconfigured> {
         let repo = match database_url {
             None => Repository::Memory(Mutex::new(MemoryRepo::default())),
             Some(url) => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(10)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect(url)
-                    .await
+                    .acquire_timeout(DB_TIMEOUT)
+                    .connect_lazy(url)
                     .map_err(|e| {
-                        format!(
-                            "cannot connect to PostgreSQL (DATABASE_URL): {}",
-                            sanitize(&e)
-                        )
+                        Misconfigured(format!("invalid DATABASE_URL: {}", sanitize(&e)))
                     })?;
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS pf_demo_projects (
-                        id BIGSERIAL PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL)",
-                )
-                .execute(&pool)
-                .await?;
                 Repository::Postgres(pool)
             }
         };
@@ -93,19 +118,97 @@ impl Store {
             None => Cache::Memory(Mutex::new(HashMap::new())),
             Some(url) => {
                 let client = redis::Client::open(url)
-                    .map_err(|e| format!("invalid REDIS_URL: {}", sanitize(&e)))?;
-                let manager = redis::aio::ConnectionManager::new(client)
-                    .await
+                    .map_err(|e| Misconfigured(format!("invalid REDIS_URL: {}", sanitize(&e))))?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(CACHE_TIMEOUT))
+                    .set_number_of_retries(1);
+                let manager = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
                     .map_err(|e| {
-                        format!("cannot connect to Redis (REDIS_URL): {}", sanitize(&e))
-                    })?;
+                    Misconfigured(format!("invalid REDIS_URL: {}", sanitize(&e)))
+                })?;
                 Cache::Redis(manager)
             }
+        };
+        let cache_type = match cache {
+            Cache::Memory(_) => "memory",
+            Cache::Redis(_) => "redis",
         };
         Ok(Self {
             repo: Arc::new(repo),
             cache: Arc::new(cache),
+            instruments: Arc::new(Instruments {
+                users: metrics.repository("users"),
+                projects: metrics.repository("projects"),
+                cache: metrics.cache(cache_type),
+                cache_failure_logged: AtomicU64::new(u64::MAX),
+                started: Instant::now(),
+            }),
         })
+    }
+
+    /// Waits until PostgreSQL and Redis answer, retrying with backoff (0.25 s doubling to
+    /// 5 s) and logging each failed attempt with its reason; then creates the demo's table.
+    /// Returns [`Misconfigured`] at once for errors no retry can fix.
+    pub async fn connect(&self) -> Result<(), Misconfigured> {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match self.try_connect().await {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Retry(reason)) => {
+                    tracing::warn!(reason = %reason, retry_in_ms = delay.as_millis() as u64, "dependency not ready");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn try_connect(&self) -> Result<(), Attempt> {
+        if let Repository::Postgres(pool) = &*self.repo {
+            let created = tokio::time::timeout(
+                DB_TIMEOUT,
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS pf_demo_projects (
+                        id BIGSERIAL PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL)",
+                )
+                .execute(pool),
+            )
+            .await;
+            match created {
+                Err(_) => return Err(Attempt::Retry("PostgreSQL did not answer in time".into())),
+                Ok(Err(e)) if pg_is_permanent(&e) => {
+                    return Err(Attempt::Fatal(Misconfigured(format!(
+                        "PostgreSQL refused the configuration (DATABASE_URL): {}",
+                        sanitize(&e)
+                    ))));
+                }
+                Ok(Err(e)) => {
+                    return Err(Attempt::Retry(format!("PostgreSQL: {}", sanitize(&e))));
+                }
+                Ok(Ok(_)) => {}
+            }
+        }
+        if let Cache::Redis(connection) = &*self.cache {
+            let pong = tokio::time::timeout(
+                Duration::from_secs(2),
+                redis::cmd("PING").query_async::<String>(&mut connection.clone()),
+            )
+            .await;
+            match pong {
+                Err(_) => return Err(Attempt::Retry("Redis did not answer in time".into())),
+                Ok(Err(e)) if redis_is_permanent(&e) => {
+                    return Err(Attempt::Fatal(Misconfigured(format!(
+                        "Redis refused the configuration (REDIS_URL): {}",
+                        sanitize(&e)
+                    ))));
+                }
+                Ok(Err(e)) => return Err(Attempt::Retry(format!("Redis: {}", sanitize(&e)))),
+                Ok(Ok(_)) => {}
+            }
+        }
+        Ok(())
     }
 
     /// "memory" or "postgres".
@@ -125,7 +228,6 @@ impl Store {
     }
 
     /// The PostgreSQL pool, when configured (for health checks).
-    #[allow(dead_code)]
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match &*self.repo {
             Repository::Postgres(p) => Some(p),
@@ -134,7 +236,6 @@ impl Store {
     }
 
     /// The Redis connection, when configured (for health checks).
-    #[allow(dead_code)]
     pub fn redis(&self) -> Option<&redis::aio::ConnectionManager> {
         match &*self.cache {
             Cache::Redis(c) => Some(c),
@@ -142,10 +243,11 @@ impl Store {
         }
     }
 
-    /// A user by ID, read through the cache.
+    /// A user by ID, read through the cache. A cache that fails or does not answer in
+    /// time is skipped: the user comes from the database.
     pub async fn user(&self, id: i64) -> Result<Option<User>, Error> {
         let key = format!("pf-demo:user:{id}");
-        if let Some(json) = self.cache_get(&key).await? {
+        if let Some(json) = self.cache_get(&key).await {
             return Ok(serde_json::from_str(&json)
                 .ok()
                 .map(|v: serde_json::Value| User {
@@ -154,43 +256,67 @@ impl Store {
                     org_id: v["org_id"].as_str().unwrap_or_default().to_owned(),
                 }));
         }
+        let users = &self.instruments.users;
         let user = match &*self.repo {
-            Repository::Memory(_) => seeded_user(id),
+            Repository::Memory(_) => {
+                users
+                    .time("find_by_id", async { Ok::<_, Error>(seeded_user(id)) })
+                    .await?
+            }
             Repository::Postgres(pool) => {
                 // The seed lives in SQL so the query really runs.
-                let row: Option<(i64,)> =
-                    sqlx::query_as("SELECT g FROM generate_series(1, $2::bigint) g WHERE g = $1")
-                        .bind(id)
-                        .bind(SEEDED_USERS)
-                        .fetch_optional(pool)
-                        .await?;
+                const SQL: &str = "SELECT g FROM generate_series(1, $2::bigint) g WHERE g = $1";
+                let query = sqlx::query_as::<_, (i64,)>(SQL)
+                    .bind(id)
+                    .bind(SEEDED_USERS)
+                    .fetch_optional(pool);
+                let row = users
+                    .time_with_timeout(
+                        "find_by_id",
+                        DB_TIMEOUT,
+                        DbOperation::sql("postgresql", SQL)
+                            .run(query, |r| Some(r.is_some().into())),
+                    )
+                    .await??;
                 row.and_then(|(id,)| seeded_user(id))
             }
         };
         if let Some(u) = &user {
-            self.cache_set(&key, &serde_json::to_string(u)?).await?;
+            self.cache_set(&key, &serde_json::to_string(u)?).await;
         }
         Ok(user)
     }
 
     /// Projects of an organization.
     pub async fn projects(&self, org_id: &str) -> Result<Vec<Project>, Error> {
+        let projects = &self.instruments.projects;
         match &*self.repo {
-            Repository::Memory(m) => Ok(m
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .projects
-                .iter()
-                .filter(|p| p.org_id == org_id)
-                .cloned()
-                .collect()),
+            Repository::Memory(m) => {
+                projects
+                    .time("list_by_org", async {
+                        Ok(m.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .projects
+                            .iter()
+                            .filter(|p| p.org_id == org_id)
+                            .cloned()
+                            .collect())
+                    })
+                    .await
+            }
             Repository::Postgres(pool) => {
-                let rows: Vec<(i64, String, String)> = sqlx::query_as(
-                    "SELECT id, org_id, name FROM pf_demo_projects WHERE org_id = $1 ORDER BY id",
-                )
-                .bind(org_id)
-                .fetch_all(pool)
-                .await?;
+                const SQL: &str =
+                    "SELECT id, org_id, name FROM pf_demo_projects WHERE org_id = $1 ORDER BY id";
+                let query = sqlx::query_as::<_, (i64, String, String)>(SQL)
+                    .bind(org_id)
+                    .fetch_all(pool);
+                let rows = projects
+                    .time_with_timeout(
+                        "list_by_org",
+                        DB_TIMEOUT,
+                        DbOperation::sql("postgresql", SQL).run(query, |r| Some(r.len() as u64)),
+                    )
+                    .await??;
                 Ok(rows
                     .into_iter()
                     .map(|(id, org_id, name)| Project { id, org_id, name })
@@ -201,25 +327,36 @@ impl Store {
 
     /// Creates a project in an organization.
     pub async fn create_project(&self, org_id: &str, name: &str) -> Result<Project, Error> {
+        let projects = &self.instruments.projects;
         match &*self.repo {
             Repository::Memory(m) => {
-                let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
-                let project = Project {
-                    id: m.projects.len() as i64 + 1,
-                    org_id: org_id.to_owned(),
-                    name: name.to_owned(),
-                };
-                m.projects.push(project.clone());
-                Ok(project)
+                projects
+                    .time("insert", async {
+                        let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
+                        let project = Project {
+                            id: m.projects.len() as i64 + 1,
+                            org_id: org_id.to_owned(),
+                            name: name.to_owned(),
+                        };
+                        m.projects.push(project.clone());
+                        Ok(project)
+                    })
+                    .await
             }
             Repository::Postgres(pool) => {
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO pf_demo_projects (org_id, name) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(org_id)
-                .bind(name)
-                .fetch_one(pool)
-                .await?;
+                const SQL: &str =
+                    "INSERT INTO pf_demo_projects (org_id, name) VALUES ($1, $2) RETURNING id";
+                let query = sqlx::query_as::<_, (i64,)>(SQL)
+                    .bind(org_id)
+                    .bind(name)
+                    .fetch_one(pool);
+                let (id,) = projects
+                    .time_with_timeout(
+                        "insert",
+                        DB_TIMEOUT,
+                        DbOperation::sql("postgresql", SQL).run(query, |_| Some(1)),
+                    )
+                    .await??;
                 Ok(Project {
                     id,
                     org_id: org_id.to_owned(),
@@ -229,29 +366,114 @@ impl Store {
         }
     }
 
-    async fn cache_get(&self, key: &str) -> Result<Option<String>, Error> {
-        match &*self.cache {
-            Cache::Memory(m) => {
-                let m = m.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(m.get(key)
-                    .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-                    .map(|(v, _)| v.clone()))
+    /// A cached value; `None` on a miss and on any cache failure (counted and logged).
+    async fn cache_get(&self, key: &str) -> Option<String> {
+        let cache = &self.instruments.cache;
+        let found = match &*self.cache {
+            Cache::Memory(m) => cache
+                .lookup("get", async {
+                    let m = m.lock().unwrap_or_else(|p| p.into_inner());
+                    Ok::<_, Error>(
+                        m.get(key)
+                            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+                            .map(|(v, _)| v.clone()),
+                    )
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            Cache::Redis(c) => {
+                let mut c = c.clone();
+                let get = DbOperation::cache("redis", "GET", key)
+                    .run(c.get::<_, Option<String>>(key), |_| None);
+                match cache.lookup_with_timeout("get", CACHE_TIMEOUT, get).await {
+                    Ok(found) => found.map_err(|e| sanitize(&e)),
+                    Err(timed_out) => Err(timed_out.to_string()),
+                }
             }
-            Cache::Redis(c) => Ok(c.clone().get(key).await?),
+        };
+        found.unwrap_or_else(|reason| {
+            self.cache_failed("get", &reason);
+            None
+        })
+    }
+
+    /// Stores a value; a cache failure is counted and logged, never the request's error.
+    async fn cache_set(&self, key: &str, value: &str) {
+        let cache = &self.instruments.cache;
+        let stored = match &*self.cache {
+            Cache::Memory(m) => cache
+                .time("set", async {
+                    m.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key.to_owned(), (value.to_owned(), Instant::now()));
+                    Ok::<_, Error>(())
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            Cache::Redis(c) => {
+                let mut c = c.clone();
+                let set = DbOperation::cache("redis", "SET", key).run(
+                    c.set_ex::<_, _, ()>(key, value, CACHE_TTL.as_secs()),
+                    |_| None,
+                );
+                match cache.time_with_timeout("set", CACHE_TIMEOUT, set).await {
+                    Ok(stored) => stored.map_err(|e| sanitize(&e)),
+                    Err(timed_out) => Err(timed_out.to_string()),
+                }
+            }
+        };
+        if let Err(reason) = stored {
+            self.cache_failed("set", &reason);
         }
     }
 
-    async fn cache_set(&self, key: &str, value: &str) -> Result<(), Error> {
-        match &*self.cache {
-            Cache::Memory(m) => {
-                m.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key.to_owned(), (value.to_owned(), Instant::now()));
-                Ok(())
-            }
-            Cache::Redis(c) => Ok(c.clone().set_ex(key, value, CACHE_TTL.as_secs()).await?),
+    /// Logs a cache failure at most once per [`CACHE_FAILURE_LOG_INTERVAL`].
+    fn cache_failed(&self, operation: &str, reason: &str) {
+        let now = self.instruments.started.elapsed().as_secs();
+        let last = self
+            .instruments
+            .cache_failure_logged
+            .load(Ordering::Relaxed);
+        let due = last == u64::MAX || now >= last + CACHE_FAILURE_LOG_INTERVAL.as_secs();
+        if due
+            && self
+                .instruments
+                .cache_failure_logged
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                cache.operation = operation,
+                reason = %reason,
+                "cache unavailable, serving from the database (logged at most every 30 s; pivotal_cache_operations_total counts every failure)"
+            );
         }
     }
+}
+
+enum Attempt {
+    Retry(String),
+    Fatal(Misconfigured),
+}
+
+/// Errors PostgreSQL will return on every retry: bad credentials, unknown database or role.
+fn pg_is_permanent(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Configuration(_) => true,
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            Some("28P01" | "28000" | "3D000" | "42501")
+        ),
+        _ => false,
+    }
+}
+
+/// Errors Redis will return on every retry: authentication and client configuration.
+fn redis_is_permanent(e: &redis::RedisError) -> bool {
+    matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig
+    ) || matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
 }
 
 /// An error message with anything URL-like (which may hold a password) removed.

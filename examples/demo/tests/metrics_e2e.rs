@@ -131,7 +131,9 @@ fn promtool_accepts_both_exposition_formats() {
         // The Prometheus scrape test ingests OpenMetrics, Prometheus' preferred
         // format, through the real OpenMetrics parser; promtool lints both.
         if let Err(complaint) = promtool_check_exposition(&body) {
-            panic!("promtool check metrics rejected the {accept} output:\n{complaint}\n---\n{body}");
+            panic!(
+                "promtool check metrics rejected the {accept} output:\n{complaint}\n---\n{body}"
+            );
         }
         if content_type.starts_with("application/openmetrics-text") {
             assert!(body.ends_with("# EOF\n"));

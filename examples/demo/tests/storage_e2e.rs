@@ -1,9 +1,8 @@
 //! The demo binary on the machine's real PostgreSQL (127.0.0.1:5432, database `test`) and
 //! Redis (127.0.0.1:6379): data round-trips through them, their health checks are the ones
-//! reported, and a bad URL fails at start with a message that does not echo the password.
+//! reported. (Start-up with dependencies that are down, wrong or frozen: `dependencies_e2e.rs`.)
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use pf_tests::process::Demo;
 
@@ -22,6 +21,7 @@ fn postgres_and_redis_back_the_api_and_the_health_checks() {
         ],
     );
     let client = reqwest::blocking::Client::new();
+    pf_tests::process::wait_until_ready(&client, &demo.url("/readyz"));
     // A project name unique to this run, so reruns against the same database stay exact.
     let name = format!("storage-e2e-{}", std::process::id());
     let created = client
@@ -77,24 +77,5 @@ fn postgres_and_redis_back_the_api_and_the_health_checks() {
     assert!(
         metrics
             .contains(r#"pf_health_check_status{service="pf-demo",check="redis",state="pass"} 1"#)
-    );
-}
-
-#[test]
-fn unreachable_database_fails_at_start_without_echoing_the_password() {
-    let out = Command::new(BINARY)
-        .args(["--addr", "127.0.0.1:0"])
-        .env("DATABASE_URL", "postgres://app:S3cr3tPw@127.0.0.1:1/test")
-        .env_remove("REDIS_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the demo");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stderr.contains("cannot connect to PostgreSQL"), "{stderr}");
-    assert!(
-        !stderr.contains("S3cr3tPw") && !stdout.contains("S3cr3tPw"),
-        "{stderr}{stdout}"
     );
 }
