@@ -31,7 +31,11 @@
 //! | `pf_metrics_dropped_series_total` | counter | |
 //!
 //! [`Naming::OpenTelemetry`] switches to the semantic-convention names.
-//! [`ProcessCollector`] adds the standard `process_*` metrics.
+//! [`ProcessCollector`] adds the standard `process_*` metrics;
+//! [`MetricsRegistry::repository`] and [`MetricsRegistry::cache`] time database
+//! and cache calls (`pivotal_repository_operation_duration_seconds`,
+//! `pivotal_cache_operations_total`, ...); `RuntimeCollector` (feature
+//! `tokio`) adds Tokio's runtime metrics and a scheduling-lag histogram.
 //!
 //! - `route` is the matched template (`/api/v1/users/{id}`), never the raw
 //!   path; requests that matched no route are `__unmatched__`. Unknown
@@ -109,6 +113,8 @@
 //! # Features
 //!
 //! - `axum` (default): route templates from axum's `MatchedPath`.
+//! - `tokio`: `RuntimeCollector` and the `*_with_timeout` deadlines of the
+//!   repository and cache instruments.
 //!
 //! [tower]: https://docs.rs/tower
 #![deny(missing_docs)]
@@ -152,7 +158,7 @@ pub use route::{MatchedPathRoute, RouteExtractor};
 pub use runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
 pub use service::HttpMetrics;
 
-/// The README's example compiles and runs as a doc test.
-#[cfg(doctest)]
+/// The README's examples compile and run as doc tests (the runtime one needs `tokio`).
+#[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
