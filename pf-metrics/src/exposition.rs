@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower_service::Service;
 
+use crate::auth::{BearerToken, unauthorized};
 use crate::encode::Format;
 use crate::registry::MetricsRegistry;
 
@@ -33,9 +34,18 @@ use crate::registry::MetricsRegistry;
 /// assert!(response.body().ends_with("# EOF\n"));
 /// # }
 /// ```
+///
+/// # Protecting it
+///
+/// Metrics name routes, error rates and process details: do not serve them
+/// to the internet. Serve the endpoint on a separate admin listener that the
+/// public one does not route to (a port only the scraper can reach), and/or
+/// require a bearer token with [`MetricsService::with_bearer_token`]. See
+/// the `admin_listener` example.
 #[derive(Clone, Debug)]
 pub struct MetricsService {
     registry: MetricsRegistry,
+    token: Option<BearerToken>,
 }
 
 impl MetricsRegistry {
@@ -44,13 +54,56 @@ impl MetricsRegistry {
     pub fn exposition(&self) -> MetricsService {
         MetricsService {
             registry: self.clone(),
+            token: None,
         }
     }
 }
 
 impl MetricsService {
+    /// Answers only requests with `Authorization: Bearer <token>`; others get
+    /// `401 Unauthorized` with `WWW-Authenticate: Bearer`. The token is
+    /// compared in constant time (every byte is compared, whatever prefix of
+    /// it a guess got right) and never printed, logged or echoed.
+    ///
+    /// Prometheus sends it with `authorization: { credentials_file: ... }` (or
+    /// `bearer_token_file`) in the scrape config.
+    ///
+    /// # Panics
+    ///
+    /// When `token` is empty or holds anything but visible ASCII characters.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode, header};
+    /// use pf_metrics::MetricsRegistry;
+    ///
+    /// // In production: read it from a secret, e.g. std::env::var("METRICS_TOKEN").
+    /// let token = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    /// let service = MetricsRegistry::new().exposition().with_bearer_token(token);
+    ///
+    /// let anonymous = Request::get("/metrics").body(()).unwrap();
+    /// let refused = service.render(&anonymous);
+    /// assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(refused.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"metrics\"");
+    ///
+    /// let scraper = Request::get("/metrics")
+    ///     .header(header::AUTHORIZATION, format!("Bearer {token}"))
+    ///     .body(())
+    ///     .unwrap();
+    /// assert_eq!(service.render(&scraper).status(), StatusCode::OK);
+    /// ```
+    #[must_use]
+    pub fn with_bearer_token(mut self, token: impl AsRef<str>) -> Self {
+        self.token = Some(BearerToken::new(token.as_ref()));
+        self
+    }
+
     /// Renders the response to `req` (usable from any framework's handler).
     pub fn render<B>(&self, req: &Request<B>) -> Response<String> {
+        if let Some(token) = &self.token
+            && let Err(refusal) = token.check(req.headers())
+        {
+            return unauthorized(refusal);
+        }
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut response = Response::new(String::from("use GET to scrape metrics\n"));
             *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;

@@ -120,6 +120,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod auth;
 mod body;
 mod cache;
 mod encode;
