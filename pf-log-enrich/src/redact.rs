@@ -1,8 +1,16 @@
 //! One key-based redactor for headers, query strings, log and span fields and OTLP attributes.
 //!
 //! A key is sensitive when, lower-cased and with `-`, `_`, `.` and spaces removed, it
-//! *contains* one of the configured words. So `password`, `db.password`, `X-Api-Key`,
-//! `access_token` and `Set-Cookie` are all caught by the defaults.
+//! *contains* one of the configured words, or *is* one of the configured exact keys (short
+//! names such as `sig` or `key` that would match too much as parts of other names). So
+//! `password`, `db.password`, `X-Api-Key`, `access_token`, `Set-Cookie`, `X-Amz-Signature`
+//! and Azure's `sig` are all caught by the defaults, while `signal` or `cache_key` are not.
+//!
+//! Query strings are also checked by value: a value holding a URL with user information
+//! (`postgres://app:hunter2@db/app`, percent-encoded or not) is redacted whatever its key.
+//!
+//! pf-health's `sanitize_output` keeps its own copy of these lists (the crates do not depend
+//! on each other): a word added here belongs there too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,20 +19,39 @@ use std::sync::Arc;
 /// The replacement written instead of a sensitive value.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// The default sensitive words (in normalised form: lower case, no separators).
+/// The default sensitive words (in normalised form: lower case, no separators): a key
+/// *containing* one of them is sensitive.
 pub const DEFAULT_SENSITIVE_WORDS: &[&str] = &[
     "password",
     "passwd",
+    "passphrase",
     "pwd",
     "secret",
     "token",
     "authorization",
     "cookie",
     "apikey",
+    "accesskey",
+    "accountkey",
+    "subscriptionkey",
     "privatekey",
     "credential",
     "sessionid",
+    "sessid",
     "signature",
+    "hmac",
+    "jwt",
+    "csrf",
+    "xsrf",
+    "dsn",
+    "connectionstring",
+];
+
+/// The default sensitive exact keys (normalised): a key *equal* to one of them is sensitive.
+/// Presigned URLs (`sig` in Azure SAS), API keys in query strings (`key`), basic `auth`,
+/// session cookies (`session`, `sid`), one-time passwords.
+pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
+    "sig", "key", "auth", "pass", "pw", "otp", "sid", "session", "creds",
 ];
 
 /// Key-based redactor. Cheap to clone (shared list).
@@ -35,6 +62,9 @@ pub const DEFAULT_SENSITIVE_WORDS: &[&str] = &[
 /// assert!(r.is_sensitive("password"));
 /// assert!(r.is_sensitive("X-Api-Key"));
 /// assert!(r.is_sensitive("refresh_token"));
+/// assert!(r.is_sensitive("X-Amz-Signature"));
+/// assert!(r.is_sensitive("sig"));
+/// assert!(!r.is_sensitive("signal"));
 /// assert!(!r.is_sensitive("user.id"));
 /// assert_eq!(r.redact_query("a=1&token=abc"), "a=1&token=[REDACTED]");
 /// let r = r.with_word("ssn");
@@ -43,6 +73,8 @@ pub const DEFAULT_SENSITIVE_WORDS: &[&str] = &[
 #[derive(Clone)]
 pub struct Redactor {
     words: Arc<[Box<[u8]>]>,
+    /// Keys sensitive only as a whole (normalised).
+    keys: Arc<[Box<[u8]>]>,
     /// Bit per (first byte, second byte) of a word: positions in a key whose bigram starts
     /// no word are skipped without comparing (field names are checked on every event).
     starts: Arc<[u64; 1024]>,
@@ -80,8 +112,12 @@ fn start_table(words: &[Box<[u8]>]) -> Arc<[u64; 1024]> {
 }
 
 impl Default for Redactor {
+    /// [`DEFAULT_SENSITIVE_WORDS`] and [`DEFAULT_SENSITIVE_KEYS`].
     fn default() -> Self {
-        Self::new(DEFAULT_SENSITIVE_WORDS.iter().copied())
+        DEFAULT_SENSITIVE_KEYS.iter().fold(
+            Self::new(DEFAULT_SENSITIVE_WORDS.iter().copied()),
+            |r, key| r.with_key(key),
+        )
     }
 }
 
@@ -92,7 +128,15 @@ impl fmt::Debug for Redactor {
             .iter()
             .map(|w| String::from_utf8_lossy(w))
             .collect();
-        f.debug_struct("Redactor").field("words", &words).finish()
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|w| String::from_utf8_lossy(w))
+            .collect();
+        f.debug_struct("Redactor")
+            .field("words", &words)
+            .field("keys", &keys)
+            .finish()
     }
 }
 
@@ -104,8 +148,8 @@ fn normalise(key: &str) -> Vec<u8> {
 }
 
 impl Redactor {
-    /// A redactor with exactly these words (normalised on the way in; words shorter than two
-    /// characters are ignored).
+    /// A redactor with exactly these words and no exact keys (normalised on the way in; words
+    /// shorter than two characters are ignored).
     pub fn new<I, S>(words: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -119,6 +163,7 @@ impl Redactor {
         Self {
             starts: start_table(&words),
             words: words.into(),
+            keys: Arc::new([]),
             id: next_id(),
         }
     }
@@ -133,6 +178,30 @@ impl Redactor {
         Self {
             starts: start_table(&words),
             words: words.into(),
+            keys: self.keys,
+            id: next_id(),
+        }
+    }
+
+    /// Adds one exact key: a key equal to it (after normalisation) is sensitive, a key merely
+    /// containing it is not. For short names such as `sig` that are parts of harmless words.
+    ///
+    /// ```
+    /// use pf_log_enrich::Redactor;
+    /// let r = Redactor::new(["password"]).with_key("pin");
+    /// assert!(r.is_sensitive("PIN"));
+    /// assert!(!r.is_sensitive("spinner"));
+    /// ```
+    pub fn with_key(self, key: impl AsRef<str>) -> Self {
+        let mut keys: Vec<Box<[u8]>> = self.keys.iter().cloned().collect();
+        let k = normalise(key.as_ref());
+        if !k.is_empty() {
+            keys.push(k.into_boxed_slice());
+        }
+        Self {
+            words: self.words,
+            starts: self.starts,
+            keys: keys.into(),
             id: next_id(),
         }
     }
@@ -182,6 +251,9 @@ impl Redactor {
     }
 
     fn contains_word(&self, hay: &[u8]) -> bool {
+        if self.keys.iter().any(|k| **k == *hay) {
+            return true;
+        }
         for i in 0..hay.len().saturating_sub(1) {
             let b = bigram(hay[i], hay[i + 1]);
             if self.starts[b / 64] & (1 << (b % 64)) == 0 {
@@ -211,10 +283,15 @@ impl Redactor {
     /// let r = Redactor::default();
     /// assert_eq!(r.redact_query("q=rust&api_key=k1&page=2"), "q=rust&api_key=[REDACTED]&page=2");
     /// assert_eq!(r.redact_query("password"), "password");
+    /// assert_eq!(r.redact_query("sv=2024&sig=abc%3D"), "sv=2024&sig=[REDACTED]");
+    /// // a URL with user information is redacted whatever its key
+    /// assert_eq!(r.redact_query("next=postgres%3A%2F%2Fapp%3Ahunter2%40db"), "next=[REDACTED]");
     /// ```
     pub fn redact_query<'a>(&self, query: &'a str) -> Cow<'a, str> {
+        let sensitive =
+            |k: &str, v: &str| self.is_sensitive(&percent_decode_key(k)) || value_has_userinfo(v);
         let needs = query.split('&').any(|pair| match pair.split_once('=') {
-            Some((k, _)) => self.is_sensitive(&percent_decode_key(k)),
+            Some((k, v)) => sensitive(k, v),
             None => false,
         });
         if !needs {
@@ -226,7 +303,7 @@ impl Redactor {
                 out.push('&');
             }
             match pair.split_once('=') {
-                Some((k, _)) if self.is_sensitive(&percent_decode_key(k)) => {
+                Some((k, v)) if sensitive(k, v) => {
                     out.push_str(k);
                     out.push('=');
                     out.push_str(REDACTED);
@@ -241,9 +318,11 @@ impl Redactor {
     ///
     /// ```
     /// use pf_log_enrich::Redactor;
-    /// let mut v = serde_json::json!({"name": "p", "auth": {"password": "hunter2"}});
+    /// let mut v = serde_json::json!({"name": "p", "login": {"password": "hunter2"}, "auth": {"k": "v"}});
     /// Redactor::default().redact_json(&mut v);
-    /// assert_eq!(v["auth"]["password"], "[REDACTED]");
+    /// assert_eq!(v["login"]["password"], "[REDACTED]");
+    /// assert_eq!(v["auth"], "[REDACTED]"); // a sensitive key hides its whole value
+    /// assert_eq!(v["name"], "p");
     /// ```
     pub fn redact_json(&self, value: &mut serde_json::Value) {
         match value {
@@ -260,6 +339,24 @@ impl Redactor {
             _ => {}
         }
     }
+}
+
+/// [`has_userinfo`] on a query value, decoding it only when it may hide one.
+fn value_has_userinfo(v: &str) -> bool {
+    if v.contains("://") {
+        return has_userinfo(v);
+    }
+    v.contains('%') && has_userinfo(&percent_decode_key(v))
+}
+
+/// `true` when `value` holds a URL with user information (`scheme://user:password@host`,
+/// `https://token@host`).
+fn has_userinfo(value: &str) -> bool {
+    value.match_indices("://").any(|(at, sep)| {
+        let rest = &value[at + sep.len()..];
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority.contains('@')
+    })
 }
 
 fn percent_decode_key(k: &str) -> Cow<'_, str> {
@@ -324,6 +421,142 @@ mod tests {
         for k in ["user.id", "request_id", "http.route", "message", "url.path"] {
             assert!(!r.is_sensitive(k), "{k}");
         }
+    }
+
+    /// Secret shapes met in real traffic: each key must be sensitive.
+    const SECRET_KEYS: &[&str] = &[
+        "password",
+        "Password",
+        "user_password",
+        "db.password",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "pass",
+        "pw",
+        "secret",
+        "client_secret",
+        "CLIENT-SECRET",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "X-Auth-Token",
+        "X-CSRF-Token",
+        "_csrf",
+        "XSRF-TOKEN",
+        "authorization",
+        "Proxy-Authorization",
+        "auth",
+        "cookie",
+        "Set-Cookie",
+        "session",
+        "sessionid",
+        "session_id",
+        "PHPSESSID",
+        "JSESSIONID",
+        "sid",
+        "api_key",
+        "api-key",
+        "apiKey",
+        "X-API-KEY",
+        "x-goog-api-key",
+        "key",
+        "Ocp-Apim-Subscription-Key",
+        "subscription-key",
+        "AWSAccessKeyId",
+        "aws_secret_access_key",
+        "AccountKey",
+        "private_key",
+        "privateKey",
+        "sig",
+        "signature",
+        "Signature",
+        "X-Amz-Signature",
+        "x-amz-signature",
+        "X-Amz-Credential",
+        "X-Amz-Security-Token",
+        "X-Goog-Signature",
+        "X-Goog-Credential",
+        "X-Hub-Signature-256",
+        "hmac",
+        "jwt",
+        "otp",
+        "credentials",
+        "creds",
+        "dsn",
+        "SENTRY_DSN",
+        "connection_string",
+        "ConnectionString",
+    ];
+
+    #[test]
+    fn secret_key_corpus() {
+        assert!(SECRET_KEYS.len() >= 50);
+        let r = Redactor::default();
+        for k in SECRET_KEYS {
+            assert!(r.is_sensitive(k), "{k}");
+            assert_eq!(
+                r.redact_query(&format!("a=1&{k}=v4lue&b=2")),
+                format!("a=1&{k}=[REDACTED]&b=2"),
+                "{k}"
+            );
+        }
+        // Short exact keys do not catch longer harmless names.
+        for k in [
+            "signal",
+            "design",
+            "assign",
+            "keyboard",
+            "cache_key",
+            "monkey",
+            "passenger",
+            "compass",
+            "author",
+            "authority",
+            "hotpath",
+            "sidebar",
+            "inside",
+            "sessions_count",
+            "user.id",
+            "request_id",
+            "http.route",
+            "url.path",
+            "page",
+            "q",
+        ] {
+            assert!(!r.is_sensitive(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn query_values_with_userinfo() {
+        let r = Redactor::default();
+        for (q, want) in [
+            (
+                "next=postgres://app:hunter2@db/app&x=1",
+                "next=[REDACTED]&x=1",
+            ),
+            ("u=https://ghp_t0ken@github.com/o/r", "u=[REDACTED]"),
+            ("to=redis%3A%2F%2F%3Apw%40cache%3A6379", "to=[REDACTED]"),
+            ("to=https://example.com/a@b", "to=https://example.com/a@b"),
+            (
+                "to=https://example.com/?u=a@b",
+                "to=https://example.com/?u=a@b",
+            ),
+            ("mail=a%40b.c", "mail=a%40b.c"),
+        ] {
+            assert_eq!(r.redact_query(q), want, "{q}");
+        }
+    }
+
+    #[test]
+    fn custom_words_and_keys() {
+        let r = Redactor::new(["ssn"]);
+        assert!(!r.is_sensitive("sig"), "new() has no exact keys");
+        let r = r.with_key("sig");
+        assert!(r.is_sensitive("customer_ssn") && r.is_sensitive("SIG"));
+        assert!(!r.is_sensitive("signal"));
     }
 
     #[test]
