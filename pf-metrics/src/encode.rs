@@ -435,14 +435,14 @@ fn encode_http(inner: &Inner, out: &mut String, format: Format) {
         Some("seconds"),
     );
     for s in responses() {
-        write_histogram(
+        // With exemplars on the buckets in OpenMetrics (feature `exemplars`).
+        crate::exemplar::write_duration_histogram(
             out,
+            format,
             &names.duration,
-            &s.labels,
-            &s.cells,
+            s,
             layout.duration,
             &inner.duration_le,
-            1e9,
             &mut cumulative,
         );
     }

@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use http::header::{CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, Method, Request, Version};
 
-use crate::encode::{Format, MetricType, write_header, write_histogram, write_sample};
+use crate::encode::{Format, MetricType, write_header, write_sample};
+use crate::exemplar::write_duration_histogram;
 use crate::registry::{Inner, Naming, OVERFLOW_ROUTE, ResponseSeries, RouteEntry};
 use crate::table::{Lookup, SeriesTable};
 
@@ -285,14 +286,13 @@ pub(crate) fn encode(inner: &Inner, out: &mut String, format: Format) {
     );
     let mut cumulative = Vec::with_capacity(32);
     for s in series() {
-        write_histogram(
+        write_duration_histogram(
             out,
+            format,
             &names.grpc_duration,
-            &s.labels,
-            &s.cells,
+            s,
             layout.duration,
             &inner.duration_le,
-            1e9,
             &mut cumulative,
         );
     }

@@ -110,11 +110,30 @@
 //! counters so worker threads never write the same cache line. See
 //! `BENCHMARKS.md` in the repository for measurements.
 //!
+//! # Exemplars
+//!
+//! With the `exemplars` feature, a request that runs inside a `tracing` span
+//! with a sampled OpenTelemetry context (pf-log-enrich's request span, or
+//! any span of a `tracing-opentelemetry` subscriber) leaves its trace ID on
+//! the duration-histogram bucket it fell in: each bucket keeps the latest
+//! one, and the OpenMetrics output writes it as an exemplar
+//! (`..._bucket{...,le="0.05"} 3 # {trace_id="4bf92f35..."} 0.031 1700000000.123`)
+//! that Prometheus (`--enable-feature=exemplar-storage`) stores and Grafana
+//! links to the trace. The Prometheus text format is unchanged. The layer
+//! must run inside the span (add pf-log-enrich's layer outside it).
+//!
+//! Cost: without any `tracing` subscriber, one relaxed load per request; with
+//! a subscriber but outside a span, a thread-local lookup; with a trace
+//! context, the context read, a clock read for the timestamp and a
+//! four-word write per request (and one allocation per series, at its first
+//! traced request).
+//!
 //! # Features
 //!
 //! - `axum` (default): route templates from axum's `MatchedPath`.
 //! - `tokio`: `RuntimeCollector` and the `*_with_timeout` deadlines of the
 //!   repository and cache instruments.
+//! - `exemplars`: exemplars on the request-duration histograms (see below).
 //!
 //! [tower]: https://docs.rs/tower
 #![deny(missing_docs)]
@@ -124,6 +143,7 @@ mod auth;
 mod body;
 mod cache;
 mod encode;
+mod exemplar;
 mod exposition;
 mod future;
 mod grpc;

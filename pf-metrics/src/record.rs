@@ -4,6 +4,7 @@ use std::ptr::NonNull;
 
 use http::HeaderMap;
 
+use crate::exemplar::Trace;
 use crate::grpc::{self, Ending, NOT_GRPC};
 use crate::registry::{
     FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, ResponseSeries, RouteEntry,
@@ -39,6 +40,8 @@ pub(crate) struct InFlight {
     /// [`NOT_GRPC`] for HTTP requests; for gRPC calls their `grpc-timeout`
     /// in nanoseconds, or [`grpc::NO_DEADLINE`].
     grpc: u64,
+    /// The trace of the request's span, for exemplars (zero-sized without the feature).
+    trace: Trace,
 }
 
 impl InFlight {
@@ -60,6 +63,7 @@ impl InFlight {
             method,
             start: inner.now(),
             grpc,
+            trace: Trace::current(),
             registry: registry.clone(),
         }
     }
@@ -112,6 +116,7 @@ impl InFlight {
             duration_taken: false,
             bytes: 0,
             grpc: None,
+            trace: self.trace,
             registry: self.registry,
         };
         if at_head {
@@ -148,6 +153,7 @@ impl InFlight {
             duration_taken: false,
             bytes: 0,
             grpc,
+            trace: self.trace,
             registry: self.registry,
         }
     }
@@ -170,6 +176,7 @@ impl InFlight {
                 duration_taken: false,
                 bytes: 0,
                 grpc: None,
+                trace: self.trace,
                 registry: self.registry,
             }
             .finish();
@@ -201,6 +208,7 @@ pub(crate) struct Completion {
     pub(crate) bytes: u64,
     /// A gRPC call waiting for its trailers; `None` for HTTP requests.
     grpc: Option<GrpcCall>,
+    trace: Trace,
 }
 
 impl Completion {
@@ -272,6 +280,7 @@ impl Completion {
             &inner.duration_bounds,
             nanos,
         );
+        self.trace.record(series, &inner.duration_bounds, nanos);
         self.duration_taken = true;
     }
 

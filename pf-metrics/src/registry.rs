@@ -597,6 +597,9 @@ impl FlightSeries {
 pub(crate) struct ResponseSeries {
     pub(crate) labels: Box<str>,
     pub(crate) cells: Cells,
+    /// Latest trace ID per duration bucket (zero-sized without the `exemplars` feature).
+    #[cfg_attr(not(feature = "exemplars"), allow(dead_code))]
+    pub(crate) exemplars: crate::exemplar::Exemplars,
 }
 
 impl ResponseSeries {
@@ -604,6 +607,7 @@ impl ResponseSeries {
         Self {
             labels: labels.into_boxed_str(),
             cells: Cells::new(layout.response_words, shards),
+            exemplars: Default::default(),
         }
     }
 }

@@ -30,6 +30,18 @@ impl Prometheus {
         interval: Duration,
         rule_files: &[PathBuf],
     ) -> Self {
+        Self::start_with_flags(job, targets, interval, rule_files, &[])
+    }
+
+    /// As [`Prometheus::start_with`], with extra command-line flags
+    /// (e.g. `--enable-feature=exemplar-storage`).
+    pub fn start_with_flags(
+        job: &str,
+        targets: &[String],
+        interval: Duration,
+        rule_files: &[PathBuf],
+        flags: &[&str],
+    ) -> Self {
         let binary = require_tool("prometheus", "prometheus");
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
@@ -63,6 +75,7 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -122,6 +135,29 @@ impl Prometheus {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Exemplars of the series `promql` selects over the last `window`
+    /// (`/api/v1/query_exemplars`); the `data` array.
+    pub fn query_exemplars(&self, promql: &str, window: Duration) -> Vec<Value> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs_f64();
+        let start = format!("{:.3}", now - window.as_secs_f64());
+        let end = format!("{:.3}", now + 60.0);
+        let response: Value = self
+            .client
+            .get(format!("{}/api/v1/query_exemplars", self.base))
+            .query(&[("query", promql), ("start", &start), ("end", &end)])
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("query_exemplars {promql:?}: {e}"));
+        assert_eq!(
+            response["status"], "success",
+            "query_exemplars {promql:?}: {response}"
+        );
+        response["data"].as_array().cloned().unwrap_or_default()
     }
 
     /// Current value of each result of a vector query, keyed by the given labels joined with `|`.

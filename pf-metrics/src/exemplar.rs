@@ -1,0 +1,316 @@
+//! Exemplars (feature `exemplars`): the latest trace ID per duration bucket,
+//! written in the OpenMetrics exposition.
+//!
+//! Without the feature every type here is zero-sized and every function a
+//! no-op, so the request path compiles to what it was.
+
+#[cfg(feature = "exemplars")]
+pub(crate) use enabled::*;
+
+#[cfg(not(feature = "exemplars"))]
+pub(crate) use disabled::*;
+
+use crate::encode::Format;
+use crate::registry::ResponseSeries;
+use crate::series::HistogramLayout;
+
+/// Writes a duration histogram, with exemplars on its buckets in OpenMetrics.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_duration_histogram(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    series: &ResponseSeries,
+    layout: HistogramLayout,
+    le: &[Box<str>],
+    cumulative: &mut Vec<u64>,
+) {
+    #[cfg(feature = "exemplars")]
+    if format == Format::OpenMetrics
+        && let Some(slots) = series.exemplars.slots()
+    {
+        enabled::write_with_exemplars(out, name, series, layout, le, cumulative, slots);
+        return;
+    }
+    let _ = format;
+    crate::encode::write_histogram(
+        out,
+        name,
+        &series.labels,
+        &series.cells,
+        layout,
+        le,
+        1e9,
+        cumulative,
+    );
+}
+
+#[cfg(not(feature = "exemplars"))]
+mod disabled {
+    use crate::registry::ResponseSeries;
+
+    /// No trace: the feature is off.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Trace;
+
+    impl Trace {
+        #[inline(always)]
+        pub(crate) fn current() -> Self {
+            Trace
+        }
+
+        #[inline(always)]
+        pub(crate) fn record(self, _series: &ResponseSeries, _bounds: &[u64], _nanos: u64) {}
+    }
+
+    /// No storage: the feature is off.
+    #[derive(Default)]
+    pub(crate) struct Exemplars;
+}
+
+#[cfg(feature = "exemplars")]
+mod enabled {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering, fence};
+
+    use crate::registry::ResponseSeries;
+    use crate::series::HistogramLayout;
+
+    /// The trace ID of the request's OpenTelemetry context; 0 when there is
+    /// none (or it is not sampled: its trace would not be found).
+    /// Two words rather than a `u128`, whose 16-byte alignment would pad the
+    /// request recorders.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Trace(u64, u64);
+
+    impl Trace {
+        /// Reads the current span's OpenTelemetry context. Without any
+        /// tracing subscriber this is one relaxed load; with one but outside
+        /// a span, a thread-local lookup.
+        #[inline]
+        pub(crate) fn current() -> Self {
+            if !tracing::dispatcher::has_been_set() {
+                return Trace(0, 0);
+            }
+            Self::from_span()
+        }
+
+        #[inline(never)]
+        fn from_span() -> Self {
+            use opentelemetry::trace::TraceContextExt as _;
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+            let span = tracing::Span::current();
+            if span.is_none() {
+                return Trace(0, 0);
+            }
+            let cx = span.context();
+            let sc = cx.span().span_context().clone();
+            if sc.is_valid() && sc.is_sampled() {
+                let id = u128::from_be_bytes(sc.trace_id().to_bytes());
+                Trace((id >> 64) as u64, id as u64)
+            } else {
+                Trace(0, 0)
+            }
+        }
+
+        /// Keeps this trace as the exemplar of the bucket `nanos` falls in.
+        #[inline]
+        pub(crate) fn record(self, series: &ResponseSeries, bounds: &[u64], nanos: u64) {
+            if self.0 | self.1 != 0 {
+                let id = (u128::from(self.0) << 64) | u128::from(self.1);
+                series.exemplars.record(bounds, id, nanos);
+            }
+        }
+    }
+
+    /// The latest exemplar of each bucket (`+Inf` included) of one series,
+    /// allocated at its first traced request.
+    #[derive(Default)]
+    pub(crate) struct Exemplars {
+        slots: OnceLock<Box<[Slot]>>,
+    }
+
+    /// One exemplar behind a sequence lock: writers never wait (a writer
+    /// that meets another one skips: an exemplar is a sample), readers retry.
+    #[derive(Default)]
+    pub(crate) struct Slot {
+        /// Even: stable; odd: being written; 0: never written.
+        seq: AtomicU64,
+        trace_hi: AtomicU64,
+        trace_lo: AtomicU64,
+        nanos: AtomicU64,
+        unix_millis: AtomicU64,
+    }
+
+    /// A read exemplar.
+    pub(crate) struct Exemplar {
+        pub(crate) trace: u128,
+        pub(crate) nanos: u64,
+        pub(crate) unix_millis: u64,
+    }
+
+    impl Exemplars {
+        #[cold]
+        fn record(&self, bounds: &[u64], trace: u128, nanos: u64) {
+            let slots = self
+                .slots
+                .get_or_init(|| (0..=bounds.len()).map(|_| Slot::default()).collect());
+            let bucket = bounds
+                .iter()
+                .position(|&b| nanos <= b)
+                .unwrap_or(bounds.len());
+            slots[bucket].write(trace, nanos, unix_millis());
+        }
+
+        pub(crate) fn slots(&self) -> Option<&[Slot]> {
+            self.slots.get().map(|s| &**s)
+        }
+    }
+
+    fn unix_millis() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    impl Slot {
+        fn write(&self, trace: u128, nanos: u64, unix_millis: u64) {
+            let seq = self.seq.load(Ordering::Relaxed);
+            if seq & 1 == 1
+                || self
+                    .seq
+                    .compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+            {
+                return;
+            }
+            self.trace_hi.store((trace >> 64) as u64, Ordering::Relaxed);
+            self.trace_lo.store(trace as u64, Ordering::Relaxed);
+            self.nanos.store(nanos, Ordering::Relaxed);
+            self.unix_millis.store(unix_millis, Ordering::Relaxed);
+            self.seq.store(seq + 2, Ordering::Release);
+        }
+
+        pub(crate) fn read(&self) -> Option<Exemplar> {
+            for _ in 0..64 {
+                let before = self.seq.load(Ordering::Acquire);
+                if before == 0 {
+                    return None;
+                }
+                if before & 1 == 1 {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                let e = Exemplar {
+                    trace: (u128::from(self.trace_hi.load(Ordering::Relaxed)) << 64)
+                        | u128::from(self.trace_lo.load(Ordering::Relaxed)),
+                    nanos: self.nanos.load(Ordering::Relaxed),
+                    unix_millis: self.unix_millis.load(Ordering::Relaxed),
+                };
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return Some(e);
+                }
+            }
+            None
+        }
+    }
+
+    /// ` # {trace_id="..."} 0.012 1700000000.123`
+    fn write_exemplar(out: &mut String, slot: &Slot) {
+        use std::fmt::Write as _;
+        if let Some(e) = slot.read() {
+            let _ = write!(
+                out,
+                " # {{trace_id=\"{:032x}\"}} {} {}.{:03}",
+                e.trace,
+                crate::encode::format_float(e.nanos as f64 / 1e9),
+                e.unix_millis / 1000,
+                e.unix_millis % 1000
+            );
+        }
+    }
+
+    pub(super) fn write_with_exemplars(
+        out: &mut String,
+        name: &str,
+        series: &ResponseSeries,
+        layout: HistogramLayout,
+        le: &[Box<str>],
+        cumulative: &mut Vec<u64>,
+        slots: &[Slot],
+    ) {
+        let (count, sum) = series.cells.histogram(layout, cumulative);
+        let mut itoa_buf = itoa::Buffer::new();
+        let labels = &series.labels;
+        let bounds = le.iter().map(|b| &**b).chain(std::iter::once("+Inf"));
+        let counts = cumulative.iter().copied().chain(std::iter::once(count));
+        for ((bound, n), slot) in bounds.zip(counts).zip(slots) {
+            out.push_str(name);
+            out.push_str("_bucket{");
+            out.push_str(labels);
+            out.push_str(",le=\"");
+            out.push_str(bound);
+            out.push_str("\"} ");
+            out.push_str(itoa_buf.format(n));
+            write_exemplar(out, slot);
+            out.push('\n');
+        }
+        out.push_str(name);
+        out.push_str("_sum{");
+        out.push_str(labels);
+        out.push_str("} ");
+        out.push_str(&crate::encode::format_float(sum as f64 / 1e9));
+        out.push('\n');
+        crate::encode::write_sample(out, name, "_count", labels, count);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn slots_keep_the_latest_exemplar_and_read_back_whole() {
+            let s = Slot::default();
+            assert!(s.read().is_none());
+            s.write(1, 2, 3);
+            s.write(u128::MAX - 5, 7, 1_700_000_000_123);
+            let e = s.read().unwrap();
+            assert_eq!(
+                (e.trace, e.nanos, e.unix_millis),
+                (u128::MAX - 5, 7, 1_700_000_000_123)
+            );
+            let mut out = String::new();
+            write_exemplar(&mut out, &s);
+            assert_eq!(
+                out,
+                " # {trace_id=\"fffffffffffffffffffffffffffffffa\"} 7e-9 1700000000.123"
+            );
+        }
+
+        #[test]
+        fn concurrent_writers_never_tear_an_exemplar() {
+            // Every writer writes (t, t, t): a torn read would mix two of them.
+            let slot = std::sync::Arc::new(Slot::default());
+            let writers: Vec<_> = (1..=4u64)
+                .map(|w| {
+                    let slot = slot.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..50_000u64 {
+                            let t = w * 1_000_000 + i;
+                            slot.write(u128::from(t), t, t);
+                        }
+                    })
+                })
+                .collect();
+            for _ in 0..50_000 {
+                if let Some(e) = slot.read() {
+                    assert_eq!(e.trace, u128::from(e.nanos));
+                    assert_eq!(e.nanos, e.unix_millis);
+                }
+            }
+            writers.into_iter().for_each(|w| w.join().unwrap());
+        }
+    }
+}
