@@ -181,10 +181,15 @@ pub(crate) fn respond(config: Arc<Config>, endpoint: Endpoint, request: Parts) -
                     _ => unreachable!(),
                 };
                 let exclude: Vec<&str> = query.exclude.iter().map(String::as_str).collect();
-                let with_checks = allowed && (query.verbose || selection != Selection::Readiness);
+                let wants_checks = query.verbose || selection != Selection::Readiness;
                 let report = registry.report(&selection, &exclude).await;
                 let code = status_code(report.status());
-                response(code, Some(report.to_json_with(with_checks, info)), head)
+                let mut json = report.to_json_with(allowed && wants_checks, info);
+                if wants_checks && !allowed {
+                    // Say why the details are missing, and how to get them.
+                    json["notes"] = serde_json::json!([config.policy.refusal_note()]);
+                }
+                response(code, Some(json), head)
             }
         }
     })

@@ -19,6 +19,13 @@ use http::request::Parts;
 pub trait DetailPolicy: Send + Sync + 'static {
     /// `true` if the caller of this request may see details.
     fn allows(&self, request: &Parts) -> bool;
+
+    /// What a caller who asked for details (`?verbose`, `/health`) and was refused is
+    /// told in the report's `notes`, so that details never vanish without a word. Never
+    /// include a secret.
+    fn refusal_note(&self) -> &'static str {
+        "check details are shown only to callers the service's detail policy permits"
+    }
 }
 
 impl<F> DetailPolicy for F
@@ -61,6 +68,10 @@ pub struct HideDetails;
 impl DetailPolicy for HideDetails {
     fn allows(&self, _: &Parts) -> bool {
         false
+    }
+
+    fn refusal_note(&self) -> &'static str {
+        "check details are not served here (HideDetails): see the service's metrics and logs"
     }
 }
 
@@ -108,6 +119,10 @@ impl BearerToken {
 }
 
 impl DetailPolicy for BearerToken {
+    fn refusal_note(&self) -> &'static str {
+        "check details need `Authorization: Bearer <token>` with the service's health-details token"
+    }
+
     fn allows(&self, request: &Parts) -> bool {
         let Some(value) = request.headers.get(http::header::AUTHORIZATION) else {
             return false;

@@ -305,10 +305,36 @@ async fn details_only_for_permitted_callers_and_exclude_and_groups() {
         .json()
         .await
         .unwrap();
+    // The details are withheld, and the response says how to get them (never the token).
     assert_eq!(
         anonymous,
-        serde_json::json!({"status": "fail", "serviceId": "demo"})
+        serde_json::json!({
+            "status": "fail",
+            "serviceId": "demo",
+            "notes": ["check details need `Authorization: Bearer <token>` with the service's health-details token"],
+        })
     );
+    assert!(!anonymous.to_string().contains("t0k3n"));
+    let verbose_ready: serde_json::Value = client
+        .get(url("/readyz?verbose"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(verbose_ready.get("checks").is_none());
+    assert_eq!(verbose_ready["notes"].as_array().map(Vec::len), Some(1));
+    // A plain readiness probe asked for nothing, and is told nothing.
+    let plain_ready: serde_json::Value = client
+        .get(url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(plain_ready.get("notes").is_none());
     let res = client
         .get(url("/health"))
         .bearer_auth("t0k3n")
