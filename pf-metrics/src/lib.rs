@@ -148,7 +148,11 @@ mod exposition;
 mod future;
 mod grpc;
 mod layer;
+#[cfg(feature = "opentelemetry-interop")]
+mod opentelemetry;
 mod operation;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod process;
 mod record;
 mod registry;
@@ -166,7 +170,13 @@ pub use encode::{Collector, FamilyEncoder, Format, MetricType, MetricsEncoder};
 pub use exposition::MetricsService;
 pub use future::ResponseFuture;
 pub use layer::HttpMetricsLayer;
+#[cfg(feature = "opentelemetry-interop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry-interop")))]
+pub use opentelemetry::OpenTelemetryCollector;
 pub use operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use otlp::{OtlpPush, OtlpPushError, OtlpPushHandle};
 pub use process::ProcessCollector;
 pub use registry::{
     ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, MetricsRegistry,

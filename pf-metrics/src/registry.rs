@@ -315,6 +315,11 @@ impl MetricsRegistryBuilder {
             render_flight_labels(&rendered_const, &labels, "_OTHER", &overflow_route.label),
             &layout,
             shards,
+            SeriesAttributes {
+                method: (METHODS.len() - 1) as u8,
+                route: OVERFLOW_ROUTE.into(),
+                status: 0,
+            },
         );
         let overflow_response = ResponseSeries::new(
             format!(
@@ -323,7 +328,12 @@ impl MetricsRegistryBuilder {
             ),
             &layout,
             shards,
-        );
+        )
+        .with_attributes(SeriesAttributes {
+            method: (METHODS.len() - 1) as u8,
+            route: OVERFLOW_ROUTE.into(),
+            status: 0,
+        });
         let const_labels = rendered_const.trim_end_matches(',').to_owned();
         let operations = Arc::new(OperationConfig {
             prefix: self.operation_prefix,
@@ -334,6 +344,7 @@ impl MetricsRegistryBuilder {
             shards,
         });
         let inner = Inner {
+            created: std::time::SystemTime::now(),
             operations,
             scopes: Scopes::default(),
             clock: self.clock.unwrap_or_else(shared_clock),
@@ -582,15 +593,29 @@ impl RouteEntry {
 pub(crate) struct FlightSeries {
     pub(crate) labels: Box<str>,
     pub(crate) cells: Cells,
+    /// The label values unrendered, for exporters other than the text exposition.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) attributes: SeriesAttributes,
 }
 
 impl FlightSeries {
-    fn new(labels: String, layout: &Layouts, shards: usize) -> Self {
+    fn new(labels: String, layout: &Layouts, shards: usize, attributes: SeriesAttributes) -> Self {
         Self {
             labels: labels.into_boxed_str(),
             cells: Cells::new(layout.flight_words, shards),
+            attributes,
         }
     }
+}
+
+/// A series' method, route and status as values (the status is 0 for in-flight series, and
+/// for the overflow series).
+#[derive(Default)]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) struct SeriesAttributes {
+    pub(crate) method: u8,
+    pub(crate) route: Box<str>,
+    pub(crate) status: u16,
 }
 
 /// Request counter, duration and response-size histograms of one `(method, route, status)`.
@@ -600,6 +625,9 @@ pub(crate) struct ResponseSeries {
     /// Latest trace ID per duration bucket (zero-sized without the `exemplars` feature).
     #[cfg_attr(not(feature = "exemplars"), allow(dead_code))]
     pub(crate) exemplars: crate::exemplar::Exemplars,
+    /// The label values unrendered, for exporters other than the text exposition.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) attributes: SeriesAttributes,
 }
 
 impl ResponseSeries {
@@ -608,11 +636,20 @@ impl ResponseSeries {
             labels: labels.into_boxed_str(),
             cells: Cells::new(layout.response_words, shards),
             exemplars: Default::default(),
+            attributes: SeriesAttributes::default(),
         }
+    }
+
+    fn with_attributes(mut self, attributes: SeriesAttributes) -> Self {
+        self.attributes = attributes;
+        self
     }
 }
 
 pub(crate) struct Inner {
+    /// When the registry was built: the start of every cumulative count (OTLP start time).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) created: std::time::SystemTime,
     /// Repository and cache instruments.
     pub(crate) operations: Arc<OperationConfig>,
     pub(crate) scopes: Scopes,
@@ -727,6 +764,11 @@ impl Inner {
                     ),
                     &self.layout,
                     self.shards,
+                    SeriesAttributes {
+                        method,
+                        route: route.name.clone(),
+                        status: 0,
+                    },
                 )
             });
         match found {
@@ -753,6 +795,11 @@ impl Inner {
                 &self.layout,
                 self.shards,
             )
+            .with_attributes(SeriesAttributes {
+                method,
+                route: route.name.clone(),
+                status,
+            })
         });
         match found {
             Lookup::Found(s) => s,

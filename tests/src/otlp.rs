@@ -1,5 +1,6 @@
 //! An OTLP receiver speaking the real protocol — gRPC (`opentelemetry-proto`'s tonic services)
-//! and HTTP/protobuf (`POST /v1/traces`, `POST /v1/logs`) — on 127.0.0.1 free ports.
+//! and HTTP/protobuf (`POST /v1/traces`, `POST /v1/logs`, `POST /v1/metrics`) — on 127.0.0.1
+//! free ports.
 //!
 //! It runs on its own Tokio runtime thread, so it works from sync and async tests alike, and
 //! stops when dropped.
@@ -20,6 +21,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -48,6 +55,8 @@ pub struct Received {
     pub traces: Vec<(Transport, ExportTraceServiceRequest)>,
     /// Log export requests, with their transport.
     pub logs: Vec<(Transport, ExportLogsServiceRequest)>,
+    /// Metric export requests, with their transport.
+    pub metrics: Vec<(Transport, ExportMetricsServiceRequest)>,
     /// Request headers / gRPC metadata of every export (`name: value`).
     pub headers: Vec<String>,
 }
@@ -187,6 +196,32 @@ impl LogsService for Grpc {
     }
 }
 
+#[tonic::async_trait]
+impl MetricsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let headers = header_lines(&request.metadata().clone().into_headers());
+        let mut data = self.0.lock().expect("receiver lock");
+        data.headers.extend(headers);
+        data.metrics.push((Transport::Grpc, request.into_inner()));
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+async fn http_metrics(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    match ExportMetricsServiceRequest::decode(body) {
+        Ok(req) => {
+            let mut d = data.lock().expect("receiver lock");
+            d.headers.extend(header_lines(&headers));
+            d.metrics.push((Transport::HttpProtobuf, req));
+            protobuf(ExportMetricsServiceResponse::default())
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
+}
+
 fn protobuf(msg: impl Message) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-protobuf")],
@@ -262,6 +297,7 @@ impl OtlpReceiver {
                     let grpc_server = tonic::transport::Server::builder()
                         .add_service(TraceServiceServer::new(Grpc(shared.clone())))
                         .add_service(LogsServiceServer::new(Grpc(shared.clone())))
+                        .add_service(MetricsServiceServer::new(Grpc(shared.clone())))
                         .serve_with_incoming_shutdown(
                             tonic::transport::server::TcpIncoming::from(grpc),
                             async move {
@@ -271,6 +307,7 @@ impl OtlpReceiver {
                     let app = axum::Router::new()
                         .route("/v1/traces", post(http_traces))
                         .route("/v1/logs", post(http_logs))
+                        .route("/v1/metrics", post(http_metrics))
                         .with_state(shared);
                     let http_server = axum::serve(http, app).with_graceful_shutdown(async move {
                         let _ = stop2.wait_for(|s| *s).await;
