@@ -1,14 +1,26 @@
 //! OTLP exporters and providers (feature `otlp`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use opentelemetry::InstrumentationScope;
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{
+    BatchLogProcessor, LogBatch, LogExporter, LogProcessor, SdkLogRecord, SdkLoggerProvider,
+};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor,
+};
 
 use crate::Redactor;
+use crate::export_stats::{
+    Counters, ExportStats, SignalCounters, WarnLimiter, display_endpoint, strip_userinfo,
+};
 use crate::init::{InitError, LogConfig, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 use crate::otel::export::RedactingSpanExporter;
 
@@ -109,24 +121,329 @@ fn log_exporter(sig: &OtlpSignalConfig) -> Result<opentelemetry_otlp::LogExporte
 }
 
 /// Builds the tracer and logger providers (batch processors: bounded queues, export on a
-/// background thread, never on the request path).
+/// background thread, never on the request path), counting what becomes of every span and
+/// log record in the returned [`ExportStats`].
 pub(crate) fn build_providers(
     cfg: &LogConfig,
     redactor: &Redactor,
-) -> Result<(SdkTracerProvider, SdkLoggerProvider), InitError> {
+) -> Result<(SdkTracerProvider, SdkLoggerProvider, ExportStats), InitError> {
     let res = resource(cfg);
-    let spans = RedactingSpanExporter {
-        inner: span_exporter(&cfg.traces)?,
-        redactor: redactor.clone(),
+    let stats = ExportStats::default();
+    let counters = stats.inner.clone();
+
+    let span_watch = SignalWatch::new("spans", &cfg.traces, cfg.export_warning_interval);
+    let spans = CountingSpanExporter {
+        inner: RedactingSpanExporter {
+            inner: span_exporter(&cfg.traces)?,
+            redactor: redactor.clone(),
+        },
+        counters: counters.clone(),
+        watch: span_watch.clone(),
+    };
+    // The inner queue is as large as the bound: it never fills, every drop is counted here.
+    let span_processor = BoundedSpanProcessor {
+        inner: BatchSpanProcessor::builder(spans)
+            .with_batch_config(
+                opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                    .with_max_queue_size(cfg.traces.max_queue_size)
+                    .build(),
+            )
+            .build(),
+        capacity: cfg.traces.max_queue_size as u64,
+        accepted: AtomicU64::new(0),
+        counters: counters.clone(),
+        watch: span_watch,
     };
     let tracer = SdkTracerProvider::builder()
         .with_resource(res.clone())
         .with_sampler(sampler(cfg.sampler))
-        .with_batch_exporter(spans)
+        .with_span_processor(span_processor)
         .build();
+
+    let log_watch = SignalWatch::new("log records", &cfg.logs, cfg.export_warning_interval);
+    let logs = CountingLogExporter {
+        inner: log_exporter(&cfg.logs)?,
+        counters: counters.clone(),
+        watch: log_watch.clone(),
+    };
+    let log_processor = BoundedLogProcessor {
+        inner: BatchLogProcessor::builder(logs)
+            .with_batch_config(
+                opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                    .with_max_queue_size(cfg.logs.max_queue_size)
+                    .build(),
+            )
+            .build(),
+        capacity: cfg.logs.max_queue_size as u64,
+        accepted: AtomicU64::new(0),
+        counters,
+        watch: log_watch,
+    };
     let logger = SdkLoggerProvider::builder()
         .with_resource(res)
-        .with_batch_exporter(log_exporter(&cfg.logs)?)
+        .with_log_processor(log_processor)
         .build();
-    Ok((tracer, logger))
+    Ok((tracer, logger, stats))
+}
+
+/// What the export warnings say about one signal.
+#[derive(Debug)]
+pub(crate) struct SignalWatch {
+    /// `spans` or `log records`.
+    pub(crate) signal: &'static str,
+    /// Endpoint without credentials.
+    pub(crate) endpoint: String,
+    /// `http/protobuf` or `grpc`.
+    pub(crate) protocol: &'static str,
+    pub(crate) limiter: WarnLimiter,
+}
+
+pub(crate) const WARN_TARGET: &str = "pf_log_enrich::export";
+
+impl SignalWatch {
+    fn new(signal: &'static str, sig: &OtlpSignalConfig, interval: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            signal,
+            endpoint: display_endpoint(&sig.endpoint),
+            protocol: protocol_name(sig.protocol),
+            limiter: WarnLimiter::new(interval),
+        })
+    }
+
+    fn warn_failed(&self, counters: &SignalCounters, batch: usize, error: &str) {
+        let Some(suppressed) = self.limiter.allow(Instant::now()) else {
+            return;
+        };
+        let error = strip_userinfo(error);
+        tracing::warn!(
+            target: WARN_TARGET,
+            signal = self.signal,
+            endpoint = %self.endpoint,
+            protocol = self.protocol,
+            batch,
+            error = %error,
+            failed_total = counters.failed.load(Ordering::Relaxed),
+            dropped_total = counters.dropped.load(Ordering::Relaxed),
+            warnings_suppressed = suppressed,
+            "OTLP export of {} to {} failed: telemetry is being lost",
+            self.signal,
+            self.endpoint,
+        );
+    }
+
+    /// Called on the request path: the warning is written by a short-lived thread so that no
+    /// tracing event is emitted from inside a span's close.
+    fn warn_dropped(self: &Arc<Self>, counters: &Arc<Counters>, spans: bool) {
+        let Some(suppressed) = self.limiter.allow(Instant::now()) else {
+            return;
+        };
+        let watch = self.clone();
+        let counters = counters.clone();
+        let _ = std::thread::Builder::new()
+            .name("pf-log-export-warn".into())
+            .spawn(move || {
+                let c = if spans { &counters.spans } else { &counters.logs };
+                tracing::warn!(
+                    target: WARN_TARGET,
+                    signal = watch.signal,
+                    endpoint = %watch.endpoint,
+                    protocol = watch.protocol,
+                    failed_total = c.failed.load(Ordering::Relaxed),
+                    dropped_total = c.dropped.load(Ordering::Relaxed),
+                    warnings_suppressed = suppressed,
+                    "OTLP export queue of {} is full: {} are being dropped (collector at {} slow or unreachable)",
+                    watch.signal,
+                    watch.signal,
+                    watch.endpoint,
+                );
+            });
+    }
+}
+
+pub(crate) fn protocol_name(p: OtlpProtocol) -> &'static str {
+    match p {
+        OtlpProtocol::Grpc if cfg!(feature = "grpc") => "grpc",
+        _ => "http/protobuf",
+    }
+}
+
+/// Counts exported and failed spans; warns (rate-limited) on failure.
+#[derive(Debug)]
+struct CountingSpanExporter<E> {
+    inner: E,
+    counters: Arc<Counters>,
+    watch: Arc<SignalWatch>,
+}
+
+impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        let result = self.inner.export(batch).await;
+        let c = &self.counters.spans;
+        match &result {
+            Ok(()) => {
+                c.exported.fetch_add(n as u64, Ordering::AcqRel);
+            }
+            Err(e) => {
+                c.failed.fetch_add(n as u64, Ordering::AcqRel);
+                self.watch.warn_failed(c, n, &e.to_string());
+            }
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+/// Bounds the spans in flight (queued or being exported) itself, so that every span the
+/// batch processor would drop is counted: past `capacity` a span is dropped here.
+#[derive(Debug)]
+struct BoundedSpanProcessor {
+    inner: BatchSpanProcessor,
+    capacity: u64,
+    accepted: AtomicU64,
+    counters: Arc<Counters>,
+    watch: Arc<SignalWatch>,
+}
+
+impl SpanProcessor for BoundedSpanProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx)
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if admit(&self.accepted, self.capacity, &self.counters.spans) {
+            self.inner.on_end(span);
+        } else {
+            self.counters.spans.dropped.fetch_add(1, Ordering::Relaxed);
+            self.watch.warn_dropped(&self.counters, true);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+/// Takes one slot when fewer than `capacity` items are in flight (accepted, not yet
+/// exported or failed).
+fn admit(accepted: &AtomicU64, capacity: u64, counters: &SignalCounters) -> bool {
+    let mut current = accepted.load(Ordering::Acquire);
+    loop {
+        if current.saturating_sub(counters.settled()) >= capacity {
+            return false;
+        }
+        match accepted.compare_exchange_weak(
+            current,
+            current + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(now) => current = now,
+        }
+    }
+}
+
+/// Counts exported and failed log records; warns (rate-limited) on failure.
+#[derive(Debug)]
+struct CountingLogExporter<E> {
+    inner: E,
+    counters: Arc<Counters>,
+    watch: Arc<SignalWatch>,
+}
+
+impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let n = batch.iter().count();
+        let result = self.inner.export(batch).await;
+        let c = &self.counters.logs;
+        match &result {
+            Ok(()) => {
+                c.exported.fetch_add(n as u64, Ordering::AcqRel);
+            }
+            Err(e) => {
+                c.failed.fetch_add(n as u64, Ordering::AcqRel);
+                self.watch.warn_failed(c, n, &e.to_string());
+            }
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(
+        &self,
+        level: opentelemetry::logs::Severity,
+        target: &str,
+        name: Option<&str>,
+    ) -> bool {
+        self.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+/// [`BoundedSpanProcessor`] for log records.
+#[derive(Debug)]
+struct BoundedLogProcessor {
+    inner: BatchLogProcessor,
+    capacity: u64,
+    accepted: AtomicU64,
+    counters: Arc<Counters>,
+    watch: Arc<SignalWatch>,
+}
+
+impl LogProcessor for BoundedLogProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        if admit(&self.accepted, self.capacity, &self.counters.logs) {
+            self.inner.emit(record, scope);
+        } else {
+            self.counters.logs.dropped.fetch_add(1, Ordering::Relaxed);
+            self.watch.warn_dropped(&self.counters, false);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(
+        &self,
+        level: opentelemetry::logs::Severity,
+        target: &str,
+        name: Option<&str>,
+    ) -> bool {
+        self.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
 }

@@ -22,6 +22,14 @@
 //! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]HEADERS` | `key=value,...` (never logged) |
 //! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]TIMEOUT` | export timeout in milliseconds (default 10000) |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | sampler (default `parentbased_always_on`) |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | spans / log records waiting for export at most (default 2048; the excess is dropped and counted) |
+//!
+//! Export never fails silently: when shipping, [`init`] writes one start-up line saying where
+//! logs and traces go (endpoint without credentials or query, protocol); a failed export or a
+//! full queue writes a warning (target `pf_log_enrich::export`, at most one per
+//! [`LogConfig::export_warning_interval`] and signal, with the totals and how many warnings
+//! were held back); [`LoggingGuard::export_stats`] counts exported / failed / dropped spans and
+//! log records (with the `metrics` feature, on pf-metrics' `/metrics`).
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -86,6 +94,9 @@ pub struct OtlpSignalConfig {
     pub headers: Vec<(String, String)>,
     /// Export timeout.
     pub timeout: Duration,
+    /// Items waiting for export at most (`OTEL_BSP_MAX_QUEUE_SIZE` for traces,
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` for logs; default 2048); the excess is dropped and counted.
+    pub max_queue_size: usize,
 }
 
 impl fmt::Debug for OtlpSignalConfig {
@@ -100,6 +111,7 @@ impl fmt::Debug for OtlpSignalConfig {
             .field("protocol", &self.protocol)
             .field("headers", &headers)
             .field("timeout", &self.timeout)
+            .field("max_queue_size", &self.max_queue_size)
             .finish()
     }
 }
@@ -147,6 +159,8 @@ pub struct LogConfig {
     pub sampler: SamplerConfig,
     /// Upper bound for the flush and shutdown done by [`LoggingGuard`].
     pub shutdown_timeout: Duration,
+    /// At most one export warning (failure or drop) per signal in this interval (default 60 s).
+    pub export_warning_interval: Duration,
 }
 
 fn truthy(v: Option<String>) -> bool {
@@ -217,7 +231,7 @@ impl LogConfig {
                 _ => OtlpProtocol::HttpProtobuf,
             }
         };
-        let signal = |signal: &str, path: &str| {
+        let signal = |signal: &str, path: &str, queue_var: &str| {
             let protocol = protocol(signal);
             let endpoint = match get(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")) {
                 Some(e) => e,
@@ -251,11 +265,16 @@ impl LogConfig {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_millis)
                 .unwrap_or(Duration::from_secs(10));
+            let max_queue_size = get(queue_var)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(2048);
             OtlpSignalConfig {
                 endpoint,
                 protocol,
                 headers,
                 timeout,
+                max_queue_size,
             }
         };
         let ratio = get("OTEL_TRACES_SAMPLER_ARG")
@@ -278,10 +297,11 @@ impl LogConfig {
             sdk_disabled: truthy(get("OTEL_SDK_DISABLED")),
             service_name,
             resource_attributes,
-            traces: signal("TRACES", "/v1/traces"),
-            logs: signal("LOGS", "/v1/logs"),
+            traces: signal("TRACES", "/v1/traces", "OTEL_BSP_MAX_QUEUE_SIZE"),
+            logs: signal("LOGS", "/v1/logs", "OTEL_BLRP_MAX_QUEUE_SIZE"),
             sampler,
             shutdown_timeout: Duration::from_secs(5),
+            export_warning_interval: Duration::from_secs(60),
         }
     }
 }
@@ -323,6 +343,7 @@ pub struct LoggingGuard {
     tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
     #[cfg(feature = "otlp")]
     logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
+    stats: Option<crate::ExportStats>,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     timeout: Duration,
 }
@@ -346,6 +367,20 @@ impl LoggingGuard {
         {
             false
         }
+    }
+
+    /// Live counts of exported / failed / dropped spans and log records, when exporting.
+    ///
+    /// ```
+    /// use pf_log_enrich::{Logging, init::LogConfig};
+    /// let (_subscriber, guard) = Logging::from_config(LogConfig::from_lookup(|_| None))
+    ///     .with_writer(std::io::sink)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(guard.export_stats().is_none(), "not shipping: nothing is exported");
+    /// ```
+    pub fn export_stats(&self) -> Option<crate::ExportStats> {
+        self.stats.clone()
     }
 
     /// The tracer provider, when exporting (e.g. for a global `opentelemetry` tracer).
@@ -395,8 +430,16 @@ impl Drop for LoggingGuard {
 }
 
 /// Targets never exported over OTLP (the exporter's own stack).
-pub const EXPORT_EXCLUDED_TARGETS: &[&str] =
-    &["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower"];
+/// (`pf_log_enrich::export` is the export's own warnings: they go to stdout only.)
+pub const EXPORT_EXCLUDED_TARGETS: &[&str] = &[
+    "opentelemetry",
+    "tonic",
+    "h2",
+    "hyper",
+    "reqwest",
+    "tower",
+    "pf_log_enrich::export",
+];
 
 #[cfg(feature = "otlp")]
 fn export_allowed(target: &str) -> bool {
@@ -511,12 +554,15 @@ impl Logging {
             tracer: None,
             #[cfg(feature = "otlp")]
             logger: None,
+            stats: None,
             timeout: self.config.shutdown_timeout,
         };
         #[cfg(feature = "otlp")]
         if self.config.cloud_shipping && !self.config.sdk_disabled {
             use tracing_subscriber::filter::{FilterExt, filter_fn};
-            let (tracer, logger) = crate::export::build_providers(&self.config, &self.redactor)?;
+            let (tracer, logger, stats) =
+                crate::export::build_providers(&self.config, &self.redactor)?;
+            guard.stats = Some(stats);
             use opentelemetry::trace::TracerProvider as _;
             let otel = tracing_opentelemetry::layer()
                 .with_tracer(tracer.tracer("pf-log-enrich"))
@@ -547,16 +593,58 @@ impl Logging {
 
     /// Builds the subscriber, installs it globally, and installs the W3C trace-context
     /// propagator as the global propagator.
+    ///
+    /// When shipping, the first line it writes says where logs and traces go.
     pub fn init(self) -> Result<LoggingGuard, InitError> {
+        let config = self.config.clone();
         let (subscriber, guard) = self.build()?;
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|_| InitError::AlreadyInstalled)?;
+        announce(&config, guard.is_exporting());
         #[cfg(feature = "opentelemetry")]
         opentelemetry::global::set_text_map_propagator(
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),
         );
         Ok(guard)
     }
+}
+
+/// The start-up line of a shipping pipeline: where logs and traces go, without credentials.
+fn announce(cfg: &LogConfig, exporting: bool) {
+    if !cfg.cloud_shipping {
+        return;
+    }
+    #[cfg(feature = "otlp")]
+    if exporting {
+        use crate::export::protocol_name;
+        use crate::export_stats::display_endpoint;
+        let traces = display_endpoint(&cfg.traces.endpoint);
+        let logs = display_endpoint(&cfg.logs.endpoint);
+        let (tp, lp) = (
+            protocol_name(cfg.traces.protocol),
+            protocol_name(cfg.logs.protocol),
+        );
+        tracing::info!(
+            target: "pf_log_enrich::export",
+            service_name = %cfg.service_name,
+            traces_endpoint = %traces,
+            traces_protocol = tp,
+            logs_endpoint = %logs,
+            logs_protocol = lp,
+            "log shipping: JSON lines to stdout, OTLP traces to {traces} ({tp}), OTLP logs to {logs} ({lp})",
+        );
+        return;
+    }
+    let _ = exporting;
+    tracing::info!(
+        target: "pf_log_enrich::export",
+        "log shipping: JSON lines to stdout; OTLP export of traces and logs is off ({})",
+        if cfg.sdk_disabled {
+            "OTEL_SDK_DISABLED=true"
+        } else {
+            "built without the `otlp` feature"
+        },
+    );
 }
 
 /// Installs the pipeline configured by the process environment (see the module docs).

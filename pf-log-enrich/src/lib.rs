@@ -47,6 +47,7 @@
 mod body;
 mod client;
 pub mod db;
+pub mod export_stats;
 pub mod fields;
 mod future;
 pub mod human;
@@ -68,6 +69,7 @@ mod otel_logs;
 
 pub use body::ResponseBody;
 pub use client::TrustedProxies;
+pub use export_stats::{ExportStats, SignalCounts};
 pub use future::ResponseFuture;
 pub use identity::{
     Identity, IdentityExtractor, IdentityValues, RecordIdentity, RecordIdentityLayer, TraceIds,

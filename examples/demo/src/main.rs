@@ -85,6 +85,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     registry.register_collector(
         pf_metrics::RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(250)),
     );
+    // log-enrich: exported / failed / dropped spans and log records when shipping.
+    if let Some(stats) = _log_guard.export_stats() {
+        registry.register_collector(stats);
+    }
     // Nothing connects yet: the server answers /livez at once, and /startupz and /readyz
     // stay 503 until PostgreSQL and Redis answer (retried with backoff, each failure logged).
     let store = store::Store::open(
