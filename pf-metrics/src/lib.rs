@@ -133,6 +133,10 @@
 //! - `axum` (default): route templates from axum's `MatchedPath`.
 //! - `tokio`: `RuntimeCollector` and the `*_with_timeout` deadlines of the
 //!   repository and cache instruments.
+//! - `otlp`: `OtlpPush`, the HTTP metrics pushed over OTLP with the
+//!   semantic-convention names.
+//! - `opentelemetry-interop`: `OpenTelemetryCollector`, OpenTelemetry meter
+//!   instruments on the same `/metrics`.
 //! - `exemplars`: exemplars on the request-duration histograms (see below).
 //!
 //! [tower]: https://docs.rs/tower
