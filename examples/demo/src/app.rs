@@ -14,16 +14,20 @@ use serde::Deserialize;
 use crate::auth::RequireUser;
 use crate::store::Store;
 
-/// The demo API's routes and `/metrics`, without middleware (`main` adds the stack).
-pub fn routes(store: Store, registry: &pf_metrics::MetricsRegistry) -> Router {
-    Router::new()
+/// The demo API's routes, and `/metrics` when it is served on this listener, without
+/// middleware (`main` adds the stack).
+pub fn routes(store: Store, metrics: Option<pf_metrics::MetricsService>) -> Router {
+    let router = Router::new()
         .route("/api/v1/users/{id}", get(get_user))
         .route("/api/v1/projects", get(list_projects).post(create_project))
         .route("/api/v1/fail", get(fail))
         .route("/api/v1/slow", get(slow))
-        .route("/api/v1/stream", get(stream))
-        .route_service("/metrics", registry.exposition())
-        .with_state(store)
+        .route("/api/v1/stream", get(stream));
+    let router = match metrics {
+        Some(metrics) => router.route_service("/metrics", metrics),
+        None => router,
+    };
+    router.with_state(store)
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

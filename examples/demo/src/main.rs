@@ -37,6 +37,8 @@ const ROUTES: &str = "  GET  /api/v1/users/{id}    a user (1..=100), read throug
 const ENVIRONMENT: &str = "\
 Environment:
   PF_DEMO_ADDR              listen address (default 127.0.0.1:3000)
+  PF_DEMO_ADMIN_ADDR        admin listener for /metrics and health details (then not on the public one)
+  METRICS_TOKEN             bearer token /metrics requires
   DATABASE_URL              PostgreSQL; in-memory storage when unset
   REDIS_URL                 Redis; in-memory cache when unset
   HEALTH_DETAILS_TOKEN      callers sending `Authorization: Bearer <token>` see health details
@@ -63,6 +65,13 @@ struct Args {
     /// Redis URL; in-memory cache when absent.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// Admin listener for `/metrics` and the health endpoints with details (bind it to a
+    /// private address); when set, the public listener has no `/metrics`.
+    #[arg(long, env = "PF_DEMO_ADMIN_ADDR")]
+    admin_addr: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires (constant-time compare; never printed).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[tokio::main]
@@ -112,7 +121,34 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
             },
         )
         .layer(axum::middleware::from_fn(auth::authenticate));
-    let app = app::routes(store.clone(), &registry).layer(stack);
+    let mut metrics = registry.exposition();
+    if let Some(token) = args.metrics_token.as_deref().filter(|t| !t.is_empty()) {
+        metrics = metrics.with_bearer_token(token);
+    }
+    // The recommended production setup: `/metrics` (and health details) only on an admin
+    // listener the public one does not route to, behind a token.
+    let (public_metrics, admin) = match args.admin_addr {
+        None => (Some(metrics), None),
+        Some(admin_addr) => {
+            let admin_listener = tokio::net::TcpListener::bind(admin_addr)
+                .await
+                .map_err(|e| format!("cannot listen on {admin_addr} (admin): {e}"))?;
+            let admin_app = axum::Router::new()
+                .route_service("/metrics", metrics)
+                .layer(
+                    pf_health::HealthLayer::new(health.clone())
+                        .show_details(pf_health::ShowDetails),
+                );
+            println!("admin on http://{}", admin_listener.local_addr()?);
+            let server = tokio::spawn(async move {
+                axum::serve(admin_listener, admin_app)
+                    .with_graceful_shutdown(pf_health::shutdown_signal())
+                    .await
+            });
+            (None, Some(server))
+        }
+    };
+    let app = app::routes(store.clone(), public_metrics).layer(stack);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -161,6 +197,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     .with_graceful_shutdown(health.lifecycle().drain_on(shutdown, health::drain_delay()))
     .await?;
     startup.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     let fatal = fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(e) = fatal {
         tracing::error!(error = %e, "cannot start");

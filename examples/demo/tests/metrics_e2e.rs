@@ -143,3 +143,63 @@ fn promtool_accepts_both_exposition_formats() {
         assert!(!body.contains("x\\\"y"), "{body}");
     }
 }
+
+/// The recommended production setup: `/metrics` only on the admin listener, behind a token.
+#[test]
+fn metrics_on_the_admin_listener_only_and_behind_the_token() {
+    let admin_port = pf_tests::process::free_port();
+    let admin_addr = format!("127.0.0.1:{admin_port}");
+    let demo = Demo::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pf-demo")),
+        &[
+            ("PF_DEMO_ADMIN_ADDR", admin_addr.as_str()),
+            ("METRICS_TOKEN", "admin-metrics-t0ken"),
+        ],
+    );
+    let client = reqwest::blocking::Client::new();
+    pf_tests::process::wait_until_ready(&client, &demo.url("/readyz"));
+    assert_eq!(
+        client
+            .get(demo.url("/api/v1/users/1"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    // The public listener has no /metrics.
+    assert_eq!(
+        client.get(demo.url("/metrics")).send().unwrap().status(),
+        404
+    );
+    let admin = |path: &str| format!("http://{admin_addr}{path}");
+    let anonymous = client.get(admin("/metrics")).send().unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let wrong = client
+        .get(admin("/metrics"))
+        .bearer_auth("admin-metrics-t0keN")
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body = wrong.text().unwrap();
+    assert!(!body.contains("t0ken") && !body.contains("t0keN"), "{body}");
+    let scraped = client
+        .get(admin("/metrics"))
+        .bearer_auth("admin-metrics-t0ken")
+        .send()
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().unwrap();
+    assert!(
+        text.contains(r#"route="/api/v1/users/{id}",status="200"} 1"#),
+        "{text}"
+    );
+    // Health details on the admin listener, for operators.
+    let health: serde_json::Value = client.get(admin("/health")).send().unwrap().json().unwrap();
+    assert!(health["checks"].is_object(), "{health}");
+}
