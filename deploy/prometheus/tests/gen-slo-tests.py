@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes slo.test.yml and slo-long.test.yml: burn-rate detection-time tests of the
+"""Writes slo.test.yml and slo-long.test.yml (into DIR if given, else beside this script): burn-rate detection-time tests of the
 three SLO alerts (promtool test rules). Run from anywhere; deploy/tests/run.sh checks
 that the committed files are what this script writes.
 
@@ -22,7 +22,10 @@ Cases per SLO (burn = f / error budget):
 """
 import os
 
+import sys
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = sys.argv[1] if len(sys.argv) > 1 else HERE  # another directory: for the up-to-date check
 RATE = 1000  # requests per minute
 CLEAN = 180  # minutes of clean traffic before the burn starts
 URL = "https://github.com/pf-observability/pf/blob/main/docs/runbooks/"
@@ -152,9 +155,9 @@ def main():
         long_.append(case(f"0.9 x 1 burn ({fmt(0.9 * b * 100)} % bad) for 4 days never opens a ticket",
                           slo, 0.9 * b, 5760,
                           [(1440, []), (2880, []), (4320, []), (5760, [])], clean=360))
-    with open(os.path.join(HERE, "slo.test.yml"), "w") as fh:
+    with open(os.path.join(OUT, "slo.test.yml"), "w") as fh:
         fh.write(header("1m") + "\n".join(short) + "\n")
-    with open(os.path.join(HERE, "slo-long.test.yml"), "w") as fh:
+    with open(os.path.join(OUT, "slo-long.test.yml"), "w") as fh:
         fh.write(header("5m") + "\n".join(long_) + "\n")
 
 
