@@ -525,11 +525,15 @@ t_retention() {
   q postgres "CREATE DATABASE $db"
   q "$db" "CREATE TABLE t AS SELECT generate_series(1, 10) AS id"
   mkdir -p "$dir/subdir"
-  mk() { # mk AGE NAME...
+  mk() { # mk AGE NAME...: manifests name the database (DB_OF_MANIFEST, default db)
     local age=$1 n
     shift
     for n in "$@"; do
-      printf 'x\n' >"$dir/$n"
+      if [[ $n == *.manifest ]]; then
+        printf 'format\tpf-backup-manifest-1\ndatabase\t%s\n' "${DB_OF_MANIFEST:-$db}" >"$dir/$n"
+      else
+        printf 'x\n' >"$dir/$n"
+      fi
       touch -d "$age" "$dir/$n"
     done
   }
@@ -538,10 +542,15 @@ t_retention() {
   mk '8 days ago' "${L}_20200102T000000Z.dump" "${L}_20200102T000000Z.dump.sha256" "${L}_20200102T000000Z.dump.manifest"
   mk '6 days ago' "${L}_20200103T000000Z.dump" "${L}_20200103T000000Z.dump.sha256" "${L}_20200103T000000Z.dump.manifest"
   mk '1 day ago' "${L}_20200104T000000Z.dump" "${L}_20200104T000000Z.dump.sha256" "${L}_20200104T000000Z.dump.manifest"
-  mk '10 days ago' "${L}_20191231T000000Z.dump.sha256"             # orphaned sidecar: ours, deleted
+  mk '10 days ago' "${L}_20191231T000000Z.dump.manifest"           # orphaned manifest of this database: deleted
+  mk '10 days ago' "${L}_20191230T000000Z.dump.sha256"             # orphaned checksum file: cannot be attributed, kept
   mk '10 days ago' ".${L}_20200101T000000Z.dump.tmp.AbC123"        # leftover of a killed run: deleted
   mk '10 days ago' notes.txt other.dump "${L}_2020.dump" "${L}_20200101T000000Z.dump.bak" \
     "pf-backup_other_db_20200101T000000Z.dump" "x${L}_20200101T000000Z.dump" "subdir/${L}_20200101T000000Z.dump"
+  # same label, but the manifest names another database (a colliding label of an older version): kept
+  DB_OF_MANIFEST=${db}x mk '10 days ago' "${L}_20191229T000000Z.dump" "${L}_20191229T000000Z.dump.sha256" "${L}_20191229T000000Z.dump.manifest"
+  # no manifest at all: kept
+  mk '10 days ago' "${L}_20191228T000000Z.dump"
 
   capture ret_dry env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir" --dry-run
   assert_rc 0 ret_dry
@@ -552,12 +561,13 @@ t_retention() {
   assert_rc 0 ret7
   for f in "${L}_20200101T000000Z.dump" "${L}_20200101T000000Z.dump.sha256" "${L}_20200101T000000Z.dump.manifest" \
     "${L}_20200102T000000Z.dump" "${L}_20200102T000000Z.dump.sha256" "${L}_20200102T000000Z.dump.manifest" \
-    "${L}_20191231T000000Z.dump.sha256" ".${L}_20200101T000000Z.dump.tmp.AbC123"; do
+    "${L}_20191231T000000Z.dump.manifest" ".${L}_20200101T000000Z.dump.tmp.AbC123"; do
     [[ ! -e $dir/$f ]] || fail "retention (7 days) kept old file $f"
   done
   for f in "${L}_20200103T000000Z.dump" "${L}_20200103T000000Z.dump.sha256" "${L}_20200103T000000Z.dump.manifest" \
     "${L}_20200104T000000Z.dump" notes.txt other.dump "${L}_2020.dump" "${L}_20200101T000000Z.dump.bak" \
-    "pf-backup_other_db_20200101T000000Z.dump" "x${L}_20200101T000000Z.dump" "subdir/${L}_20200101T000000Z.dump"; do
+    "pf-backup_other_db_20200101T000000Z.dump" "x${L}_20200101T000000Z.dump" "subdir/${L}_20200101T000000Z.dump" \
+    "${L}_20191230T000000Z.dump.sha256" "${L}_20191229T000000Z.dump" "${L}_20191229T000000Z.dump.manifest" "${L}_20191228T000000Z.dump"; do
     [[ -e $dir/$f ]] || fail "retention (7 days) deleted $f"
   done
   assert_grep 'retention: 8 file\(s\) older than 7 day\(s\) deleted' "$WORK/ret7.err"
