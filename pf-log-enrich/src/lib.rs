@@ -41,6 +41,7 @@
 //! - `opentelemetry`: parent context from `traceparent`, trace IDs on log lines, OTel log bridge.
 //! - `otlp` (default): OTLP/HTTP protobuf export of traces and logs from [`init()`].
 //! - `grpc`: OTLP over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
+//! - `metrics`: [`ExportStats`] as a `pf_metrics::Collector` (export counts on `/metrics`).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -177,3 +177,109 @@ pub fn wait_until_ready(client: &reqwest::blocking::Client, readyz_url: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The demo binary started on a free loopback port with *every* line of its stdout and stderr
+/// kept (including what it prints before listening, such as the log-shipping start-up line);
+/// killed on drop.
+pub struct CapturedDemo {
+    /// The process.
+    pub process: ChildGuard,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CapturedDemo {
+    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pf-demo")`) with extra environment
+    /// (`DATABASE_URL`, `REDIS_URL`, `LOG_CLOUD_SHIPPING`, `LOG_FORMAT` and
+    /// `HEALTH_DETAILS_TOKEN` are cleared first).
+    pub fn start(binary: &Path, envs: &[(&str, &str)]) -> Self {
+        use std::sync::{Arc, Mutex};
+        let mut cmd = Command::new(binary);
+        cmd.arg("--addr")
+            .arg("127.0.0.1:0")
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("LOG_CLOUD_SHIPPING")
+            .env_remove("LOG_FORMAT")
+            .env_remove("HEALTH_DETAILS_TOKEN")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut process = ChildGuard::spawn("pf-demo", &mut cmd);
+        let out = process.take_stdout().expect("piped stdout");
+        let err = process.take_stderr().expect("piped stderr");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let readers = vec![
+            {
+                let stdout = stdout.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(out).lines() {
+                        let Ok(line) = line else { break };
+                        if let Some(a) = line.strip_prefix("listening on http://")
+                            && let Ok(a) = a.trim().parse::<SocketAddr>()
+                        {
+                            let _ = addr_tx.send(a);
+                        }
+                        stdout.lock().expect("lock").push(line);
+                    }
+                })
+            },
+            {
+                let stderr = stderr.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(err).lines() {
+                        let Ok(line) = line else { break };
+                        stderr.lock().expect("lock").push(line);
+                    }
+                })
+            },
+        ];
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the demo did not print where it listens; stderr: {:?}",
+                    stderr.lock().expect("lock")
+                )
+            });
+        Self {
+            process,
+            addr,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The stdout lines printed so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().expect("lock").clone()
+    }
+
+    /// SIGTERM, waits for a successful exit (at most `timeout`) and for both pipes to close;
+    /// returns all of stdout and stderr.
+    pub fn stop(mut self, timeout: Duration) -> (String, String) {
+        let status = self
+            .process
+            .terminate(timeout)
+            .expect("the demo exits on SIGTERM");
+        assert!(status.success(), "demo exit status {status:?}");
+        for r in self.readers.drain(..) {
+            r.join().expect("reader thread");
+        }
+        let out = self.stdout.lock().expect("lock").join("\n");
+        let err = self.stderr.lock().expect("lock").join("\n");
+        (out, err)
+    }
+}

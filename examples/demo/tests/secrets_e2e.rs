@@ -6,14 +6,11 @@
 //!
 //! Each secret value is unique (`Zq<NN>sEcr3tV`), so a leak names its shape.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pf_tests::otlp::{OtlpReceiver, Received, attr_str};
-use pf_tests::process::ChildGuard;
+use pf_tests::process::{CapturedDemo, wait_until_ready};
 
 const PG_URL_BASE: &str = "127.0.0.1:5432/test";
 const REDIS_URL_BASE: &str = "127.0.0.1:6379/";
@@ -164,90 +161,6 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// The demo with stdout and stderr collected line by line.
-struct Running {
-    process: ChildGuard,
-    addr: std::net::SocketAddr,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Running {
-    fn start(envs: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(demo_binary());
-        cmd.arg("--addr")
-            .arg("127.0.0.1:0")
-            .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .env_remove("LOG_CLOUD_SHIPPING")
-            .env_remove("LOG_FORMAT")
-            .env_remove("HEALTH_DETAILS_TOKEN")
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut process = ChildGuard::spawn("pf-demo", &mut cmd);
-        let out = process.take_stdout().expect("stdout");
-        let err = process.take_stderr().expect("stderr");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let readers = vec![
-            {
-                let stdout = stdout.clone();
-                std::thread::spawn(move || {
-                    for line in BufReader::new(out).lines() {
-                        let Ok(line) = line else { break };
-                        if let Some(a) = line.strip_prefix("listening on http://") {
-                            let _ = addr_tx.send(a.trim().parse().expect("address"));
-                        }
-                        stdout.lock().unwrap().push(line);
-                    }
-                })
-            },
-            {
-                let stderr = stderr.clone();
-                std::thread::spawn(move || {
-                    for line in BufReader::new(err).lines() {
-                        let Ok(line) = line else { break };
-                        stderr.lock().unwrap().push(line);
-                    }
-                })
-            },
-        ];
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the demo did not start; stderr: {:?}", stderr));
-        Self {
-            process,
-            addr,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// SIGTERM, wait for the exit and for both pipes to close; returns (stdout, stderr).
-    fn stop(mut self) -> (String, String) {
-        let status = self
-            .process
-            .terminate(Duration::from_secs(30))
-            .expect("the demo exits on SIGTERM");
-        assert!(status.success(), "demo exit status {status:?}");
-        for r in self.readers.drain(..) {
-            r.join().expect("reader thread");
-        }
-        let out = self.stdout.lock().unwrap().join("\n");
-        let err = self.stderr.lock().unwrap().join("\n");
-        (out, err)
-    }
-}
-
 struct Outputs {
     request_ids: Vec<String>,
     health: String,
@@ -256,11 +169,13 @@ struct Outputs {
 
 /// Sends every shape of the corpus; returns the request IDs of the API requests and the
 /// health and metrics output.
-fn send_corpus(demo: &Running, corpus: &[Secret], health_token: &str) -> Outputs {
+fn send_corpus(demo: &CapturedDemo, corpus: &[Secret], health_token: &str) -> Outputs {
     let c = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
+    // The demo connects PostgreSQL and Redis after it starts listening.
+    wait_until_ready(&c, &demo.url("/readyz"));
     let mut request_ids = Vec::new();
     let mut health = String::new();
     let mut send = |req: reqwest::blocking::RequestBuilder| {
@@ -391,17 +306,20 @@ fn no_secret_reaches_logs_spans_health_or_metrics() {
     // 1. Cloud shipping: JSON lines on stdout, OTLP traces and logs to a real receiver.
     let receiver = OtlpReceiver::start();
     let endpoint = receiver.http_endpoint();
-    let demo = Running::start(&[
-        ("LOG_CLOUD_SHIPPING", "true"),
-        ("RUST_LOG", "debug"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_HEADERS", &exporter_headers),
-        ("DATABASE_URL", &database_url),
-        ("REDIS_URL", &redis_url),
-        ("HEALTH_DETAILS_TOKEN", health_token),
-    ]);
+    let demo = CapturedDemo::start(
+        &demo_binary(),
+        &[
+            ("LOG_CLOUD_SHIPPING", "true"),
+            ("RUST_LOG", "debug"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_HEADERS", &exporter_headers),
+            ("DATABASE_URL", &database_url),
+            ("REDIS_URL", &redis_url),
+            ("HEALTH_DETAILS_TOKEN", health_token),
+        ],
+    );
     let out = send_corpus(&demo, &corpus, health_token);
-    let (stdout, stderr) = demo.stop();
+    let (stdout, stderr) = demo.stop(Duration::from_secs(30));
     let (received, complete) = receiver.wait_until(Duration::from_secs(10), |r: &Received| {
         let spans = r.spans();
         let logs = r.log_records();
@@ -440,15 +358,18 @@ fn no_secret_reaches_logs_spans_health_or_metrics() {
     }
 
     // 2. Local human format (no shipping): the same corpus, stdout and stderr.
-    let demo = Running::start(&[
-        ("RUST_LOG", "debug"),
-        ("NO_COLOR", "1"),
-        ("DATABASE_URL", &database_url),
-        ("REDIS_URL", &redis_url),
-        ("HEALTH_DETAILS_TOKEN", health_token),
-    ]);
+    let demo = CapturedDemo::start(
+        &demo_binary(),
+        &[
+            ("RUST_LOG", "debug"),
+            ("NO_COLOR", "1"),
+            ("DATABASE_URL", &database_url),
+            ("REDIS_URL", &redis_url),
+            ("HEALTH_DETAILS_TOKEN", health_token),
+        ],
+    );
     let out = send_corpus(&demo, &corpus, health_token);
-    let (stdout, stderr) = demo.stop();
+    let (stdout, stderr) = demo.stop(Duration::from_secs(30));
     assert!(stdout.contains("sig=[REDACTED]"), "{stdout}");
     for id in &out.request_ids {
         assert!(stdout.contains(id.as_str()), "log line for {id}");
