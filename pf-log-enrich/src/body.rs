@@ -91,15 +91,22 @@ pin_project! {
     }
 }
 
-impl<B> ResponseBody<B> {
+impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(inner: B, state: State, status: u16) -> Self {
+        let done = Done {
+            state,
+            status,
+            bytes: 0,
+        };
+        // A body already at its end is never polled (404 fallback, 405, 204), and a HEAD
+        // response's body is never sent: both are complete now, not a client gone later.
+        if done.state.head || inner.is_end_stream() {
+            done.finish(Outcome::Complete);
+            return Self { inner, done: None };
+        }
         Self {
             inner,
-            done: Some(Done {
-                state,
-                status,
-                bytes: 0,
-            }),
+            done: Some(done),
         }
     }
 }

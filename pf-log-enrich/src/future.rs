@@ -21,6 +21,8 @@ pub(crate) struct State {
     pub(crate) config: Arc<Config>,
     pub(crate) start: Instant,
     pub(crate) emit: bool,
+    /// The request was a HEAD: its response body is dropped unread when complete.
+    pub(crate) head: bool,
 }
 
 pin_project! {
@@ -54,6 +56,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         inner: F,
         span: Span,
@@ -61,6 +64,7 @@ impl<F> ResponseFuture<F> {
         config: Arc<Config>,
         start: Instant,
         emit: bool,
+        head: bool,
         echo: Option<(http::HeaderName, crate::RequestId)>,
     ) -> Self {
         Self {
@@ -72,6 +76,7 @@ impl<F> ResponseFuture<F> {
                 config,
                 start,
                 emit,
+                head,
             }),
         }
     }
@@ -99,6 +104,7 @@ pub(crate) use completion_event;
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 

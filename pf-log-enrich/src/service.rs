@@ -75,6 +75,7 @@ fn version_str(v: Version) -> &'static str {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<crate::ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -186,11 +187,13 @@ where
             record_on_span: cfg.record_identity_on_span,
         });
 
+        // A HEAD response's body is never sent: the server drops it unread.
+        let head = req.method() == http::Method::HEAD;
         let fut = {
             let _enter = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture::new(fut, span, inner, self.config.clone(), start, emit, echo)
+        ResponseFuture::new(fut, span, inner, self.config.clone(), start, emit, head, echo)
     }
 }
 

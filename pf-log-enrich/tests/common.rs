@@ -46,8 +46,14 @@ impl Head {
 
 /// Sends `GET path` with extra raw header lines and reads the response head.
 pub async fn get(addr: SocketAddr, path: &str, extra: &[&[u8]]) -> Head {
+    request(addr, "GET", path, extra).await
+}
+
+/// Sends `METHOD path` (no body) with extra raw header lines and reads the response head.
+#[allow(dead_code)] // not every test binary sends other methods
+pub async fn request(addr: SocketAddr, method: &str, path: &str, extra: &[&[u8]]) -> Head {
     let mut req =
-        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n").into_bytes();
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n").into_bytes();
     for h in extra {
         req.extend_from_slice(h);
         req.extend_from_slice(b"\r\n");

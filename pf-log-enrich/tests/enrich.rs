@@ -348,3 +348,58 @@ async fn completion_waits_for_the_end_of_streamed_bodies() {
     assert_eq!(aborted["pf.response.incomplete"], true);
     assert_eq!(aborted["http.response.status_code"], 200);
 }
+
+/// Responses whose body is empty or never sent (404 fallback, 405, 204, HEAD) are complete:
+/// the server never polls a body already at its end, and that is not a client going away.
+#[tokio::test(flavor = "current_thread")]
+async fn empty_and_head_responses_are_complete_not_incomplete() {
+    let capture = Capture::default();
+    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
+    let writer = capture.clone();
+    let (subscriber, _guard) = Logging::from_config(cfg)
+        .with_writer(move || writer.clone())
+        .build()
+        .unwrap();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let app = Router::new()
+        .route("/users", get(|| async { "a body of some bytes" }))
+        .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
+        .layer(RequestSpanLayer::new())
+        .layer(RequestIdLayer::new());
+    let addr = common::serve(app).await;
+    let cases: [(&str, &str, &[u8], u16); 4] = [
+        ("GET", "/nowhere", b"x-request-id: e-404", 404),
+        ("POST", "/users", b"x-request-id: e-405", 405),
+        ("GET", "/empty", b"x-request-id: e-204", 204),
+        ("HEAD", "/users", b"x-request-id: e-head", 200),
+    ];
+    for (method, path, id, status) in cases {
+        let head = common::request(addr, method, path, &[id]).await;
+        assert_eq!(head.status, status, "{method} {path}");
+    }
+    let completion = |id: &str| {
+        capture
+            .lines()
+            .into_iter()
+            .find(|l| l["request_id"] == id && l["message"] == "request completed")
+    };
+    for id in ["e-404", "e-405", "e-204", "e-head"] {
+        let mut line = completion(id);
+        for _ in 0..200 {
+            if line.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            line = completion(id);
+        }
+        let line = line.unwrap_or_else(|| panic!("completion event for {id}"));
+        assert!(
+            line.get("pf.response.incomplete").is_none(),
+            "{id} logged as incomplete: {line}"
+        );
+        // 4xx completions are WARN by design; a complete 2xx is INFO.
+        if id == "e-204" || id == "e-head" {
+            assert_eq!(line["level"], "INFO", "{id}: {line}");
+        }
+    }
+}
