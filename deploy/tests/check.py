@@ -6,6 +6,7 @@
   check.py coverage    every alert has a rule test where it fires and one where it stays silent
   check.py dashboards  Grafana dashboard lint (see DASHBOARD RULES below) + provisioning
   check.py compose     deploy/compose.yaml is well-formed and mounts only files that exist
+  check.py openslo     docs/slo/*.yaml are OpenSLO v1 and agree with the rules' objectives
   check.py queries     prints every dashboard panel query with variables substituted (JSON lines)
 
 Each prints one line per problem and exits 1 if there is any.
@@ -308,6 +309,36 @@ def check_compose():
     return problems
 
 
+def check_openslo():
+    """docs/slo/*.yaml: OpenSLO v1 documents; each SLO's target equals the rules' objective."""
+    problems = []
+    objectives = {}
+    for r in rules("record"):
+        if r["record"] == "slo:objective:ratio":
+            objectives[r["labels"]["slo"]] = float(r["expr"].strip()[len("vector("):-1])
+    slo_dir = os.path.join(ROOT, "docs", "slo")
+    seen = set()
+    for f in sorted(os.listdir(slo_dir)):
+        if not f.endswith((".yaml", ".yml")):
+            continue
+        with open(os.path.join(slo_dir, f)) as fh:
+            for doc in yaml.safe_load_all(fh):
+                if doc.get("apiVersion") != "openslo/v1":
+                    problems.append(f"{f}: apiVersion {doc.get('apiVersion')!r}, expected openslo/v1")
+                if doc.get("kind") != "SLO":
+                    continue
+                name = doc["metadata"]["name"]
+                seen.add(name)
+                target = doc["spec"]["objectives"][0]["target"]
+                if name not in objectives:
+                    problems.append(f"{f}: SLO {name} has no slo:objective:ratio rule")
+                elif abs(objectives[name] - target) > 1e-12:
+                    problems.append(f"{f}: SLO {name} target {target} but the rule says {objectives[name]}")
+    for name in sorted(set(objectives) - seen):
+        problems.append(f"rule objective {name} has no OpenSLO definition in docs/slo/")
+    return problems
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "queries":
@@ -315,7 +346,7 @@ def main():
             print(json.dumps(q))
         return 0
     fn = {"alerts": check_alerts, "runbooks": check_runbooks, "coverage": check_coverage,
-          "dashboards": check_dashboards, "compose": check_compose}.get(what)
+          "dashboards": check_dashboards, "compose": check_compose, "openslo": check_openslo}.get(what)
     if fn is None:
         print(__doc__, file=sys.stderr)
         return 2

@@ -108,6 +108,8 @@ ok = any("alertname = \"BackendServiceDown\"" in r.get("source_matchers", []) an
          for r in cfg["inhibit_rules"])
 sys.exit(0 if ok else 1)' "$AM"
 
+check "dashboards are what gen-dashboards.py writes" \
+  bash -c "python3 deploy/grafana/gen-dashboards.py '$work/dash' && diff -r deploy/grafana/dashboards '$work/dash'"
 check "Grafana dashboards: lint, known series, provisioning" python3 deploy/tests/check.py dashboards
 check "compose.yaml: well-formed, mounts only existing files" python3 deploy/tests/check.py compose
 check "docs/slo: OpenSLO documents parse and match the rules" python3 deploy/tests/check.py openslo
