@@ -46,11 +46,13 @@ use crate::{JsonLayer, Redactor};
 /// Local (non-shipping) output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
-    /// Human format: time, level, span context, target, message and fields on one line
-    /// (tracing-subscriber's full format, with this crate's redacting field formatter).
+    /// Human format read like `pino-pretty` ([`HumanLayer`](crate::human::HumanLayer)): time,
+    /// level, method, route, status and duration first, then request ID, user and
+    /// organization, then the message and the other fields, each once.
     #[default]
     Pretty,
-    /// One line per event, human format.
+    /// tracing-subscriber's compact format (span context, target, message, fields), with
+    /// this crate's redacting field formatter.
     Compact,
     /// JSON lines (as when shipping, without OTLP).
     Json,
@@ -538,14 +540,21 @@ impl Logging {
                     .with_filter(filter),
             ));
         } else {
+            // Colours only on a terminal, and not with NO_COLOR.
             let ansi = self.is_terminal && self.config.color;
-            let fmt = tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(ansi)
-                .fmt_fields(crate::human::RedactingFields::new(self.redactor.clone()));
-            match self.config.format {
-                LogFormat::Compact => layers.push(Box::new(fmt.compact().with_filter(filter))),
-                _ => layers.push(Box::new(fmt.with_filter(filter))),
+            if self.config.format == LogFormat::Compact {
+                let fmt = tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(ansi)
+                    .fmt_fields(crate::human::RedactingFields::new(self.redactor.clone()));
+                layers.push(Box::new(fmt.compact().with_filter(filter)));
+            } else {
+                layers.push(Box::new(
+                    crate::human::HumanLayer::new(writer)
+                        .with_redactor(self.redactor.clone())
+                        .with_ansi(ansi)
+                        .with_filter(filter),
+                ));
             }
         }
         #[allow(unused_mut)]

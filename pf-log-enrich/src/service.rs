@@ -193,7 +193,16 @@ where
             let _enter = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture::new(fut, span, inner, self.config.clone(), start, emit, head, echo)
+        ResponseFuture::new(
+            fut,
+            span,
+            inner,
+            self.config.clone(),
+            start,
+            emit,
+            head,
+            echo,
+        )
     }
 }
 

@@ -371,6 +371,8 @@ fn no_secret_reaches_logs_spans_health_or_metrics() {
     let out = send_corpus(&demo, &corpus, health_token);
     let (stdout, stderr) = demo.stop(Duration::from_secs(30));
     assert!(stdout.contains("sig=[REDACTED]"), "{stdout}");
+    // stdout is a pipe here: the human format writes no colours.
+    assert!(!stdout.contains('\x1b'), "ANSI escapes off a terminal");
     for id in &out.request_ids {
         assert!(stdout.contains(id.as_str()), "log line for {id}");
     }
