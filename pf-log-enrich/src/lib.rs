@@ -88,3 +88,8 @@ pub use request_id::{
 };
 pub use route::{DefaultRoute, Route, RouteExtractor};
 pub use service::RequestSpan;
+
+/// The README's example compiles as a doc test.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
