@@ -105,8 +105,8 @@ impl<'w> FormatFields<'w> for RedactingFields {
 /// organization, then the message and every other field, each once.
 ///
 /// ```text
-/// 10:31:42.931Z  INFO GET /api/v1/projects 200 0.54ms req=01a21c8f-9a52-7035 user=42 org=7 request completed client.address=127.0.0.1 url.path=/api/v1/projects user_agent.original=curl/8.5.0
-/// 10:31:43.002Z ERROR GET /api/v1/projects req=01a21c8f-9a52-7036 user=42 org=7 app::store: query failed error="pool timed out"
+/// 10:31:42.931Z  INFO GET /api/v1/projects 200 0.54ms req=01a21c8f-9a52-7035 user.id=42 org.id=7 request completed client.address=127.0.0.1 url.path=/api/v1/projects user_agent.original=curl/8.5.0
+/// 10:31:43.002Z ERROR GET /api/v1/projects req=01a21c8f-9a52-7036 user.id=42 org.id=7 app::store: query failed error="pool timed out"
 /// 10:31:44.100Z  INFO app: listening addr=127.0.0.1:3000
 /// ```
 ///
@@ -471,8 +471,8 @@ where
             });
             for (label, value) in [
                 ("req", find(crate::fields::REQUEST_ID).cloned()),
-                ("user", user),
-                ("org", org),
+                ("user.id", user),
+                ("org.id", org),
             ] {
                 if let Some(value) = value {
                     out.push(' ');

@@ -273,7 +273,7 @@ async fn human_formats_are_redacted_too() {
         if format == "pretty" {
             // pino-pretty-like head: method, route, status, duration, request ID, user
             assert!(done.contains(" GET /projects/{id} 200 "), "{done}");
-            assert!(done.contains(" req=human-1 user=u1 "), "{done}");
+            assert!(done.contains(" req=human-1 user.id=u1 "), "{done}");
         } else {
             assert!(done.contains("request_id=\"human-1\""), "{done}");
             assert!(done.contains("user.id=\"u1\""), "{done}");

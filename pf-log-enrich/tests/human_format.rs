@@ -108,7 +108,7 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
     assert_eq!(completed.len(), 1, "{text}");
     let line = completed[0];
 
-    // `HH:MM:SS.mmmZ  INFO GET /users/{id} 200 <d>ms req=.. user=.. org=.. request completed ..`
+    // `HH:MM:SS.mmmZ  INFO GET /users/{id} 200 <d>ms req=.. user.id=.. org.id=.. request completed ..`
     let b = line.as_bytes();
     assert!(
         b.len() > 13
@@ -132,7 +132,7 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
     );
     assert_eq!(
         head[5..8],
-        ["req=req-abc-1", "user=u-42", "org=org-7"],
+        ["req=req-abc-1", "user.id=u-42", "org.id=org-7"],
         "{line}"
     );
     assert_eq!(head[8], "request", "{line}");
@@ -149,7 +149,15 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
         );
     }
     // each field once; head fields are not repeated as `key=value`
-    for once in ["curl-test/1.0", "req-abc-1", "u-42", "org-7", "/users/7"] {
+    for once in [
+        "curl-test/1.0",
+        "req-abc-1",
+        "u-42",
+        "org-7",
+        "/users/7",
+        "user.id=",
+        "org.id=",
+    ] {
         assert_eq!(line.matches(once).count(), 1, "{once} once: {line}");
     }
     for absent in [
@@ -158,7 +166,6 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
         "request_id=",
         "http.request.method=",
         "http.route=",
-        "user.id=",
         "pf.organization.id=",
         "otel.",
         "pf_log_enrich::request",
@@ -182,8 +189,8 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
             "GET",
             "/users/{id}",
             "req=req-abc-1",
-            "user=u-42",
-            "org=org-7"
+            "user.id=u-42",
+            "org.id=org-7"
         ],
         "{inner}"
     );
