@@ -80,9 +80,13 @@ redact() {
 
 # Timestamped progress line on stderr.
 log() {
-  local t
+  local t msg
   printf -v t '%(%Y-%m-%dT%H:%M:%S)T' -1
-  { printf '%s.%sZ %s[%d]: %s\n' "$t" "${EPOCHREALTIME: -6:3}" "$PF_PROG" "$$" "$(redact "$*")" >&"$PF_LOG_FD"; } 2>/dev/null || true
+  msg=$(redact "$*")
+  # one line per message, whatever a name contains
+  msg=${msg//$'\n'/\\n}
+  msg=${msg//$'\r'/\\r}
+  { printf '%s.%sZ %s[%d]: %s\n' "$t" "${EPOCHREALTIME: -6:3}" "$PF_PROG" "$$" "$msg" >&"$PF_LOG_FD"; } 2>/dev/null || true
 }
 
 # die CODE MESSAGE...

@@ -71,9 +71,13 @@ CPORT=$(free_port)
 CDIR=$WORK/cluster # data dirs, socket, WAL archive of the throwaway cluster
 
 # ---- cleanup ----------------------------------------------------------------------------
-STAGING_BEFORE=$WORK/staging.before
-psql -X -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'pf\\_restore\\_%'" >"$STAGING_BEFORE" 2>/dev/null || true
-
+# Only what this run created: databases and roles named ${PREFIX}*, and the
+# staging/scratch/old-copy databases whose names the tools of this run logged
+# (pf_restore_<pid>_<time>[_old], pf_drill_<pid>_<time>). Never any other
+# pf_restore_* database: another restore may be running on a shared server.
+our_tool_dbs() {
+  grep -rhoE 'pf_(restore|drill)_[0-9]+_[0-9]+(_old)?' "$WORK" --include='*.err' --include='*.log' --include='*.out' 2>/dev/null | sort -u || true
+}
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   local rc=$? d
@@ -81,15 +85,18 @@ cleanup() {
   trap - EXIT INT TERM
   for d in "$CDIR"/data "$CDIR"/restored; do
     if [[ -f $d/postmaster.pid ]]; then
-      as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1
+      as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
     fi
   done
-  # our databases, and staging databases that appeared during the run
-  psql -X -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE '${PREFIX//_/\\_}%' OR datname LIKE 'pf\\_restore\\_%'" 2>/dev/null |
-    grep -vxF -f "$STAGING_BEFORE" | while IFS= read -r d; do
-      [[ -n $d ]] && psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$d\" WITH (FORCE)" >/dev/null 2>&1
-    done
-  psql -X -q -d postgres -c "DROP ROLE IF EXISTS \"$ROLE\"" >/dev/null 2>&1
+  if [[ -n ${FULLMNT:-} ]] && mountpoint -q "$FULLMNT" 2>/dev/null; then umount "$FULLMNT" 2>/dev/null; fi
+  our_tool_dbs >"$WORK/tool_dbs" 2>/dev/null
+  timeout 60 psql -X -q -At -d postgres -v prefix="${PREFIX//_/\\_}%" -v names="$(paste -sd, "$WORK/tool_dbs" 2>/dev/null)" >/dev/null 2>&1 <<'SQL'
+SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname) FROM pg_database
+ WHERE datname LIKE :'prefix' OR datname = ANY (string_to_array(:'names', ','))
+\gexec
+SELECT format('DROP ROLE IF EXISTS %I', rolname) FROM pg_roles WHERE rolname LIKE :'prefix'
+\gexec
+SQL
   cd /
   rm -rf -- "$WORK"
   exit "$rc"
@@ -107,14 +114,18 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 # sql DB <<< script
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1"; }
 db_exists() { [[ $(q postgres "SELECT count(*) FROM pg_database WHERE datname = '$1'") == 1 ]]; }
-# databases named pf_restore_* that were not there when the suite started
-new_staging() {
-  q postgres "SELECT datname FROM pg_database WHERE datname LIKE 'pf\\_restore\\_%'" | grep -vxF -f "$STAGING_BEFORE" || true
+# staging/scratch databases named in this run's tool output that still exist
+leftover_tool_dbs() {
+  local d
+  while IFS= read -r d; do
+    [[ -n $d ]] && db_exists "$d" && printf '%s\n' "$d"
+  done < <(our_tool_dbs)
+  return 0
 }
 assert_no_staging() {
   local s
-  s=$(new_staging)
-  [[ -z $s ]] || fail "staging database left behind: $s"
+  s=$(leftover_tool_dbs)
+  [[ -z $s ]] || fail "staging/scratch database left behind: $s"
 }
 
 # capture TAG CMD...: run CMD with stdout/stderr in $WORK/TAG.out/.err, exit code in RC
@@ -699,6 +710,7 @@ unix_socket_directories = '$CDIR'
 fsync = off
 shared_buffers = 16MB
 max_connections = 20
+max_prepared_transactions = 5
 wal_level = replica
 max_wal_senders = 3
 archive_mode = on
@@ -801,16 +813,558 @@ EOF
     fail "server log does not show recovery stopping at the target: $(grep -i recovery "$CDIR/restored.log")"
 }
 
+# ---- issue 13: crash safety, lock cycles, properties, retention scope, drills -------------------
+
+# Wrappers placed first in PATH (PF_PG_BINDIR) that hold pg_dump / pg_restore
+# at a gate: they create $GATE.started and wait (at most 60 s) for $GATE.go,
+# then run the real tool. Without PF_TEST_GATE they are the real tools.
+GATEBIN=$WORK/gatebin
+make_gatebin() {
+  local tool
+  mkdir -p "$GATEBIN"
+  for tool in pg_dump pg_restore; do
+    cat >"$GATEBIN/$tool" <<GATE
+#!/usr/bin/env bash
+gate=\${PF_TEST_GATE:-}
+if [[ -n \$gate && ( $tool == pg_dump || " \$* " == *" --dbname="* ) && \$* != *--version* ]]; then
+  : >"\$gate.started"
+  for _ in \$(seq 1 600); do [[ -e \$gate.go ]] && break; sleep 0.1; done
+fi
+exec "$PGBIN/$tool" "\$@"
+GATE
+    chmod +x "$GATEBIN/$tool"
+  done
+}
+# wait_for FILE-or-COMMAND...: poll up to 30 s (0.05 s steps)
+wait_file() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [[ -e $1 ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+wait_grep() { # wait_grep REGEX FILE [tenths of seconds, default 300]
+  local i
+  for ((i = 0; i < ${3:-300}; i++)); do
+    grep -qE -- "$1" "$2" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# wait for a background pid at most N seconds; RC = its exit code, 124 on timeout (then killed)
+wait_bounded() {
+  local pid=$1 secs=$2 i
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    RC=124
+    return 0
+  fi
+  RC=0
+  wait "$pid" || RC=$?
+}
+# the staging database a running pf-restore logged
+staging_of() { grep -oE 'pf_restore_[0-9]+_[0-9]+' "$1" | head -n 1; }
+
+t_swap_sigterm() {
+  local target=${PREFIX}swapterm dump pid app_pid i
+  dump=$(fixture_copy "$WORK/swapterm")
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  q postgres "CREATE DATABASE $target"
+  sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
+  # an application session on the target: the swap has to terminate it
+  psql -X -q -d "$target" -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
+  app_pid=$!
+  "$RS" --target "$target" --force "$dump" >"$WORK/swapterm.out" 2>"$WORK/swapterm.err" &
+  pid=$!
+  # SIGTERM as soon as the swap starts (the old tool's equivalent step: the drop)
+  wait_grep 'swap:|dropping existing database' "$WORK/swapterm.err" 600 || fail "the restore never reached the swap: $(tail -n 5 "$WORK/swapterm.err")"
+  kill -TERM "$pid" 2>/dev/null
+  for i in 1 2 3; do sleep 0.02; kill -TERM "$pid" 2>/dev/null || true; done
+  wait_bounded "$pid" 60
+  kill "$app_pid" 2>/dev/null || true
+  wait "$app_pid" 2>/dev/null || true
+  db_exists "$target" || fail "SIGTERM during the swap left no database '$target' (exit $RC): $(tail -n 5 "$WORK/swapterm.err")"
+  [[ $(q "$target" "SELECT count(*) FROM items") == 300 ]] || fail "'$target' does not hold the restored data"
+  [[ $(q postgres "SELECT datallowconn FROM pg_database WHERE datname = '$target'") == t ]] || fail "'$target' does not accept connections"
+  [[ $RC == 143 ]] || fail "exit code $RC, expected 143 (interrupted, after completing the swap)"
+  assert_grep 'SIGTERM received during the swap: finishing the swap first' "$WORK/swapterm.err"
+  assert_grep 'interrupted \(SIGTERM\) during the swap; the swap was completed' "$WORK/swapterm.err"
+  assert_log_format "$WORK/swapterm.err"
+  assert_no_staging
+
+  # SIGTERM during pg_restore (before the swap): exit 143, target untouched, staging dropped
+  q postgres "DROP DATABASE $target WITH (FORCE)"
+  q postgres "CREATE DATABASE $target"
+  sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_term "$RS" --target "$target" --force "$dump" >"$WORK/earlyterm.out" 2>"$WORK/earlyterm.err" &
+  pid=$!
+  wait_file "$WORK/gate_term.started" || fail "pg_restore did not start"
+  kill -TERM "$pid"
+  wait_bounded "$pid" 30
+  [[ $RC == 143 ]] || fail "early SIGTERM: exit $RC, expected 143"
+  assert_grep 'interrupted \(SIGTERM\)' "$WORK/earlyterm.err"
+  [[ $(q "$target" "SELECT count(*) FROM precious") == 42 ]] || fail "early SIGTERM changed '$target'"
+  assert_no_staging
+}
+
+t_swap_session_on_staging() {
+  local target=${PREFIX}swapbusy dump pid stg op_pid reader=${PREFIX}reader
+  dump=$(fixture_copy "$WORK/swapbusy")
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  q postgres "CREATE DATABASE $target"
+  sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
+  q postgres "CREATE ROLE $reader LOGIN"
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_busy "$RS" --target "$target" --force "$dump" >"$WORK/swapbusy.out" 2>"$WORK/swapbusy.err" &
+  pid=$!
+  wait_file "$WORK/gate_busy.started" || fail "pg_restore did not start"
+  stg=$(staging_of "$WORK/swapbusy.err")
+  [[ -n $stg ]] || fail "no staging database in the log"
+  # an unprivileged monitoring agent cannot connect to the staging database
+  if psql -X -q -U "$reader" -d "$stg" -c 'SELECT 1' >/dev/null 2>"$WORK/reader.err"; then
+    fail "a role without privileges could connect to the staging database"
+  fi
+  assert_grep 'permission denied for database' "$WORK/reader.err"
+  # a curious operator (superuser) sits in the staging database during the swap
+  psql -X -q -d "$stg" -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
+  op_pid=$!
+  for _ in $(seq 1 100); do
+    [[ $(q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$stg' AND query LIKE '%pg_sleep%'") == 1 ]] && break
+    sleep 0.05
+  done
+  : >"$WORK/gate_busy.go"
+  wait_bounded "$pid" 60
+  kill "$op_pid" 2>/dev/null || true
+  wait "$op_pid" 2>/dev/null || true
+  db_exists "$target" || fail "'$target' is gone after the swap (exit $RC)"
+  assert_rc 0 swapbusy
+  assert_grep "swap: terminated 1 session\\(s\\) connected to $stg" "$WORK/swapbusy.err"
+  [[ $(q "$target" "SELECT count(*) FROM items") == 300 ]] || fail "'$target' does not hold the restored data"
+  [[ $(q postgres "SELECT datallowconn FROM pg_database WHERE datname = '$target'") == t ]] || fail "'$target' does not accept connections"
+  assert_no_staging
+}
+
+# A prepared transaction in the staging database cannot be terminated: the
+# rename fails, and the transaction that renames both databases rolls back.
+# (Throwaway cluster: max_prepared_transactions > 0.)
+t_swap_rollback() {
+  local dir=$WORK/swaprb dump pid stg
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  cq postgres "CREATE DATABASE rbsrc"
+  cq rbsrc "CREATE TABLE items AS SELECT generate_series(1, 50) AS id"
+  cq postgres "CREATE DATABASE rbtarget"
+  cq rbtarget "CREATE TABLE precious AS SELECT generate_series(1, 42) AS id"
+  capture rb_backup env PGHOST="$CDIR" PGPORT="$CPORT" PGUSER=postgres PGDATABASE=rbsrc "$BK" --dir "$dir"
+  assert_rc 0 rb_backup
+  dump=$(only_dump "$dir")
+  PGHOST=$CDIR PGPORT=$CPORT PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_rb "$RS" --target rbtarget --force "$dump" >"$WORK/swaprb.out" 2>"$WORK/swaprb.err" &
+  pid=$!
+  wait_file "$WORK/gate_rb.started" || fail "pg_restore did not start"
+  stg=$(staging_of "$WORK/swaprb.err")
+  cq "$stg" "BEGIN; CREATE TABLE pf_test_blocker (x int); PREPARE TRANSACTION 'pf_test_blocker';" >/dev/null
+  : >"$WORK/gate_rb.go"
+  wait_bounded "$pid" 90
+  tail -n 12 "$WORK/swaprb.err"
+  assert_rc 12 swaprb
+  assert_grep 'swap rolled back; .rbtarget. keeps its previous data' "$WORK/swaprb.err"
+  [[ $(cq rbtarget "SELECT count(*) FROM precious") == 42 ]] || fail "the target lost its data in a failed swap"
+  [[ $(cq postgres "SELECT datallowconn FROM pg_database WHERE datname = 'rbtarget'") == t ]] || fail "ALLOW_CONNECTIONS not restored on the target"
+  [[ $(cq postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'pf\\_restore\\_%\\_old'") == 0 ]] || fail "an old copy exists after a rollback"
+  # tidy up the blocker (the staging database refuses connections now)
+  cq postgres "ALTER DATABASE $stg WITH ALLOW_CONNECTIONS true" >/dev/null
+  cq "$stg" "ROLLBACK PREPARED 'pf_test_blocker'" >/dev/null
+  cq postgres "DROP DATABASE IF EXISTS $stg WITH (FORCE)" >/dev/null
+}
+
+t_no_lock_cycle() {
+  local db=${PREFIX}mig dir=$WORK/mig holder=pf_bk_holder_$$ mig=pf_bk_migration_$$ pid t0 t1 holder_pid mig_pid st
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  q postgres "CREATE DATABASE $db"
+  q "$db" "CREATE TABLE t AS SELECT generate_series(1, 1000) AS id"
+  # (a) a migration holds ACCESS EXCLUSIVE: the backup gives up after --lock-wait-timeout, exit 9
+  PGAPPNAME=$holder psql -X -q -d "$db" >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(30);
+SQL
+  holder_pid=$!
+  for _ in $(seq 1 100); do
+    [[ $(q postgres "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '$holder' AND l.mode = 'AccessExclusiveLock' AND l.granted") -ge 1 ]] && break
+    sleep 0.05
+  done
+  t0=$(date +%s)
+  capture lockwait env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir" --lock-wait-timeout 1
+  t1=$(date +%s)
+  assert_rc 9 lockwait
+  assert_grep 'error: counting rows: a table lock was not granted within 1s \(a migration or another session holds a conflicting lock\)' "$WORK/lockwait.err"
+  ((t1 - t0 <= 10)) || fail "the waiting backup took $((t1 - t0))s to give up"
+  [[ -z $(files_besides_lock "$dir") ]] || fail "files written by a backup that could not lock"
+  # (b) pg_dump itself waiting for its LOCK TABLE: exit 9 as well
+  q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$holder'" >/dev/null
+  wait "$holder_pid" 2>/dev/null || true
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_lw DATABASE_URL=$(url "$db") "$BK" --dir "$dir" --lock-wait-timeout 1 >"$WORK/lockwait2.out" 2>"$WORK/lockwait2.err" &
+  pid=$!
+  wait_file "$WORK/gate_lw.started" || fail "pg_dump did not start"
+  PGAPPNAME=$holder psql -X -q -d "$db" >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(30);
+SQL
+  holder_pid=$!
+  for _ in $(seq 1 100); do
+    [[ $(q postgres "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '$holder' AND l.mode = 'AccessExclusiveLock' AND l.granted") -ge 1 ]] && break
+    sleep 0.05
+  done
+  : >"$WORK/gate_lw.go"
+  wait_bounded "$pid" 30
+  assert_rc 9 lockwait2
+  assert_grep 'error: pg_dump: a table lock was not granted within 1s' "$WORK/lockwait2.err"
+  q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$holder'" >/dev/null
+  wait "$holder_pid" 2>/dev/null || true
+  [[ -z $(files_besides_lock "$dir") ]] || fail "files written by a backup that could not lock"
+
+  # (c) the lock cycle: the backup has counted and pg_dump is about to lock;
+  # a migration (ALTER TABLE) arrives now. It must not queue behind a lock of
+  # the backup, so the application's queries keep running.
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_cycle DATABASE_URL=$(url "$db") "$BK" --dir "$dir" --lock-wait-timeout 20 >"$WORK/cycle.out" 2>"$WORK/cycle.err" &
+  pid=$!
+  wait_file "$WORK/gate_cycle.started" || fail "pg_dump did not start"
+  PGAPPNAME=$mig psql -X -q -d "$db" -c "SET lock_timeout = '20s'" -c 'ALTER TABLE t ADD COLUMN note text' >"$WORK/migration.out" 2>&1 &
+  mig_pid=$!
+  for _ in $(seq 1 40); do
+    kill -0 "$mig_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  st=$(PGOPTIONS='-c statement_timeout=3000' psql -X -q -At -d "$db" -c 'SELECT count(*) FROM t' 2>&1) || true
+  [[ $st == 1000 ]] || fail "an application query was blocked during backup + migration: $st"
+  wait_bounded "$mig_pid" 25
+  [[ $RC == 0 ]] || fail "the migration did not complete: $(cat "$WORK/migration.out")"
+  : >"$WORK/gate_cycle.go"
+  wait_bounded "$pid" 60
+  [[ $RC != 124 ]] || fail "the backup hung"
+  # the dump is consistent with its snapshot (ADD COLUMN does not rewrite the table)
+  assert_rc 0 cycle
+  assert_grep '^table	1000	public\.t$' "$(only_dump "$dir").manifest"
+}
+
+t_db_timeouts() {
+  local db=${PREFIX}tmo dir=$WORK/tmo target=${PREFIX}tmo_r dump
+  q postgres "CREATE DATABASE $db"
+  q "$db" "CREATE TABLE t AS SELECT generate_series(1, 200000) AS id"
+  q "$db" "CREATE TABLE u AS SELECT generate_series(1, 10) AS id"
+  q postgres "ALTER DATABASE $db SET statement_timeout = '1ms'"
+  q postgres "ALTER DATABASE $db SET idle_in_transaction_session_timeout = '10ms'"
+  # plain pg_dump copes (it resets both in its session)
+  pg_dump -Fc -d "$db" -f "$WORK/tmo_plain.dump" 2>"$WORK/tmo_plain.err" || fail "plain pg_dump failed: $(cat "$WORK/tmo_plain.err")"
+  capture tmo env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"
+  assert_rc 0 tmo
+  dump=$(only_dump "$dir")
+  assert_grep '^table	200000	public\.t$' "$dump.manifest"
+  capture tmo_restore "$RS" --target "$target" "$dump"
+  assert_rc 0 tmo_restore
+  [[ $(PGOPTIONS='-c statement_timeout=0' q "$target" "SELECT count(*) FROM t") == 200000 ]] || fail "restore incomplete"
+}
+
+t_db_properties() {
+  local src=${PREFIX}props dst=${PREFIX}props_r dst2=${PREFIX}props_r2 dst3=${PREFIX}props_r3 dir=$WORK/props dump
+  local owner=${PREFIX}dbowner owner2=${PREFIX}dbowner2 reader=${PREFIX}propreader
+  q postgres "CREATE ROLE $owner"
+  q postgres "CREATE ROLE $owner2"
+  q postgres "CREATE ROLE $reader LOGIN"
+  q postgres "CREATE DATABASE $src OWNER $owner"
+  sql postgres <<SQL
+REVOKE CONNECT ON DATABASE $src FROM PUBLIC;
+GRANT CONNECT ON DATABASE $src TO $reader;
+ALTER DATABASE $src SET search_path TO shop, public;
+ALTER DATABASE $src SET work_mem = '7MB';
+ALTER ROLE $reader IN DATABASE $src SET work_mem = '9MB';
+COMMENT ON DATABASE $src IS 'the shop''s data
+second line';
+SQL
+  q "$src" "CREATE TABLE t AS SELECT 1 AS id"
+  capture props_backup env DATABASE_URL="$(url "$src")" "$BK" --dir "$dir"
+  assert_rc 0 props_backup
+  dump=$(only_dump "$dir")
+  capture props_restore "$RS" --target "$dst" "$dump"
+  assert_rc 0 props_restore
+  [[ $(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$dst'") == "$owner" ]] || fail "owner not restored"
+  [[ $(q postgres "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$dst' AND a.grantee = 0 AND a.privilege_type = 'CONNECT'") == 0 ]] ||
+    fail "PUBLIC can connect to the restored database (REVOKE CONNECT lost)"
+  [[ $(q postgres "SELECT has_database_privilege('$reader', '$dst', 'CONNECT')") == t ]] || fail "GRANT CONNECT to $reader lost"
+  [[ $(q postgres "SELECT array_to_string(setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$dst' AND s.setrole = 0") == 'search_path=shop, public;work_mem=7MB' ]] ||
+    fail "ALTER DATABASE ... SET lost: $(q postgres "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$dst'")"
+  [[ $(q postgres "SELECT array_to_string(setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$dst' AND s.setrole = '$reader'::regrole") == 'work_mem=9MB' ]] ||
+    fail "ALTER ROLE ... IN DATABASE ... SET lost"
+  [[ $(q postgres "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$dst'") == "the shop's data"$'\n'"second line" ]] || fail "comment lost"
+  [[ $(psql -X -q -At -U "$reader" -d "$dst" -c 'SHOW search_path') == 'shop, public' ]] || fail "search_path not in effect"
+  # --db-owner maps the owner
+  capture props_map "$RS" --target "$dst2" --db-owner "$owner2" "$dump"
+  assert_rc 0 props_map
+  [[ $(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$dst2'") == "$owner2" ]] || fail "--db-owner not applied"
+  [[ $(q postgres "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$dst2' AND a.grantee = 0 AND a.privilege_type = 'CONNECT'") == 0 ]] || fail "ACL lost with --db-owner"
+  # --no-owner: owned by the restoring role; --force keeps the properties when replacing
+  capture props_noowner "$RS" --target "$dst3" --no-owner "$dump"
+  assert_rc 0 props_noowner
+  [[ $(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$dst3'") == "$PGUSER" ]] || fail "--no-owner: owner is not the restoring role"
+  capture props_force "$RS" --target "$dst" --force "$dump"
+  assert_rc 0 props_force
+  [[ $(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$dst'") == "$owner" ]] || fail "owner lost on --force"
+  assert_no_staging
+}
+
+t_retention_scope() {
+  local dir=$WORK/scope a=${PREFIX}app.b b=${PREFIX}app_b u=${PREFIX}ünï f la lb n
+  q postgres "CREATE DATABASE \"$a\""
+  q postgres "CREATE DATABASE $b"
+  q "$a" "CREATE TABLE t AS SELECT 1 AS id"
+  q "$b" "CREATE TABLE t AS SELECT 2 AS id"
+  capture scope_a env DATABASE_URL="$(url "$a")" "$BK" --dir "$dir"
+  assert_rc 0 scope_a
+  # a backup of app.b under the label an older version gave it (app_b), with its manifest
+  f=$dir/pf-backup_${b}_20200101T000000Z.dump
+  printf 'x\n' >"$f"
+  printf 'format\tpf-backup-manifest-1\ndatabase\t%s\n' "$a" >"$f.manifest"
+  printf 'x\n' >"$f.sha256"
+  touch -d '10 days ago' "$dir"/pf-backup_*
+  capture scope_b env DATABASE_URL="$(url "$b")" "$BK" --dir "$dir"
+  assert_rc 0 scope_b
+  n=$(find "$dir" -maxdepth 1 -name 'pf-backup_*.dump' | wc -l)
+  [[ $n == 3 ]] || fail "a backup run for $b deleted backups of $a: $(ls "$dir")"
+  [[ -e $f && -e $f.manifest ]] || fail "the legacy-labelled backup of $a was deleted"
+  # labels differ, and do not depend on the locale
+  la=$(sed -n 's/^pf-backup: ok file=.*\/pf-backup_\(.*\)_[0-9]\{8\}T[0-9]\{6\}Z\.dump .*/\1/p' "$WORK/scope_a.out")
+  lb=$(sed -n 's/^pf-backup: ok file=.*\/pf-backup_\(.*\)_[0-9]\{8\}T[0-9]\{6\}Z\.dump .*/\1/p' "$WORK/scope_b.out")
+  [[ -n $la && $la != "$lb" ]] || fail "labels collide: '$la' '$lb'"
+  q postgres "CREATE DATABASE \"$u\""
+  capture scope_u1 env LANG=C.UTF-8 LC_ALL=C.UTF-8 DATABASE_URL="$(url "$u")" "$BK" --dir "$dir.u1"
+  capture scope_u2 env LANG=C LC_ALL=C DATABASE_URL="$(url "$u")" "$BK" --dir "$dir.u2"
+  assert_rc 0 scope_u2
+  local l1 l2
+  l1=$(find "$dir.u1" -name 'pf-backup_*.dump' -printf '%f\n' | sed 's/_[0-9]*T[0-9]*Z\.dump$//')
+  l2=$(find "$dir.u2" -name 'pf-backup_*.dump' -printf '%f\n' | sed 's/_[0-9]*T[0-9]*Z\.dump$//')
+  [[ -n $l1 && $l1 == "$l2" ]] ||
+    fail "the label depends on the locale: $(ls "$dir.u1" "$dir.u2")"
+}
+
+t_drill_picks_exact_database() {
+  local dir=$WORK/drillpick app=${PREFIX}app v2=${PREFIX}app_v2
+  q postgres "CREATE DATABASE $app"
+  q postgres "CREATE DATABASE $v2"
+  q "$app" "CREATE TABLE app_only AS SELECT generate_series(1, 5) AS id"
+  q "$v2" "CREATE TABLE v2_only AS SELECT generate_series(1, 7) AS id"
+  capture dp_app env DATABASE_URL="$(url "$app")" "$BK" --dir "$dir"
+  sleep 1
+  capture dp_v2 env DATABASE_URL="$(url "$v2")" "$BK" --dir "$dir"
+  assert_rc 0 dp_v2
+  # the old drill command of docs/backup.md picks app_v2's backup for app
+  local newest
+  newest=$(printf '%s\n' "$dir/pf-backup_${app}"_*.dump | tail -n 1)
+  [[ ${newest##*/} == pf-backup_${v2}_* ]] || fail "test setup: the glob does not show the problem"
+  ! grep -q 'pf-backup_app_\*\.dump | tail' "$HERE/../../../docs/backup.md" || fail "docs/backup.md still has the drill command that picks app_v2"
+  capture dp_drill "$HERE/../pf-drill" --dir "$dir" --database "$app"
+  assert_rc 0 dp_drill
+  assert_grep "^pf-drill: ok database=$app backup=pf-backup_${app}_[0-9]{8}T[0-9]{6}Z\\.dump " "$WORK/dp_drill.out"
+  assert_grep 'restore ok in .* tables=1 rows=5 ' "$WORK/dp_drill.err"
+  capture dp_none "$HERE/../pf-drill" --dir "$dir" --database "${PREFIX}nothing"
+  assert_rc 16 dp_none
+  assert_no_staging
+}
+
+t_kill_backup_leaves_nothing() {
+  local db=${PREFIX}kill dir=$WORK/kill run=$WORK/run pid n i
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  mkdir -p "$run"
+  q postgres "CREATE DATABASE $db"
+  q "$db" "CREATE TABLE t AS SELECT generate_series(1, 100) AS id"
+  PF_RUNTIME_DIR=$run PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_kill PGAPPNAME=pf_bk_kill_$$ \
+    DATABASE_URL="postgres://$PGUSER:$SECRET@$PGHOST:$PGPORT/$db" "$BK" --dir "$dir" >"$WORK/kill.out" 2>"$WORK/kill.err" &
+  pid=$!
+  wait_file "$WORK/gate_kill.started" || fail "pg_dump did not start"
+  [[ -z $(find "$run" -name 'pgpass*') ]] || fail "a password file exists on disk while the backup runs"
+  ! grep -rqF -- "$SECRET" "$run" 2>/dev/null || fail "the password is in a file under the runtime directory"
+  [[ $(q postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pf_bk_kill_$$' AND state = 'idle in transaction'") -ge 1 ]] ||
+    fail "test setup: no snapshot session"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    n=$(q postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pf_bk_kill_$$'")
+    [[ $n == 0 ]] && break
+    sleep 0.1
+  done
+  [[ $n == 0 ]] || fail "sessions of the killed backup still open: $(q postgres "SELECT state, query FROM pg_stat_activity WHERE application_name = 'pf_bk_kill_$$'")"
+  # shellcheck disable=SC2009
+  ! ps -eo args | grep -F -- "$WORK/gate_kill" | grep -v grep || fail "children of the killed backup still run"
+  flock -n "$dir/.pf-backup.lock" true || fail "the directory lock is still held after the backup was killed"
+  [[ -z $(find "$run" -name 'pgpass*') ]] || fail "a password file outlived the backup"
+  # the next run removes the stale temporary directory and works
+  capture kill_next env PF_RUNTIME_DIR="$run" DATABASE_URL="$(url "$db")" "$BK" --dir "$dir" --lock-timeout 0
+  assert_rc 0 kill_next
+  assert_grep 'removed stale temporary directory' "$WORK/kill_next.err"
+  [[ -z $(find "$run" -mindepth 1) ]] || fail "temporary directories left: $(ls -A "$run")"
+  [[ -z $(find "$dir" -name '.*.tmp.*' -newer "$WORK/kill.err") ]] || true
+}
+
+t_timeout() {
+  local db=${PREFIX}tmout dir=$WORK/tmout pid t0 t1
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  q postgres "CREATE DATABASE $db"
+  t0=$(date +%s)
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_tmout DATABASE_URL=$(url "$db") "$BK" --dir "$dir" --timeout 2 >"$WORK/tmout.out" 2>"$WORK/tmout.err" &
+  pid=$!
+  wait_bounded "$pid" 30
+  t1=$(date +%s)
+  assert_rc 14 tmout
+  assert_grep 'error: the overall --timeout of 2s expired' "$WORK/tmout.err"
+  ((t1 - t0 <= 10)) || fail "--timeout 2 took $((t1 - t0))s"
+  [[ -z $(files_besides_lock "$dir") ]] || fail "files left after the timeout"
+  # shellcheck disable=SC2009
+  ! ps -eo args | grep -F -- "$WORK/gate_tmout" | grep -v grep || fail "children still run after the timeout"
+}
+
+t_odd_names() {
+  local nl=${PREFIX}nl$'\n'x tab=${PREFIX}tab$'\t'x dir=$WORK/odd dump
+  psql -X -q -d postgres -v n="$nl" <<<'CREATE DATABASE :"n";'
+  psql -X -q -d postgres -v n="$tab" <<<'CREATE DATABASE :"n";'
+  PGDATABASE=$nl q "$nl" "CREATE TABLE t AS SELECT generate_series(1, 3) AS id"
+  q "$tab" "CREATE TABLE t AS SELECT generate_series(1, 4) AS id"
+  capture odd_nl env PGDATABASE="$nl" "$BK" --dir "$dir/nl"
+  assert_rc 0 odd_nl
+  capture odd_tab env PGDATABASE="$tab" "$BK" --dir "$dir/tab"
+  assert_rc 0 odd_tab
+  assert_log_format "$WORK/odd_nl.err"
+  dump=$(only_dump "$dir/nl")
+  capture odd_nl_r "$RS" --target "${PREFIX}nl_r" "$dump"
+  assert_rc 0 odd_nl_r
+  [[ $(q "${PREFIX}nl_r" "SELECT count(*) FROM t") == 3 ]] || fail "newline database not restored"
+  # disaster recovery under the original (odd) name: no --force needed when it does not exist
+  psql -X -q -d postgres -v n="$tab" <<<'DROP DATABASE :"n";'
+  dump=$(only_dump "$dir/tab")
+  capture odd_tab_dr "$RS" --target "$tab" "$dump"
+  assert_rc 0 odd_tab_dr
+  assert_grep 'disaster recovery' "$WORK/odd_tab_dr.err"
+  [[ $(q "$tab" "SELECT count(*) FROM t") == 4 ]] || fail "tab database not restored under its name"
+  # while it exists, the source database is still protected
+  capture odd_tab_again "$RS" --target "$tab" "$dump"
+  assert_rc 11 odd_tab_again
+}
+
+t_url_parameters() {
+  local dir=$WORK/urlp
+  capture urlp env DATABASE_URL="$(url "$FIXDB")?keepalives=1&keepalives_idle=30&tcp_user_timeout=10000&application_name=pf_url_test&connect_timeout=5" "$BK" --dir "$dir"
+  assert_rc 0 urlp
+  capture urlp_bad env DATABASE_URL="$(url "$FIXDB")?no_such_param=1" "$BK" --dir "$dir"
+  assert_rc 3 urlp_bad
+  assert_grep "unknown parameter 'no_such_param'" "$WORK/urlp_bad.err"
+}
+
+FULLMNT=
+t_disk_full_manifest() {
+  local db=${PREFIX}full dir size pages
+  q postgres "CREATE DATABASE $db"
+  # many tables with long names: a big manifest next to a small dump
+  q "$db" "SELECT 1" >/dev/null
+  for i in $(seq 1 120); do printf 'CREATE TABLE table_with_a_long_name_for_the_manifest_%03d (id int);\n' "$i"; done | sql "$db"
+  capture full_probe env DATABASE_URL="$(url "$db")" "$BK" --dir "$WORK/full_probe"
+  assert_rc 0 full_probe
+  size=$(stat -c %s "$(only_dump "$WORK/full_probe")")
+  pages=$(((size + 4095) / 4096))
+  FULLMNT=$WORK/fullfs
+  mkdir -p "$FULLMNT"
+  if ! mount -t tmpfs -o size=$(((pages + 1) * 4096)),mode=0700 tmpfs "$FULLMNT" 2>"$WORK/mount.err"; then
+    fail "cannot mount a small tmpfs (needs root): $(cat "$WORK/mount.err")"
+  fi
+  # leave room for the dump, not for the manifest
+  dd if=/dev/zero of="$FULLMNT/filler" bs=4096 count=1 status=none 2>/dev/null || true
+  dir=$FULLMNT/b
+  capture full env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"
+  umount "$FULLMNT"
+  assert_rc 15 full
+  assert_grep 'error: cannot write the (manifest|checksum file) into .*No space left on device' "$WORK/full.err"
+  assert_log_format "$WORK/full.err"
+}
+
+t_metrics() {
+  local dir=$WORK/metrics m=$WORK/metrics/textfile/pf.prom other=${PREFIX}app.b
+  mkdir -p "$WORK/metrics/textfile"
+  printf '# HELP other_metric x\n# TYPE other_metric gauge\nother_metric 1\n' >"$m"
+  capture m_backup env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" --metrics-file "$m"
+  assert_rc 0 m_backup
+  assert_grep "^pf_backup_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\} [0-9]{10}\$" "$m"
+  assert_grep "^pf_backup_duration_seconds\\{database=\"$FIXDB\"\\} [0-9]+\\.[0-9]{3}\$" "$m"
+  assert_grep "^pf_backup_size_bytes\\{database=\"$FIXDB\"\\} [1-9][0-9]*\$" "$m"
+  assert_grep '^# TYPE pf_backup_size_bytes gauge$' "$m"
+  assert_grep '^other_metric 1$' "$m"
+  capture m_drill "$HERE/../pf-drill" --dir "$dir" --database "$FIXDB" --metrics-file "$m"
+  assert_rc 0 m_drill
+  assert_grep "^pf_backup_drill_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\} [0-9]{10}\$" "$m"
+  assert_grep "^pf_backup_drill_restore_duration_seconds\\{database=\"$FIXDB\"\\} [0-9]+\\.[0-9]{3}\$" "$m"
+  assert_grep 'amcheck ok: [1-9][0-9]* indexes' "$WORK/m_drill.err"
+  assert_grep "^pf_backup_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\}" "$m"
+  # a failed backup records the failure and keeps the last success
+  capture m_fail env DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/${PREFIX}no_such_db" "$BK" --dir "$dir" --metrics-file "$m"
+  assert_rc 4 m_fail
+  assert_grep "^pf_backup_last_exit_code\\{database=\"${PREFIX}no_such_db\"\\} 4\$" "$m"
+  assert_grep "^pf_backup_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\}" "$m"
+  # label values are escaped
+  q postgres "CREATE DATABASE \"$other\"" 2>/dev/null || true
+  [[ -z $(find "$WORK/metrics/textfile" -name '.*tmp*') ]] || fail "temporary metrics file left"
+  # a corrupt backup fails the drill (exit 10), records it, leaves no scratch database
+  local d
+  d=$(only_dump "$dir")
+  printf 'CORRUPT' | dd of="$d" bs=1 seek=100 conv=notrunc status=none
+  capture m_drill_bad "$HERE/../pf-drill" --dir "$dir" --database "$FIXDB" --metrics-file "$m"
+  assert_rc 10 m_drill_bad
+  assert_grep "^pf_backup_drill_last_exit_code\\{database=\"$FIXDB\"\\} 10\$" "$m"
+  assert_no_staging
+}
+
+# Backup / restore / drill times against plain pg_dump -Fc / pg_restore on
+# the same database. Printed as "timing:" lines and kept for the summary.
+t_timings() {
+  local db=${PREFIX}timing dir=$WORK/timing plain=${PREFIX}timing_plain r=${PREFIX}timing_r t0 t1 pd pr bk rs dr
+  q postgres "CREATE DATABASE $db"
+  sql "$db" <<'SQL'
+CREATE TABLE orders (id bigint PRIMARY KEY, customer int NOT NULL, total numeric(12,2), note text);
+INSERT INTO orders SELECT g, g % 5000, (g % 10000) / 100.0, 'order ' || g FROM generate_series(1, 300000) g;
+CREATE INDEX orders_customer ON orders (customer);
+CREATE TABLE events (id bigint PRIMARY KEY, at timestamptz, payload jsonb);
+INSERT INTO events SELECT g, '2024-01-01'::timestamptz + g * interval '1 s', jsonb_build_object('k', g) FROM generate_series(1, 100000) g;
+VACUUM ANALYZE;
+SQL
+  ms() { echo $((($2 - $1) / 1000000)); }
+  t0=$(date +%s%N); pg_dump -Fc -d "$db" -f "$WORK/timing_plain.dump"; t1=$(date +%s%N); pd=$(ms "$t0" "$t1")
+  t0=$(date +%s%N); capture tm_bk env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"; t1=$(date +%s%N); bk=$(ms "$t0" "$t1")
+  assert_rc 0 tm_bk
+  t0=$(date +%s%N); q postgres "CREATE DATABASE $plain"; pg_restore -d "$plain" "$WORK/timing_plain.dump"; t1=$(date +%s%N); pr=$(ms "$t0" "$t1")
+  t0=$(date +%s%N); capture tm_rs "$RS" --target "$r" "$(only_dump "$dir")"; t1=$(date +%s%N); rs=$(ms "$t0" "$t1")
+  assert_rc 0 tm_rs
+  t0=$(date +%s%N); capture tm_dr "$HERE/../pf-drill" --dir "$dir" --database "$db"; t1=$(date +%s%N); dr=$(ms "$t0" "$t1")
+  assert_rc 0 tm_dr
+  printf 'timing: 400000 rows (%s dump): pg_dump -Fc %d ms, pf-backup %d ms; pg_restore %d ms, pf-restore %d ms; pf-drill (restore + amcheck + drop) %d ms\n' \
+    "$(human_size "$(stat -c %s "$WORK/timing_plain.dump")")" "$pd" "$bk" "$pr" "$rs" "$dr" | tee "$WORK/timings.txt"
+}
+human_size() { numfmt --to=iec-i --suffix=B --format='%.1f' "$1"; }
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
 run() {
   local name=$1 rc t0 t1
+  # PF_BACKUP_TESTS="t_a t_b": run only these (and the fixture)
+  if [[ -n ${PF_BACKUP_TESTS:-} && $name != make_fixture && " $PF_BACKUP_TESTS " != *" $name "* ]]; then
+    return 0
+  fi
   t0=$(date +%s%N)
   set +e
   (
     set -e
+    [[ -z ${PF_BACKUP_TESTS_TRACE:-} ]] || set -x
     "$name"
   ) >"$WORK/$name.log" 2>&1
   rc=$?
@@ -823,7 +1377,7 @@ run() {
     FAILED=$((FAILED + 1))
     FAILED_NAMES+=("${name#t_}")
     say "FAIL ${name#t_} ($(((t1 - t0) / 1000000)) ms)"
-    sed 's/^/    /' "$WORK/$name.log" | tail -n 60
+    sed 's/^/    /' "$WORK/$name.log" | tail -n "${PF_BACKUP_TESTS_LOG_LINES:-60}"
   fi
 }
 
@@ -847,10 +1401,26 @@ run t_exit_on_error_and_no_owner
 run t_retention
 run t_concurrent_backups
 run t_consistent_under_writes
+run t_swap_sigterm
+run t_swap_session_on_staging
+run t_no_lock_cycle
+run t_db_timeouts
+run t_db_properties
+run t_retention_scope
+run t_drill_picks_exact_database
+run t_kill_backup_leaves_nothing
+run t_timeout
+run t_odd_names
+run t_url_parameters
+run t_disk_full_manifest
+run t_metrics
+run t_timings
 run t_cluster_start
 run t_password_auth
+run t_swap_rollback
 run t_pitr
 
+[[ -f $WORK/timings.txt ]] && say "$(cat "$WORK/timings.txt")"
 ((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
 echo "backup tests: $PASSED passed, $FAILED failed"
 ((FAILED == 0))
