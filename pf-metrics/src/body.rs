@@ -100,6 +100,7 @@ pin_project! {
 }
 
 impl<B: Body> ResponseBody<B> {
+    #[inline]
     pub(crate) fn new(inner: B, completion: Option<Completion>) -> Self {
         // An empty body may never be polled: complete now.
         let completion = match completion {
@@ -131,20 +132,19 @@ impl<B: Body> Body for ResponseBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let frame = if this
+        // A gRPC call waiting for its trailers: a panic while producing its
+        // messages is its status. Plain HTTP only tests a bool here.
+        let armed = this
             .completion
             .as_ref()
-            .is_some_and(Completion::wants_trailers)
-        {
-            // A gRPC call: a panic while producing its messages is its status.
-            let guard = PanicGuard(this.completion);
-            let frame = ready!(this.inner.as_mut().poll_frame(cx));
-            std::mem::forget(guard);
-            frame
-        } else {
-            ready!(this.inner.as_mut().poll_frame(cx))
+            .is_some_and(Completion::wants_trailers);
+        let guard = PanicGuard {
+            completion: this.completion,
+            armed,
         };
-        if let Some(c) = this.completion.as_mut() {
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let completion = guard.disarm();
+        if let Some(c) = completion.as_mut() {
             let ended = match &frame {
                 Some(Ok(f)) => {
                     if let Some(d) = f.data_ref() {
@@ -159,7 +159,7 @@ impl<B: Body> Body for ResponseBody<B> {
                 }
                 Some(Err(_)) | None => true,
             };
-            if ended && let Some(c) = this.completion.take() {
+            if ended && let Some(c) = completion.take() {
                 c.finish_ended();
             }
         }
@@ -180,12 +180,28 @@ impl<B: Body> Body for ResponseBody<B> {
 /// Records a gRPC call as `Internal` when a panic unwinds through the body's
 /// `poll_frame`: the body itself may be dropped later, when
 /// `thread::panicking()` no longer tells.
-struct PanicGuard<'a>(&'a mut Option<Completion>);
+struct PanicGuard<'a> {
+    completion: &'a mut Option<Completion>,
+    /// Only gRPC calls waiting for their trailers.
+    armed: bool,
+}
+
+impl<'a> PanicGuard<'a> {
+    /// The poll returned: hands the recorder back without running `drop`.
+    #[inline]
+    fn disarm(self) -> &'a mut Option<Completion> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the reference is moved out exactly once.
+        unsafe { std::ptr::read(&this.completion) }
+    }
+}
 
 impl Drop for PanicGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Some(c) = self.0.take()
+        if self.armed
+            && std::thread::panicking()
+            && let Some(c) = self.completion.take()
         {
             c.finish_panicked();
         }

@@ -50,7 +50,6 @@ mod disabled {
     use crate::registry::ResponseSeries;
 
     /// No trace: the feature is off.
-    #[derive(Clone, Copy)]
     pub(crate) struct Trace;
 
     impl Trace {
@@ -60,7 +59,7 @@ mod disabled {
         }
 
         #[inline(always)]
-        pub(crate) fn record(self, _series: &ResponseSeries, _bounds: &[u64], _nanos: u64) {}
+        pub(crate) fn record(&self, _series: &ResponseSeries, _bounds: &[u64], _nanos: u64) {}
     }
 
     /// No storage: the feature is off.
@@ -76,47 +75,37 @@ mod enabled {
     use crate::registry::ResponseSeries;
     use crate::series::HistogramLayout;
 
-    /// The trace ID of the request's OpenTelemetry context; 0 when there is
-    /// none (or it is not sampled: its trace would not be found).
-    /// Two words rather than a `u128`, whose 16-byte alignment would pad the
-    /// request recorders.
-    #[derive(Clone, Copy)]
+    /// The trace ID of the request's OpenTelemetry context, as two words (a
+    /// `u128`'s 16-byte alignment would pad the request recorders); zero when
+    /// there is none (or it is not sampled: its trace would not be found).
     pub(crate) struct Trace(u64, u64);
 
     impl Trace {
-        /// Reads the current span's OpenTelemetry context. Without any
-        /// tracing subscriber this is one relaxed load; with one but outside
-        /// a span, a thread-local lookup.
+        /// The current OpenTelemetry context's trace. `tracing-opentelemetry`
+        /// makes a span's context current while the span is entered (its
+        /// default "context activation"), so inside pf-log-enrich's request
+        /// span, or any span of a `tracing-opentelemetry` subscriber, this is
+        /// the request's trace. One thread-local read: no tracing subscriber
+        /// lookup, no span clone, no allocation.
         #[inline]
         pub(crate) fn current() -> Self {
-            if !tracing::dispatcher::has_been_set() {
-                return Trace(0, 0);
-            }
-            Self::from_span()
-        }
-
-        #[inline(never)]
-        fn from_span() -> Self {
             use opentelemetry::trace::TraceContextExt as _;
-            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-            let span = tracing::Span::current();
-            if span.is_none() {
-                return Trace(0, 0);
-            }
-            let cx = span.context();
-            let sc = cx.span().span_context().clone();
-            if sc.is_valid() && sc.is_sampled() {
-                let id = u128::from_be_bytes(sc.trace_id().to_bytes());
-                Trace((id >> 64) as u64, id as u64)
-            } else {
-                Trace(0, 0)
-            }
+            opentelemetry::Context::map_current(|cx| {
+                let span = cx.span();
+                let sc = span.span_context();
+                if sc.is_valid() && sc.is_sampled() {
+                    let id = u128::from_be_bytes(sc.trace_id().to_bytes());
+                    Trace((id >> 64) as u64, id as u64)
+                } else {
+                    Trace(0, 0)
+                }
+            })
         }
 
         /// Keeps this trace as the exemplar of the bucket `nanos` falls in.
         #[inline]
-        pub(crate) fn record(self, series: &ResponseSeries, bounds: &[u64], nanos: u64) {
+        pub(crate) fn record(&self, series: &ResponseSeries, bounds: &[u64], nanos: u64) {
             if self.0 | self.1 != 0 {
                 let id = (u128::from(self.0) << 64) | u128::from(self.1);
                 series.exemplars.record(bounds, id, nanos);

@@ -81,11 +81,12 @@ where
             Ok(response) => {
                 let completion = in_flight.map(|r| {
                     let status = response.status().as_u16();
-                    if r.is_grpc() {
-                        r.grpc_head(status, response.headers())
+                    let grpc_status = if r.is_grpc() {
+                        crate::grpc::status_header(response.headers())
                     } else {
-                        r.head(status, is_long_lived(&response))
-                    }
+                        None
+                    };
+                    r.head(status, is_long_lived(&response), grpc_status)
                 });
                 Ok(response.map(|b| ResponseBody::new(b, completion)))
             }

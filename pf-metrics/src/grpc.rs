@@ -50,15 +50,17 @@ const UNAVAILABLE: u8 = 14;
 const UNAUTHENTICATED: u8 = 16;
 const PERMISSION_DENIED: u8 = 7;
 
-/// Marker for "not a gRPC call" in [`GrpcCall::timeout`]-carrying fields.
-pub(crate) const NOT_GRPC: u64 = 0;
+/// "Not a gRPC call", in the fields that hold a call's timeout.
+pub(crate) const NOT_GRPC: u32 = 0;
 /// A gRPC call without a `grpc-timeout`.
-pub(crate) const NO_DEADLINE: u64 = u64::MAX;
+pub(crate) const NO_DEADLINE: u32 = u32::MAX;
 
-/// Whether `req` is a gRPC call, and if so its timeout in nanoseconds
-/// ([`NO_DEADLINE`] without one); [`NOT_GRPC`] otherwise.
+/// Whether `req` is a gRPC call, and if so its timeout in milliseconds,
+/// rounded up ([`NO_DEADLINE`] without one); [`NOT_GRPC`] otherwise. A `u32`
+/// fits in the padding of the request recorders: HTTP requests carry no
+/// more bytes than before.
 #[inline]
-pub(crate) fn grpc_timeout<B>(req: &Request<B>) -> u64 {
+pub(crate) fn grpc_timeout<B>(req: &Request<B>) -> u32 {
     // gRPC is HTTP/2 POST only: HTTP/1 traffic stops at the first compare.
     if req.version() != Version::HTTP_2 || req.method() != Method::POST {
         return NOT_GRPC;
@@ -67,7 +69,7 @@ pub(crate) fn grpc_timeout<B>(req: &Request<B>) -> u64 {
 }
 
 #[cold]
-fn grpc_timeout_slow(headers: &HeaderMap) -> u64 {
+fn grpc_timeout_slow(headers: &HeaderMap) -> u32 {
     let is_grpc = headers
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
@@ -80,8 +82,9 @@ fn grpc_timeout_slow(headers: &HeaderMap) -> u64 {
         .unwrap_or(NO_DEADLINE)
 }
 
-/// `grpc-timeout`: at most 8 ASCII digits and a unit (`H M S m u n`), in nanoseconds.
-fn parse_timeout(v: &[u8]) -> Option<u64> {
+/// `grpc-timeout`: at most 8 ASCII digits and a unit (`H M S m u n`), in
+/// milliseconds rounded up (at most 49 days).
+fn parse_timeout(v: &[u8]) -> Option<u32> {
     let (&unit, digits) = v.split_last()?;
     if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -98,8 +101,13 @@ fn parse_timeout(v: &[u8]) -> Option<u64> {
         b'n' => 1,
         _ => return None,
     };
+    let millis = n.saturating_mul(scale).div_ceil(1_000_000);
     // Never NOT_GRPC nor NO_DEADLINE.
-    Some(n.saturating_mul(scale).clamp(1, NO_DEADLINE - 1))
+    Some(
+        u32::try_from(millis)
+            .unwrap_or(u32::MAX)
+            .clamp(1, NO_DEADLINE - 1),
+    )
 }
 
 /// The route template of a gRPC call: its path when it has the
@@ -122,13 +130,19 @@ pub(crate) fn parse_code(v: &[u8]) -> u8 {
     }
 }
 
-/// The code of a response head: its `grpc-status` (trailers-only responses),
-/// the gRPC spec's mapping of a non-200 HTTP status, or `None` when the code
-/// will come in the trailers.
+/// The code in a response head's `grpc-status` (trailers-only responses).
 #[inline]
-pub(crate) fn head_code(status: u16, headers: &HeaderMap) -> Option<u8> {
-    if let Some(v) = headers.get(GRPC_STATUS) {
-        return Some(parse_code(v.as_bytes()));
+pub(crate) fn status_header(headers: &HeaderMap) -> Option<u8> {
+    headers.get(GRPC_STATUS).map(|v| parse_code(v.as_bytes()))
+}
+
+/// The code of a response head: its `grpc-status` (`header`, from
+/// [`status_header`]), the gRPC spec's mapping of a non-200 HTTP status, or
+/// `None` when the code will come in the trailers.
+#[inline]
+pub(crate) fn head_code(status: u16, header: Option<u8>) -> Option<u8> {
+    if header.is_some() {
+        return header;
     }
     // https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md
     match status {
@@ -161,13 +175,14 @@ pub(crate) enum Ending {
 const DEADLINE_SLACK_NANOS: u64 = 2_000_000;
 
 /// The code recorded for a call that ended without a status.
-pub(crate) fn ending_code(ending: Ending, timeout: u64, elapsed_nanos: u64) -> u8 {
+pub(crate) fn ending_code(ending: Ending, timeout_millis: u32, elapsed_nanos: u64) -> u8 {
     match ending {
         Ending::NoStatus | Ending::ServiceError => UNKNOWN,
         Ending::Panic => INTERNAL,
         Ending::Dropped
-            if timeout != NO_DEADLINE
-                && elapsed_nanos.saturating_add(DEADLINE_SLACK_NANOS) >= timeout =>
+            if timeout_millis != NO_DEADLINE
+                && elapsed_nanos.saturating_add(DEADLINE_SLACK_NANOS)
+                    >= u64::from(timeout_millis) * 1_000_000 =>
         {
             DEADLINE_EXCEEDED
         }
@@ -317,10 +332,12 @@ mod tests {
 
     #[test]
     fn timeouts_parse_per_spec() {
-        assert_eq!(parse_timeout(b"100m"), Some(100_000_000));
-        assert_eq!(parse_timeout(b"1S"), Some(1_000_000_000));
-        assert_eq!(parse_timeout(b"2H"), Some(7_200_000_000_000));
+        assert_eq!(parse_timeout(b"100m"), Some(100));
+        assert_eq!(parse_timeout(b"1S"), Some(1_000));
+        assert_eq!(parse_timeout(b"2H"), Some(7_200_000));
+        assert_eq!(parse_timeout(b"1500u"), Some(2), "rounded up");
         assert_eq!(parse_timeout(b"0n"), Some(1));
+        assert_eq!(parse_timeout(b"99999999H"), Some(NO_DEADLINE - 1));
         assert_eq!(parse_timeout(b"123456789S"), None, "at most 8 digits");
         assert_eq!(parse_timeout(b"10x"), None);
         assert_eq!(parse_timeout(b"m"), None);
@@ -343,7 +360,7 @@ mod tests {
                 Method::POST,
                 "application/grpc+proto"
             )),
-            5_000_000_000
+            5_000
         );
         assert_eq!(
             grpc_timeout(&req(Version::HTTP_11, Method::POST, "application/grpc")),
@@ -373,12 +390,13 @@ mod tests {
     #[test]
     fn head_codes_follow_the_http_mapping() {
         let mut h = HeaderMap::new();
-        assert_eq!(head_code(200, &h), None);
-        assert_eq!(head_code(404, &h), Some(UNIMPLEMENTED));
-        assert_eq!(head_code(503, &h), Some(UNAVAILABLE));
-        assert_eq!(head_code(500, &h), Some(UNKNOWN));
+        assert_eq!(head_code(200, status_header(&h)), None);
+        assert_eq!(head_code(404, status_header(&h)), Some(UNIMPLEMENTED));
+        assert_eq!(head_code(503, status_header(&h)), Some(UNAVAILABLE));
+        assert_eq!(head_code(500, status_header(&h)), Some(UNKNOWN));
         h.insert(GRPC_STATUS, "5".parse().unwrap());
-        assert_eq!(head_code(200, &h), Some(5));
+        assert_eq!(head_code(200, status_header(&h)), Some(5));
+        assert_eq!(head_code(503, status_header(&h)), Some(5));
     }
 
     #[test]
@@ -386,13 +404,14 @@ mod tests {
         assert_eq!(ending_code(Ending::Panic, NO_DEADLINE, 0), INTERNAL);
         assert_eq!(ending_code(Ending::NoStatus, NO_DEADLINE, 0), UNKNOWN);
         assert_eq!(ending_code(Ending::Dropped, NO_DEADLINE, 10), CANCELLED);
-        assert_eq!(ending_code(Ending::Dropped, 100_000_000, 10), CANCELLED);
+        assert_eq!(ending_code(Ending::Dropped, 100, 10), CANCELLED);
+        assert_eq!(ending_code(Ending::Dropped, 100, 97_000_000), CANCELLED);
         assert_eq!(
-            ending_code(Ending::Dropped, 100_000_000, 99_000_000),
+            ending_code(Ending::Dropped, 100, 99_000_000),
             DEADLINE_EXCEEDED
         );
         assert_eq!(
-            ending_code(Ending::Dropped, 100_000_000, 150_000_000),
+            ending_code(Ending::Dropped, 100, 150_000_000),
             DEADLINE_EXCEEDED
         );
     }

@@ -122,11 +122,13 @@
 //! links to the trace. The Prometheus text format is unchanged. The layer
 //! must run inside the span (add pf-log-enrich's layer outside it).
 //!
-//! Cost: without any `tracing` subscriber, one relaxed load per request; with
-//! a subscriber but outside a span, a thread-local lookup; with a trace
-//! context, the context read, a clock read for the timestamp and a
-//! four-word write per request (and one allocation per series, at its first
-//! traced request).
+//! The trace is read from the current OpenTelemetry `Context`, which
+//! `tracing-opentelemetry` sets while a span is entered (its default
+//! "context activation"; code that attaches a `Context` itself works too).
+//! Cost: one thread-local read per request without a trace context (no
+//! tracing-subscriber lookup, no allocation); with one, also a wall-clock
+//! read for the timestamp and a four-word write (and one allocation per
+//! series, at its first traced request).
 //!
 //! # Features
 //!

@@ -38,8 +38,8 @@ pub(crate) struct InFlight {
     method: u8,
     start: u64,
     /// [`NOT_GRPC`] for HTTP requests; for gRPC calls their `grpc-timeout`
-    /// in nanoseconds, or [`grpc::NO_DEADLINE`].
-    grpc: u64,
+    /// in milliseconds, or [`grpc::NO_DEADLINE`] (in the padding after `method`).
+    grpc: u32,
     /// The trace of the request's span, for exemplars (zero-sized without the feature).
     trace: Trace,
 }
@@ -52,7 +52,7 @@ impl InFlight {
         registry: &MetricsRegistry,
         route: &RouteEntry,
         method: u8,
-        grpc: u64,
+        grpc: u32,
     ) -> Self {
         let inner = &*registry.inner;
         let flight = inner.flight(route, method);
@@ -102,20 +102,36 @@ impl InFlight {
     /// taken at the head, take it now. Long-lived responses (101 upgrades,
     /// server-sent events) always take it at the head, so hours-long streams
     /// never land in the request histogram.
+    ///
+    /// For a gRPC call the code is in the head (trailers-only responses, or a
+    /// non-200 HTTP status), or else comes in the trailers: then the series
+    /// is picked when the body ends. gRPC calls are always timed to their
+    /// status, whatever the [`Timing`]. (One construction path for both, so
+    /// that the HTTP path builds the recorder in place.)
+    /// `grpc_status` is the head's `grpc-status` code of a gRPC call (see
+    /// [`grpc::status_header`]), `None` for HTTP requests.
     #[inline]
-    pub(crate) fn head(self, status: u16, long_lived: bool) -> Completion {
+    pub(crate) fn head(self, status: u16, long_lived: bool, grpc_status: Option<u8>) -> Completion {
         let inner = &*self.registry.inner;
-        // SAFETY: `self.registry` owns the route.
-        let route = unsafe { self.route.get() };
-        let series = inner.response(route, self.method, status);
-        let at_head = long_lived || inner.timing == Timing::Headers;
+        let (series, grpc_timeout) = if self.grpc == NOT_GRPC {
+            // SAFETY: `self.registry` owns the route.
+            let route = unsafe { self.route.get() };
+            (
+                SeriesPtr::new(inner.response(route, self.method, status)),
+                NOT_GRPC,
+            )
+        } else {
+            self.grpc_series(status, grpc_status)
+        };
+        let at_head = self.grpc == NOT_GRPC && (long_lived || inner.timing == Timing::Headers);
         let mut c = Completion {
-            series: SeriesPtr::new(series),
+            series,
             flight: self.flight,
             start: self.start,
             duration_taken: false,
             bytes: 0,
-            grpc: None,
+            grpc_timeout,
+            grpc_code: NO_CODE,
             trace: self.trace,
             registry: self.registry,
         };
@@ -125,36 +141,22 @@ impl InFlight {
         c
     }
 
-    /// The response head of a gRPC call is ready. Its code is in the head
-    /// (trailers-only responses, or a non-200 HTTP status), or else comes in
-    /// the trailers: then the series is picked when the body ends. gRPC calls
-    /// are always timed to their status, whatever the [`Timing`].
+    /// The series of a gRPC call whose head is ready and, when its code comes
+    /// in the trailers, its timeout (the series pointer then holds the route:
+    /// see [`Completion::grpc_timeout`]).
     #[cold]
-    pub(crate) fn grpc_head(self, status: u16, headers: &HeaderMap) -> Completion {
+    #[inline(never)]
+    fn grpc_series(
+        &self,
+        status: u16,
+        grpc_status: Option<u8>,
+    ) -> (SeriesPtr<ResponseSeries>, u32) {
         let inner = &*self.registry.inner;
         // SAFETY: `self.registry` owns the route.
         let route = unsafe { self.route.get() };
-        let (series, grpc) = match grpc::head_code(status, headers) {
-            Some(code) => (inner.grpc_response(route, code), None),
-            // A placeholder until the code is known; never observed into.
-            None => (
-                &inner.overflow_response,
-                Some(GrpcCall {
-                    route: self.route,
-                    timeout: self.grpc,
-                    code: None,
-                }),
-            ),
-        };
-        Completion {
-            series: SeriesPtr::new(series),
-            flight: self.flight,
-            start: self.start,
-            duration_taken: false,
-            bytes: 0,
-            grpc,
-            trace: self.trace,
-            registry: self.registry,
+        match grpc::head_code(status, grpc_status) {
+            Some(code) => (SeriesPtr::new(inner.grpc_response(route, code)), NOT_GRPC),
+            None => (SeriesPtr(self.route.0.cast::<ResponseSeries>()), self.grpc),
         }
     }
 
@@ -175,7 +177,8 @@ impl InFlight {
                 start: self.start,
                 duration_taken: false,
                 bytes: 0,
-                grpc: None,
+                grpc_timeout: NOT_GRPC,
+                grpc_code: NO_CODE,
                 trace: self.trace,
                 registry: self.registry,
             }
@@ -186,28 +189,30 @@ impl InFlight {
             Ending::Dropped => STATUS_CLIENT_CLOSED,
             Ending::Panic | Ending::ServiceError | Ending::NoStatus => 500,
         };
-        self.head(status, false).finish();
+        self.head(status, false, None).finish();
     }
 }
 
-/// A gRPC call whose code comes in the trailers.
-struct GrpcCall {
-    route: SeriesPtr<RouteEntry>,
-    timeout: u64,
-    /// The trailers' code, once they passed.
-    code: Option<u8>,
-}
+/// [`Completion::grpc_code`] before the trailers passed.
+const NO_CODE: u8 = u8::MAX;
 
 /// A response between its head and the end of its body.
 pub(crate) struct Completion {
     registry: MetricsRegistry,
+    /// The response's series; for a gRPC call waiting for its trailers
+    /// (`grpc_timeout != NOT_GRPC`), its [`RouteEntry`] instead. Kept in one
+    /// word so that plain HTTP responses carry no more than before.
     series: SeriesPtr<ResponseSeries>,
     flight: SeriesPtr<FlightSeries>,
     start: u64,
-    duration_taken: bool,
     pub(crate) bytes: u64,
-    /// A gRPC call waiting for its trailers; `None` for HTTP requests.
-    grpc: Option<GrpcCall>,
+    duration_taken: bool,
+    /// [`NOT_GRPC`] for HTTP requests and gRPC calls whose code is known;
+    /// for a gRPC call waiting for its trailers, its timeout in
+    /// milliseconds (with `grpc_code`, in the padding after `duration_taken`).
+    grpc_timeout: u32,
+    /// The trailers' code of a waiting gRPC call, or [`NO_CODE`].
+    grpc_code: u8,
     trace: Trace,
 }
 
@@ -215,57 +220,43 @@ impl Completion {
     /// Whether this is a gRPC call whose code comes in the trailers.
     #[inline]
     pub(crate) fn wants_trailers(&self) -> bool {
-        self.grpc.is_some()
+        self.grpc_timeout != NOT_GRPC
     }
 
     /// A trailers frame passed: keep its `grpc-status`.
     #[cold]
     pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
-        if let Some(g) = &mut self.grpc
-            && let Some(v) = trailers.get(grpc::GRPC_STATUS)
-        {
-            g.code = Some(grpc::parse_code(v.as_bytes()));
+        if let Some(v) = trailers.get(grpc::GRPC_STATUS) {
+            self.grpc_code = grpc::parse_code(v.as_bytes());
         }
     }
 
-    /// Picks the series of a gRPC call from its trailers' code, or from how
-    /// it ended without one. `ended` is whether the body reached its end.
+    /// Picks the series of a waiting gRPC call: its trailers' code, or how it
+    /// ended without one.
     #[cold]
-    fn resolve_grpc(&mut self, call: GrpcCall, ended: bool) {
+    fn resolve_grpc(&mut self, ending: Ending) {
         let inner = &*self.registry.inner;
-        let code = call.code.unwrap_or_else(|| {
-            let ending = if ended {
-                Ending::NoStatus
-            } else {
-                Ending::Dropped
-            };
-            grpc::ending_code(ending, call.timeout, inner.elapsed_nanos(self.start))
-        });
-        // SAFETY: `self.registry` owns the route.
-        let route = unsafe { call.route.get() };
+        let code = if self.grpc_code == NO_CODE || ending == Ending::Panic {
+            grpc::ending_code(ending, self.grpc_timeout, inner.elapsed_nanos(self.start))
+        } else {
+            self.grpc_code
+        };
+        // SAFETY: while waiting, `series` holds the route (see the field), owned by `self.registry`.
+        let route = unsafe { self.series.0.cast::<RouteEntry>().as_ref() };
         self.series = SeriesPtr::new(inner.grpc_response(route, code));
+        self.grpc_timeout = NOT_GRPC;
     }
 
     /// A panic unwound through the body of a gRPC call waiting for its trailers.
     #[cold]
     pub(crate) fn finish_panicked(mut self) {
-        if let Some(call) = self.grpc.take() {
-            let inner = &*self.registry.inner;
-            // SAFETY: `self.registry` owns the route.
-            let route = unsafe { call.route.get() };
-            let code = grpc::ending_code(Ending::Panic, call.timeout, 0);
-            self.series = SeriesPtr::new(inner.grpc_response(route, code));
-        }
-        self.finish();
+        self.complete(Ending::Panic);
     }
 
-    /// The body of a gRPC call ended (or failed): record it.
+    /// The body ended (or failed): record the request.
     #[inline]
     pub(crate) fn finish_ended(mut self) {
-        if let Some(call) = self.grpc.take() {
-            self.resolve_grpc(call, true);
-        }
-        self.finish();
+        self.complete(Ending::NoStatus);
     }
 
     #[inline]
@@ -284,11 +275,19 @@ impl Completion {
         self.duration_taken = true;
     }
 
-    /// The body ended (or was dropped): count the request and leave flight.
+    /// The body was dropped (or ended): count the request and leave flight.
     #[inline]
     pub(crate) fn finish(mut self) {
-        if let Some(call) = self.grpc.take() {
-            self.resolve_grpc(call, false);
+        self.complete(Ending::Dropped);
+    }
+
+    /// Counts the request and leaves flight; `ending` says how a gRPC call
+    /// still waiting for its trailers ended. Takes `&mut self` so that the
+    /// recorder is not moved again on the way.
+    #[inline]
+    fn complete(&mut self, ending: Ending) {
+        if self.wants_trailers() {
+            self.resolve_grpc(ending);
         }
         if !self.duration_taken {
             self.observe_duration();

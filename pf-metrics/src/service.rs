@@ -93,7 +93,7 @@ impl<R: RouteExtractor> Shared<R> {
     /// The route of a request: the extractor's template, or for a gRPC call
     /// its `/package.Service/Method` path.
     #[inline]
-    fn route<B>(&self, req: &Request<B>, grpc: u64) -> &RouteEntry {
+    fn route<B>(&self, req: &Request<B>, grpc: u32) -> &RouteEntry {
         let template = if grpc == NOT_GRPC {
             self.extractor.route(req.uri(), req.extensions())
         } else {
