@@ -89,7 +89,7 @@ cleanup() {
     fi
   done
   if [[ -n ${FULLMNT:-} ]] && mountpoint -q "$FULLMNT" 2>/dev/null; then umount "$FULLMNT" 2>/dev/null; fi
-  our_tool_dbs >"$WORK/tool_dbs" 2>/dev/null
+  { our_tool_dbs; cat "$WORK/created.dbs" 2>/dev/null; } >"$WORK/tool_dbs"
   timeout 60 psql -X -q -At -d postgres -v prefix="${PREFIX//_/\\_}%" -v names="$(paste -sd, "$WORK/tool_dbs" 2>/dev/null)" >/dev/null 2>&1 <<'SQL'
 SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname) FROM pg_database
  WHERE datname LIKE :'prefix' OR datname = ANY (string_to_array(:'names', ','))
@@ -800,6 +800,8 @@ recovery_target_action = 'promote'
 archive_mode = off
 EOF
   as_pg touch "$restored/recovery.signal"
+  local t0 t1
+  t0=$(date +%s%N)
   as_pg "$PGBIN/pg_ctl" -D "$restored" -l "$CDIR/restored.log" -w -t 60 start >/dev/null ||
     fail "recovered cluster did not start: $(tail -n 20 "$CDIR/restored.log")"
   for _ in $(seq 1 300); do
@@ -807,6 +809,8 @@ EOF
     sleep 0.1
   done
   [[ $(cq postgres "SELECT pg_is_in_recovery()") == f ]] || fail "recovery did not finish"
+  t1=$(date +%s%N)
+  printf 'timing: PITR (base backup copy already in place, start + WAL replay to the target + promote) %d ms\n' $(((t1 - t0) / 1000000)) | tee -a "$WORK/timings.txt"
   rows=$(cq pitr "SELECT string_agg(id::text, ',' ORDER BY id) FROM events")
   [[ $rows == 1,2,3,4,5,6 ]] || fail "after recovery to $t_target expected rows 1..6, got $rows"
   grep -q 'recovery stopping before commit of transaction' "$CDIR/restored.log" ||
@@ -1346,9 +1350,25 @@ SQL
   t0=$(date +%s%N); capture tm_dr "$HERE/../pf-drill" --dir "$dir" --database "$db"; t1=$(date +%s%N); dr=$(ms "$t0" "$t1")
   assert_rc 0 tm_dr
   printf 'timing: 400000 rows (%s dump): pg_dump -Fc %d ms, pf-backup %d ms; pg_restore %d ms, pf-restore %d ms; pf-drill (restore + amcheck + drop) %d ms\n' \
-    "$(human_size "$(stat -c %s "$WORK/timing_plain.dump")")" "$pd" "$bk" "$pr" "$rs" "$dr" | tee "$WORK/timings.txt"
+    "$(human_size "$(stat -c %s "$WORK/timing_plain.dump")")" "$pd" "$bk" "$pr" "$rs" "$dr" | tee -a "$WORK/timings.txt"
 }
 human_size() { numfmt --to=iec-i --suffix=B --format='%.1f' "$1"; }
+
+# Issue 14 item 7: another restore's staging database on the same server is
+# neither counted as ours nor dropped.
+t_foreign_staging_untouched() {
+  local foreign target=${PREFIX}fg dump
+  foreign=pf_restore_${$}0_$(date +%s)
+  printf '%s\n' "$foreign" >>"$WORK/created.dbs" # dropped by cleanup if this test fails half-way
+  q postgres "CREATE DATABASE $foreign"
+  dump=$(fixture_copy "$WORK/fg")
+  capture fg "$RS" --target "$target" "$dump"
+  assert_rc 0 fg
+  assert_no_staging
+  ! our_tool_dbs | grep -qxF "$foreign" || fail "a foreign staging database counts as ours"
+  db_exists "$foreign" || fail "a foreign staging database was dropped"
+  q postgres "DROP DATABASE $foreign"
+}
 
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
@@ -1414,13 +1434,16 @@ run t_odd_names
 run t_url_parameters
 run t_disk_full_manifest
 run t_metrics
+run t_foreign_staging_untouched
 run t_timings
 run t_cluster_start
 run t_password_auth
 run t_swap_rollback
 run t_pitr
 
-[[ -f $WORK/timings.txt ]] && say "$(cat "$WORK/timings.txt")"
+if [[ -f $WORK/timings.txt ]]; then
+  while IFS= read -r line; do say "$line"; done <"$WORK/timings.txt"
+fi
 ((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
 echo "backup tests: $PASSED passed, $FAILED failed"
 ((FAILED == 0))
