@@ -1,0 +1,41 @@
+//! The facts about a request that every pf layer needs, worked out one way:
+//! the route template ([`RouteExtractor`], [`Route`], `__unmatched__`), the
+//! method and status labels ([`method_label`], [`status_class`]), which
+//! routes are excluded ([`RouteFilter`]), when and how a response body ended
+//! ([`ObservedBody`], [`BodyEnd`]), which keys hold secrets
+//! ([`redact::is_sensitive_key`]), and the small text utilities they share
+//! ([`text`]).
+//!
+//! `pf-metrics`, `pf-log-enrich` and `pf-health` depend on this crate and
+//! never on each other, in the spirit of `tower-layer` and `metrics-util`.
+//! Application code rarely needs it directly: its types are re-exported where
+//! the layers take them.
+//!
+//! ```
+//! use pf_core::{RouteFilter, UNMATCHED_ROUTE, method_label};
+//!
+//! let excluded = RouteFilter::new(["/metrics", "/internal/*"]);
+//! assert!(excluded.matches("/internal/debug"));
+//! assert!(!excluded.matches("/api/v1/users/{id}"));
+//! assert_eq!(method_label(&http::Method::from_bytes(b"BREW").unwrap()), "_OTHER");
+//! assert_eq!(UNMATCHED_ROUTE, "__unmatched__");
+//! ```
+//!
+//! # Features
+//!
+//! - `axum`: [`MatchedPathRoute`] reads axum's `MatchedPath`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod filter;
+mod method;
+pub mod redact;
+mod route;
+pub mod text;
+
+pub use body::{BodyEnd, ObservedBody, OnBodyEnd};
+pub use filter::RouteFilter;
+pub use method::{METHOD_LABELS, method_index, method_label, status_class};
+pub use route::{MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
