@@ -100,8 +100,12 @@ impl From<axum::extract::MatchedPath> for Route {
 /// one series per user ID and per 404 probe. `None` means the request matched
 /// no route; the layers record it as [`UNMATCHED_ROUTE`].
 ///
-/// The argument order is the request's: the URI, then the extensions. Closures
-/// `Fn(&Uri, &Extensions) -> Option<Route>` implement it.
+/// Implement [`route_str`](Self::route_str), borrowed from the request (what
+/// the metrics layer reads: no copy, no reference count). Layers that keep
+/// the template past the request (the span layer) call
+/// [`route`](Self::route), which copies it into a [`Route`]; override it too
+/// when you can hand out a cheaper `Route` (a `&'static str`, an `Arc`).
+/// The argument order is the request's: the URI, then the extensions.
 ///
 /// ```
 /// use http::{Extensions, Uri};
@@ -111,32 +115,39 @@ impl From<axum::extract::MatchedPath> for Route {
 /// #[derive(Clone)]
 /// struct MyRoutes;
 ///
-/// impl RouteExtractor for MyRoutes {
-///     fn route(&self, uri: &Uri, _: &Extensions) -> Option<Route> {
-///         match uri.path() {
-///             p if p.starts_with("/users/") => Some(Route::from("/users/{id}")),
-///             "/health" => Some(Route::from("/health")),
+/// impl MyRoutes {
+///     fn template(path: &str) -> Option<&'static str> {
+///         match path {
+///             p if p.starts_with("/users/") => Some("/users/{id}"),
+///             "/health" => Some("/health"),
 ///             _ => None,
 ///         }
 ///     }
 /// }
 ///
+/// impl RouteExtractor for MyRoutes {
+///     fn route_str<'r>(&self, uri: &'r Uri, _: &'r Extensions) -> Option<&'r str> {
+///         Self::template(uri.path())
+///     }
+///     // Static templates: a `Route` without allocating.
+///     fn route(&self, uri: &Uri, _: &Extensions) -> Option<Route> {
+///         Self::template(uri.path()).map(Route::from)
+///     }
+/// }
+///
 /// let uri: Uri = "/users/42".parse().unwrap();
+/// assert_eq!(MyRoutes.route_str(&uri, &Extensions::new()), Some("/users/{id}"));
 /// assert_eq!(MyRoutes.route(&uri, &Extensions::new()).unwrap().as_str(), "/users/{id}");
-/// let by_closure = |uri: &Uri, _: &Extensions| (uri.path() == "/").then(|| Route::from("/"));
-/// assert!(by_closure.route(&uri, &Extensions::new()).is_none());
 /// ```
 pub trait RouteExtractor: Clone + Send + Sync + 'static {
     /// The route template of the request, or `None` when it matched no route.
-    fn route(&self, uri: &Uri, extensions: &Extensions) -> Option<Route>;
-}
+    fn route_str<'r>(&self, uri: &'r Uri, extensions: &'r Extensions) -> Option<&'r str>;
 
-impl<F> RouteExtractor for F
-where
-    F: Fn(&Uri, &Extensions) -> Option<Route> + Clone + Send + Sync + 'static,
-{
+    /// The same template as an owned [`Route`]; by default a copy of
+    /// [`route_str`](Self::route_str).
     fn route(&self, uri: &Uri, extensions: &Extensions) -> Option<Route> {
-        self(uri, extensions)
+        self.route_str(uri, extensions)
+            .map(|s| Route::from(Arc::<str>::from(s)))
     }
 }
 
@@ -152,12 +163,29 @@ where
 ///
 /// let uri: http::Uri = "/x".parse().unwrap();
 /// // No router ran: no template.
+/// assert!(MatchedPathRoute.route_str(&uri, &http::Extensions::new()).is_none());
 /// assert!(MatchedPathRoute.route(&uri, &http::Extensions::new()).is_none());
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MatchedPathRoute;
 
 impl RouteExtractor for MatchedPathRoute {
+    #[inline]
+    fn route_str<'r>(&self, _uri: &'r Uri, extensions: &'r Extensions) -> Option<&'r str> {
+        #[cfg(feature = "axum")]
+        {
+            extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(axum::extract::MatchedPath::as_str)
+        }
+        #[cfg(not(feature = "axum"))]
+        {
+            let _ = extensions;
+            None
+        }
+    }
+
+    /// A clone of axum's `MatchedPath`: a reference-count increment, not a copy.
     #[inline]
     fn route(&self, _uri: &Uri, extensions: &Extensions) -> Option<Route> {
         #[cfg(feature = "axum")]
