@@ -312,6 +312,12 @@ def check_compose():
                 problems.append(f"compose.yaml: {name}: port {port} is not published on 127.0.0.1 only")
         for cfg in svc.get("configs") or []:
             problems.append(f"compose.yaml: {name}: configs are not used here ({cfg})")
+    # Prometheus gets every rule file its configuration names, beside it.
+    prom = load_yaml(os.path.join(DEPLOY, "prometheus", "prometheus.yml"))
+    mounted = {str(v).split(":")[1] for v in services.get("prometheus", {}).get("volumes") or []}
+    for rf in prom.get("rule_files") or []:
+        if f"/etc/prometheus/{rf}" not in mounted:
+            problems.append(f"compose.yaml: prometheus does not mount rule file {rf} at /etc/prometheus/{rf}")
     return problems
 
 
@@ -342,12 +348,6 @@ def check_openslo():
                     problems.append(f"{f}: SLO {name} target {target} but the rule says {objectives[name]}")
     for name in sorted(set(objectives) - seen):
         problems.append(f"rule objective {name} has no OpenSLO definition in docs/slo/")
-    # Prometheus gets every rule file its configuration names, beside it.
-    prom = load_yaml(os.path.join(DEPLOY, "prometheus", "prometheus.yml"))
-    mounted = {str(v).split(":")[1] for v in services.get("prometheus", {}).get("volumes") or []}
-    for rf in prom.get("rule_files") or []:
-        if f"/etc/prometheus/{rf}" not in mounted:
-            problems.append(f"compose.yaml: prometheus does not mount rule file {rf} at /etc/prometheus/{rf}")
     return problems
 
 

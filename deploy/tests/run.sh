@@ -7,7 +7,7 @@
 # Needs: promtool (prometheus), amtool (prometheus-alertmanager), python3 + python3-yaml
 # and the shellcheck tool. Prints one line per check and a final "deploy checks: N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 
 passed=0
 failed=0
@@ -87,6 +87,7 @@ check "route: SLO page -> page" route page alertname=SuccessSLOBudgetBurn severi
 check "route: severity=ticket -> ticket" route ticket alertname=SlowRequests severity=ticket
 check "route: Watchdog -> watchdog" route watchdog alertname=Watchdog severity=none
 check "route: no severity -> ticket (default)" route ticket alertname=Unknown
+# shellcheck disable=SC2016 # the inner script's variables expand in the inner shell
 check "route: every alert of alerts.yml reaches the receiver of its severity" bash -c '
   set -e
   python3 - "$1" <<"PY" | while read -r name sev want; do
@@ -115,6 +116,35 @@ check "compose.yaml: well-formed, mounts only existing files" python3 deploy/tes
 check "docs/slo: OpenSLO documents parse and match the rules" python3 deploy/tests/check.py openslo
 if command -v shellcheck >/dev/null 2>&1; then
   check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack
+fi
+
+# The stack without containers: starts, every target up, then nothing left behind
+# (state directory removed, every port it printed free again). Needs the demo binary
+# (scripts/test has built it) and the local PostgreSQL and Redis.
+demo_bin=${PF_DEMO_BIN:-${CARGO_TARGET_DIR:-target}/debug/pf-demo}
+local_stack_check() {
+  local log="$work/local-stack.log" state port
+  PF_DEMO_BIN="$demo_bin" PF_STACK_PORT_BASE=${PF_STACK_PORT_BASE:-20000} deploy/local-stack --check >"$log" 2>&1 || {
+    cat "$log"
+    return 1
+  }
+  cat "$log"
+  state=$(sed -n 's/.*(state in \([^;]*\);.*/\1/p' "$log")
+  if [ -z "$state" ] || [ -e "$state" ]; then
+    echo "state directory ${state:-?} left behind"
+    return 1
+  fi
+  while read -r port; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port still open after the stack stopped"
+      return 1
+    fi
+  done < <(grep -o '127\.0\.0\.1:[0-9]*' "$log" | cut -d: -f2 | sort -u)
+}
+if [ -x "$demo_bin" ]; then
+  check "local-stack: starts from Debian's packages, all targets up, leaves nothing behind" local_stack_check
+else
+  echo "skip  local-stack (no demo binary at $demo_bin; scripts/test builds it)"
 fi
 
 echo "deploy checks: $passed passed, $failed failed"
