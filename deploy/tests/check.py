@@ -76,6 +76,30 @@ def check_runbooks():
             slugs = {github_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", fh.read(), re.M)}
         if not anchor or anchor not in slugs:
             problems.append(f"{r['alert']}: {path} has no heading #{anchor}")
+    return problems + check_runbook_links()
+
+
+def check_runbook_links():
+    """Relative links between the pages of docs/runbooks and docs/slo resolve (file and heading)."""
+    problems = []
+    for sub in ("docs/runbooks", "docs/slo"):
+        base = os.path.join(ROOT, sub)
+        for f in sorted(os.listdir(base)):
+            if not f.endswith(".md"):
+                continue
+            text = open(os.path.join(base, f)).read()
+            for target in re.findall(r"\]\(([^)\s]+)\)", text):
+                if re.match(r"^[a-z]+:", target):
+                    continue
+                path, _, anchor = target.partition("#")
+                full = os.path.normpath(os.path.join(base, path)) if path else os.path.join(base, f)
+                if not os.path.exists(full):
+                    problems.append(f"{sub}/{f}: link {target}: {path} does not exist")
+                    continue
+                if anchor and full.endswith(".md"):
+                    slugs = {github_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", open(full).read(), re.M)}
+                    if anchor not in slugs:
+                        problems.append(f"{sub}/{f}: link {target}: no heading #{anchor}")
     return problems
 
 
