@@ -128,6 +128,7 @@ group_eval_order: # recording rules first: the alerts see this evaluation's rati
   - pf-database
   - pf-cache
   - pf-process
+  - pf-telemetry
   - pf-infrastructure
   - pf-slo
 tests:
