@@ -19,6 +19,43 @@ PG = 'job=~"$pg_job",instance=~"$pg_instance"'
 RD = 'job=~"$redis_job",instance=~"$redis_instance"'
 RI = "[$__rate_interval]"
 
+# Panel descriptions (Grafana's linter wants a title and a description on every panel); a
+# description given in the panel() call comes first.
+DESCRIPTIONS = {
+    "Request rate by route": "Requests per second per matched route template (unmatched paths: __unmatched__).",
+    "Requests by status": "Requests per second per response status.",
+    "Top routes": "The ten busiest routes.",
+    "In-flight requests": "Requests being served right now, per route.",
+    "SLO error budget remaining (30 days)": "1 = untouched, 0 = spent (slo:error_budget_remaining:ratio).",
+    "SLO error ratio (5m)": "Share of bad events over 5 minutes per SLO (slo:sli_error:ratio_rate5m).",
+    "Response size P95": "95th percentile of response body bytes, counted as they pass.",
+    "Request size P95": "95th percentile of request body bytes, counted as they pass.",
+    "Health checks (current state)": "The state each dependency check reports now (pass, warn, fail, unknown).",
+    "Health check duration P95": "How long the dependency checks take (their timeout is 800 ms in the demo).",
+    "Lifecycle phase": "starting, ready or draining: only ready instances answer /readyz with 200.",
+    "Dropped series (cardinality cap)": "Series refused by the per-metric cap; above 0 means a label explodes.",
+    "Operation latency P95": "95th percentile duration of repository operations (database calls).",
+    "Operations by outcome": "Repository operations per second by outcome (ok, error, timeout, cancelled).",
+    "Error and timeout ratio": "Share of repository operations ending in an error or a timeout (DatabaseOperationErrors above 5 %).",
+    "Connections by state": "PostgreSQL sessions by state (pg_stat_activity).",
+    "Transactions": "Commits and rollbacks per second per database.",
+    "PostgreSQL up": "Whether postgres_exporter can connect (DatabaseConnectionFailures when no).",
+    "Redis commands per second": "Commands Redis processes per second.",
+    "Memory": "Memory in use.",
+    "Keys": "Keys per Redis database.",
+    "Connected clients": "Client connections to Redis.",
+    "Cache operations by result": "Cache reads (hit, miss, error) and writes (ok, error) per second.",
+    "Cache operation latency P95": "95th percentile duration of cache operations.",
+    "Redis up": "Whether redis_exporter can reach Redis (RedisConnectionFailures when no).",
+    "CPU (cores)": "CPU seconds per second: 1 = one core busy.",
+    "File descriptors": "Open file descriptors and the limit (ProcessFileDescriptorsHigh above 80 %).",
+    "Threads": "OS threads of the process.",
+    "Uptime": "Seconds since the process started; a reset is a restart.",
+    "Tokio workers": "Worker threads of the Tokio runtime.",
+    "Tokio tasks and global queue": "Alive tasks (a steady climb is a task leak) and the global run queue depth.",
+    "Worker parks": "How often workers park (go idle) per second.",
+}
+
 
 def var_ds():
     return {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
@@ -53,6 +90,7 @@ class Dash:
         self.id += 1
         if self.x + w > 24:
             self.x, self.y = 0, self.y + h
+        description = description or DESCRIPTIONS.get(title, "")
         p = {"id": self.id, "type": kind, "title": title, "description": description, "datasource": DS,
              "gridPos": {"x": self.x, "y": self.y, "w": w, "h": h},
              "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},

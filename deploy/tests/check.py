@@ -146,6 +146,7 @@ def check_coverage():
 #                              ':') are aggregated per job and need only the job filter
 #   target-rate-interval-rule  rate/irate/increase ranges are [$__rate_interval]
 #   panel-units-rule           every data panel sets fieldConfig.defaults.unit
+#   panel-title-description    every panel has a title and a description
 #   uniqueness                 no duplicate dashboard uid or title; no duplicate panel id
 #   known series               every metric a query names is emitted by pf, the exporters
 #                              or a recording rule (deploy/tests/known-series.txt + recording.yml)
@@ -237,6 +238,8 @@ def check_dashboards():
             title = p.get("title", "?")
             if p.get("type") == "row":
                 continue
+            if not p.get("title") or not p.get("description"):
+                problems.append(f"{f}: panel {title!r} needs a title and a description")
             if p.get("id") in ids:
                 problems.append(f"{f}: duplicate panel id {p.get('id')}")
             ids.add(p.get("id"))
