@@ -8,6 +8,8 @@
 # Byte semantics everywhere: file labels, pattern matching, sorting and the
 # tools' messages do not depend on the caller's locale.
 export LC_ALL=C
+# log timestamps are UTC (bash's own strftime, no fork per line)
+export TZ=UTC
 
 # ---- exit codes ----------------------------------------------------------------
 # One table for all tools, so a code means the same thing everywhere. Listed in
@@ -80,13 +82,14 @@ redact() {
 
 # Timestamped progress line on stderr.
 log() {
-  local t msg
-  printf -v t '%(%Y-%m-%dT%H:%M:%S)T' -1
+  local t msg now=$EPOCHREALTIME
+  printf -v t '%(%Y-%m-%dT%H:%M:%S)T' "${now%.*}"
+  now=${now#*.}
   msg=$(redact "$*")
   # one line per message, whatever a name contains
   msg=${msg//$'\n'/\\n}
   msg=${msg//$'\r'/\\r}
-  { printf '%s.%sZ %s[%d]: %s\n' "$t" "${EPOCHREALTIME: -6:3}" "$PF_PROG" "$$" "$msg" >&"$PF_LOG_FD"; } 2>/dev/null || true
+  { printf '%s.%sZ %s[%d]: %s\n' "$t" "${now:0:3}" "$PF_PROG" "$$" "$msg" >&"$PF_LOG_FD"; } 2>/dev/null || true
 }
 
 # die CODE MESSAGE...
