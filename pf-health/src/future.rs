@@ -11,7 +11,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use crate::body::HealthBody;
-use crate::endpoint::{HealthResponse, RespondFuture};
+use crate::respond::{HealthResponse, RespondFuture};
 
 pin_project! {
     /// Response future of [`HealthService`](crate::HealthService): either a probe answer or

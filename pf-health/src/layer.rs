@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::endpoint::{Config, HealthEndpoints, check_path};
+use crate::endpoint::HealthEndpoints;
 use crate::policy::DetailPolicy;
 use crate::registry::HealthRegistry;
+use crate::respond::{Config, check_path};
 use crate::service::HealthService;
 
 /// A layer that answers `/livez`, `/readyz`, `/startupz`, `/health` and `/health/<group>`

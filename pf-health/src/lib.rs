@@ -50,13 +50,20 @@ mod body;
 mod check;
 pub mod checks;
 mod endpoint;
+mod error;
 mod future;
 mod layer;
 mod lifecycle;
+mod options;
+mod periodic;
 mod policy;
+mod record;
 mod registry;
 mod report;
+mod respond;
+mod sanitize;
 mod service;
+mod slot;
 
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
@@ -67,20 +74,19 @@ pub mod metrics;
 pub mod grpc;
 
 pub use body::HealthBody;
-pub use check::{
-    CheckFn, CheckResult, HealthCheck, MAX_OUTPUT_LEN, Observation, Status, check_fn,
-    sanitize_output,
-};
+pub use check::{CheckFn, CheckResult, HealthCheck, Observation, Status, check_fn};
 pub use endpoint::HealthEndpoints;
+pub use error::BuildError;
 pub use future::{EndpointFuture, ResponseFuture};
 pub use layer::HealthLayer;
 pub use lifecycle::{Lifecycle, Phase, shutdown_signal};
+pub use options::{CheckOptions, Mode};
 pub use policy::{BearerToken, DetailPolicy, HideDetails, ShowDetails};
-pub use registry::{
-    BuildError, CheckOptions, FailureReason, HealthRegistry, HealthRegistryBuilder, Mode,
-    Selection, StatusChange,
-};
+pub use record::FailureReason;
+pub use registry::{HealthRegistry, HealthRegistryBuilder, Selection};
 pub use report::{CheckReport, HEALTH_JSON, HealthReport};
+pub use sanitize::{MAX_OUTPUT_LEN, sanitize_output};
+pub use slot::StatusChange;
 
 /// The README's examples compile as doc tests (they use every feature).
 #[cfg(all(

@@ -31,7 +31,8 @@ use pf_metrics::{Collector, MetricType, MetricsEncoder, MetricsRegistry};
 
 use crate::check::Status;
 use crate::lifecycle::Phase;
-use crate::registry::{DURATION_BUCKETS, HealthRegistry, Inner};
+use crate::registry::{HealthRegistry, Inner};
+use crate::slot::DURATION_BUCKETS;
 
 /// Writes a health registry's metrics on each scrape; made by [`register`].
 ///

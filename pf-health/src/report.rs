@@ -1,13 +1,24 @@
 //! Reports ([`HealthReport`], [`CheckReport`]) and their `application/health+json` form.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use pf_core::text::{SubSecond, rfc3339};
 
 use serde_json::{Map, Value, json};
 
 use crate::check::{CheckResult, Status};
 use crate::lifecycle::Phase;
-use crate::registry::{FailureReason, Record, ServiceInfo, Slot};
+use crate::record::{FailureReason, Record};
+
+/// Service metadata shown in health+json (`serviceId`, `version`, `releaseId`, `description`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ServiceInfo {
+    pub(crate) service_id: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) release_id: Option<String>,
+    pub(crate) description: Option<String>,
+}
 
 /// The media type of health reports (IETF draft "Health Check Response Format for HTTP APIs").
 pub const HEALTH_JSON: &str = "application/health+json";
@@ -41,15 +52,17 @@ pub struct CheckReport {
 
 impl CheckReport {
     pub(crate) fn new(
-        slot: &Slot,
+        name: Arc<str>,
+        component_type: Option<Arc<str>>,
+        critical: bool,
         record: Arc<Record>,
         status: Status,
         stale_output: Option<String>,
     ) -> Self {
         Self {
-            name: slot.name.clone(),
-            component_type: slot.component_type.clone(),
-            critical: slot.options.critical,
+            name,
+            component_type,
+            critical,
             status,
             stale_output,
             record,
@@ -104,7 +117,7 @@ impl CheckReport {
     /// health+json entries for this check: `(key, [objects])`, one key per observation.
     fn write_json(&self, checks: &mut Map<String, Value>) {
         let result = &self.record.result;
-        let time = rfc3339(self.record.time);
+        let time = rfc3339(self.record.time, SubSecond::Millis);
         let mut base = Map::new();
         if let Some(kind) = &self.component_type {
             base.insert("componentType".into(), Value::from(&**kind));
@@ -287,41 +300,20 @@ impl HealthReport {
     }
 }
 
-/// RFC 3339 UTC timestamp with millisecond precision, without a date-time dependency.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use std::time::UNIX_EPOCH;
+
+    /// health+json `time` is RFC 3339 UTC with milliseconds.
     #[test]
     fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let ms = |t| rfc3339(t, SubSecond::Millis);
+        assert_eq!(ms(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789); // leap day 2024
-        assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+        assert_eq!(ms(t), "2024-02-29T12:34:56.789Z");
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000Z");
+        assert_eq!(ms(t), "2000-02-29T00:00:00.000Z");
     }
 }

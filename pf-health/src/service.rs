@@ -9,8 +9,8 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::body::HealthBody;
-use crate::endpoint::{Config, respond};
 use crate::future::ResponseFuture;
+use crate::respond::{Config, respond};
 
 /// Answers probes itself and passes other requests to `S`; made by
 /// [`HealthLayer`](crate::HealthLayer).
