@@ -285,6 +285,8 @@ PF_WATCHDOG=
 start_watchdog() {
   local sec=$1
   ((sec > 0)) || return 0
+  # the watchdog (and its sleep) must not keep the password file alive
+  local -a PF_CLOSE_FDS=("${PF_CLOSE_FDS[@]}" "${PF_PASS_FD:-}")
   # shellcheck disable=SC2016 # expanded by the child bash
   spawn bash -c 'sleep "$1" & wait $!; kill -ALRM "$2"' pf-watchdog "$sec" "$$" </dev/null >/dev/null 2>&1
   # shellcheck disable=SC2034

@@ -1205,6 +1205,12 @@ t_kill_backup_leaves_nothing() {
   ! ps -eo args | grep -F -- "$WORK/gate_kill" | grep -v grep || fail "children of the killed backup still run"
   flock -n "$dir/.pf-backup.lock" true || fail "the directory lock is still held after the backup was killed"
   [[ -z $(find "$run" -name 'pgpass*') ]] || fail "a password file outlived the backup"
+  for ((i = 0; i < 50; i++)); do
+    [[ -z $(find /proc/[0-9]*/fd -lname "$run/*" 2>/dev/null) ]] && break
+    sleep 0.1
+  done
+  [[ -z $(find /proc/[0-9]*/fd -lname "$run/*" 2>/dev/null) ]] ||
+    fail "a process still holds a file of the killed run (the deleted password file?): $(find /proc/[0-9]*/fd -lname "$run/*" -printf '%p -> %l\n' 2>/dev/null)"
   # the next run removes the stale temporary directory and works
   capture kill_next env PF_RUNTIME_DIR="$run" DATABASE_URL="$(url "$db")" "$BK" --dir "$dir" --lock-timeout 0
   assert_rc 0 kill_next
