@@ -287,8 +287,11 @@ start_watchdog() {
   ((sec > 0)) || return 0
   # the watchdog (and its sleep) must not keep the password file alive
   local -a PF_CLOSE_FDS=("${PF_CLOSE_FDS[@]}" "${PF_PASS_FD:-}")
+  # one process, no sleep child that could outlive it: read with a timeout
+  # on a fifo that nobody writes to
+  mkfifo "$PF_TMP/watchdog" || return 1
   # shellcheck disable=SC2016 # expanded by the child bash
-  spawn bash -c 'sleep "$1" & wait $!; kill -ALRM "$2"' pf-watchdog "$sec" "$$" </dev/null >/dev/null 2>&1
+  spawn bash -c 'exec 0<>"$3"; read -r -t "$1" _ || kill -ALRM "$2"' pf-watchdog "$sec" "$$" "$PF_TMP/watchdog" </dev/null >/dev/null 2>&1
   # shellcheck disable=SC2034
   PF_WATCHDOG=$PF_SPAWNED
 }

@@ -1203,6 +1203,11 @@ t_kill_backup_leaves_nothing() {
   [[ $n == 0 ]] || fail "sessions of the killed backup still open: $(q postgres "SELECT state, query FROM pg_stat_activity WHERE application_name = 'pf_bk_kill_$$'")"
   # shellcheck disable=SC2009
   ! ps -eo args | grep -F -- "$WORK/gate_kill" | grep -v grep || fail "children of the killed backup still run"
+  for ((i = 0; i < 50; i++)); do
+    pgrep -f -- "pf-watchdog [0-9]+ $pid " >/dev/null || break
+    sleep 0.1
+  done
+  ! pgrep -af -- "pf-watchdog [0-9]+ $pid " || fail "the watchdog of the killed backup still runs"
   flock -n "$dir/.pf-backup.lock" true || fail "the directory lock is still held after the backup was killed"
   [[ -z $(find "$run" -name 'pgpass*') ]] || fail "a password file outlived the backup"
   for ((i = 0; i < 50; i++)); do
