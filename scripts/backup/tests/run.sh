@@ -1079,11 +1079,17 @@ t_db_properties() {
   local owner=${PREFIX}dbowner owner2=${PREFIX}dbowner2 reader=${PREFIX}propreader
   q postgres "CREATE ROLE $owner"
   q postgres "CREATE ROLE $owner2"
+  local grantor=${PREFIX}grantor
   q postgres "CREATE ROLE $reader LOGIN"
+  q postgres "CREATE ROLE $grantor"
   q postgres "CREATE DATABASE $src OWNER $owner"
   sql postgres <<SQL
 REVOKE CONNECT ON DATABASE $src FROM PUBLIC;
 GRANT CONNECT ON DATABASE $src TO $reader;
+GRANT CREATE ON DATABASE $src TO $grantor WITH GRANT OPTION;
+SET ROLE $grantor;
+GRANT CREATE ON DATABASE $src TO $reader;
+RESET ROLE;
 ALTER DATABASE $src SET search_path TO shop, public;
 ALTER DATABASE $src SET work_mem = '7MB';
 ALTER ROLE $reader IN DATABASE $src SET work_mem = '9MB';
@@ -1100,6 +1106,8 @@ SQL
   [[ $(q postgres "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$dst' AND a.grantee = 0 AND a.privilege_type = 'CONNECT'") == 0 ]] ||
     fail "PUBLIC can connect to the restored database (REVOKE CONNECT lost)"
   [[ $(q postgres "SELECT has_database_privilege('$reader', '$dst', 'CONNECT')") == t ]] || fail "GRANT CONNECT to $reader lost"
+  [[ $(q postgres "SELECT pg_get_userbyid(a.grantor) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$dst' AND a.grantee = '$reader'::regrole AND a.privilege_type = 'CREATE'") == "$grantor" ]] ||
+    fail "a grant made by another role than the owner lost its grantor"
   [[ $(q postgres "SELECT array_to_string(setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$dst' AND s.setrole = 0") == 'search_path=shop, public;work_mem=7MB' ]] ||
     fail "ALTER DATABASE ... SET lost: $(q postgres "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$dst'")"
   [[ $(q postgres "SELECT array_to_string(setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$dst' AND s.setrole = '$reader'::regrole") == 'work_mem=9MB' ]] ||
