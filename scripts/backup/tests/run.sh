@@ -1097,6 +1097,7 @@ COMMENT ON DATABASE $src IS 'the shop''s data
 second line';
 SQL
   q "$src" "CREATE TABLE t AS SELECT 1 AS id"
+  q "$src" "CREATE INDEX t_id ON t (id)"
   capture props_backup env DATABASE_URL="$(url "$src")" "$BK" --dir "$dir"
   assert_rc 0 props_backup
   dump=$(only_dump "$dir")
@@ -1123,6 +1124,10 @@ SQL
   capture props_noowner "$RS" --target "$dst3" --no-owner "$dump"
   assert_rc 0 props_noowner
   [[ $(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$dst3'") == "$PGUSER" ]] || fail "--no-owner: owner is not the restoring role"
+  # a drill of a database whose search_path names a schema that does not exist
+  capture props_drill "$HERE/../pf-drill" --dir "$dir" --database "$src"
+  assert_rc 0 props_drill
+  assert_grep 'amcheck ok: 1 indexes' "$WORK/props_drill.err"
   capture props_force "$RS" --target "$dst" --force "$dump"
   assert_rc 0 props_force
   [[ $(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$dst'") == "$owner" ]] || fail "owner lost on --force"
