@@ -902,6 +902,20 @@ t_swap_sigterm() {
   assert_log_format "$WORK/swapterm.err"
   assert_no_staging
 
+  # the same with SIGTERM to the whole process group, as timeout(1) sends it
+  sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
+  setsid "$RS" --target "$target" --force "$dump" >"$WORK/swapterm2.out" 2>"$WORK/swapterm2.err" &
+  pid=$!
+  wait_grep 'swap:' "$WORK/swapterm2.err" 600 || fail "the restore never reached the swap: $(tail -n 5 "$WORK/swapterm2.err")"
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for i in 1 2 3; do sleep 0.02; kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait_bounded "$pid" 60
+  db_exists "$target" || fail "SIGTERM to the process group during the swap left no database '$target' (exit $RC)"
+  [[ $(q "$target" "SELECT count(*) FROM items") == 300 ]] || fail "'$target' does not hold the restored data after a group SIGTERM: $(tail -n 5 "$WORK/swapterm2.err")"
+  [[ $RC == 143 ]] || fail "group SIGTERM: exit code $RC, expected 143"
+  assert_grep 'the swap was completed' "$WORK/swapterm2.err"
+  assert_no_staging
+
   # SIGTERM during pg_restore (before the swap): exit 143, target untouched, staging dropped
   q postgres "DROP DATABASE $target WITH (FORCE)"
   q postgres "CREATE DATABASE $target"
