@@ -32,7 +32,6 @@ use pf_metrics::{Collector, MetricType, MetricsEncoder, MetricsRegistry};
 use crate::check::Status;
 use crate::lifecycle::Phase;
 use crate::registry::{HealthRegistry, Inner};
-use crate::slot::DURATION_BUCKETS;
 
 /// Writes a health registry's metrics on each scrape; made by [`register`].
 ///
@@ -80,7 +79,7 @@ impl Collector for HealthCollector {
             .map(|slot| {
                 let (stats, _) = slot.stats();
                 let status = slot.cached_report().map(|r| r.status());
-                (slot.name.clone(), stats, status)
+                (slot, stats, status)
             })
             .collect();
 
@@ -90,7 +89,8 @@ impl Collector for HealthCollector {
             MetricType::Gauge,
             None,
         );
-        for (name, _, status) in &snapshots {
+        for (slot, _, status) in &snapshots {
+            let name = &*slot.name;
             for state in Status::ALL {
                 let value = if *status == Some(state) { 1.0 } else { 0.0 };
                 family.gauge(&[("check", name), ("state", state.as_str())], value);
@@ -105,13 +105,8 @@ impl Collector for HealthCollector {
             MetricType::Histogram,
             Some("seconds"),
         );
-        for (name, stats, _) in &snapshots {
-            let buckets: Vec<(f64, u64)> = DURATION_BUCKETS
-                .iter()
-                .copied()
-                .zip(stats.bucket_counts.iter().copied())
-                .collect();
-            family.histogram(&[("check", name)], &buckets, stats.runs, stats.duration_sum);
+        for (slot, _, _) in &snapshots {
+            slot.durations.write(&mut family, &[("check", &slot.name)]);
         }
 
         let mut family = out.family(
@@ -120,7 +115,8 @@ impl Collector for HealthCollector {
             MetricType::Counter,
             None,
         );
-        for (name, stats, _) in &snapshots {
+        for (slot, stats, _) in &snapshots {
+            let name = &*slot.name;
             family.counter(
                 &[("check", name), ("reason", "timeout")],
                 stats.failures_timeout as f64,
@@ -137,7 +133,8 @@ impl Collector for HealthCollector {
             MetricType::Gauge,
             Some("seconds"),
         );
-        for (name, stats, _) in &snapshots {
+        for (slot, stats, _) in &snapshots {
+            let name = &*slot.name;
             if let Some(at) = stats.last_success {
                 let secs = at
                     .duration_since(UNIX_EPOCH)

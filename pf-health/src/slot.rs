@@ -46,18 +46,16 @@ pub struct StatusChange {
 pub(crate) type Listener = Arc<dyn Fn(&StatusChange) + Send + Sync>;
 
 /// Duration histogram buckets (seconds) for `pf_health_check_duration_seconds`.
-pub(crate) const DURATION_BUCKETS: [f64; 12] = [
+#[cfg(feature = "metrics")]
+const DURATION_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
 /// Per-check counters read by the metrics collector; updated once per run.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CheckStats {
-    pub(crate) runs: u64,
     pub(crate) failures_timeout: u64,
     pub(crate) failures_error: u64,
-    pub(crate) bucket_counts: [u64; DURATION_BUCKETS.len()],
-    pub(crate) duration_sum: f64,
     pub(crate) last_success: Option<SystemTime>,
 }
 
@@ -81,6 +79,9 @@ pub(crate) struct Slot {
     /// Bumped whenever a check's reported status changes (shared by all slots).
     changes: Arc<watch::Sender<u64>>,
     state: Mutex<SlotState>,
+    /// Run durations for `pf_health_check_duration_seconds`.
+    #[cfg(feature = "metrics")]
+    pub(crate) durations: pf_metrics::Histogram,
 }
 
 impl Slot {
@@ -104,6 +105,9 @@ impl Slot {
             listeners,
             changes,
             state: Mutex::new(SlotState::default()),
+            #[cfg(feature = "metrics")]
+            durations: pf_metrics::Histogram::new(&DURATION_BUCKETS)
+                .expect("the duration buckets are finite, positive and increasing"),
         }
     }
 
@@ -225,19 +229,13 @@ impl Slot {
             }
 
             let stats = &mut state.stats;
-            stats.runs += 1;
             match reason {
                 Some(FailureReason::Timeout) => stats.failures_timeout += 1,
                 Some(FailureReason::Error) => stats.failures_error += 1,
                 None => stats.last_success = Some(SystemTime::now()),
             }
-            let secs = duration.as_secs_f64();
-            stats.duration_sum += secs;
-            for (bound, count) in DURATION_BUCKETS.iter().zip(stats.bucket_counts.iter_mut()) {
-                if secs <= *bound {
-                    *count += 1;
-                }
-            }
+            #[cfg(feature = "metrics")]
+            self.durations.observe(duration);
 
             let previous = state.last.as_ref().map(|r| r.result.status());
             let record = Arc::new(Record {

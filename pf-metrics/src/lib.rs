@@ -153,6 +153,7 @@ mod exemplar;
 mod exposition;
 mod future;
 mod grpc;
+mod histogram;
 mod layer;
 #[cfg(feature = "opentelemetry-interop")]
 mod opentelemetry;
@@ -175,6 +176,7 @@ pub use cache::{CacheMetrics, CacheResult};
 pub use encode::{Collector, FamilyEncoder, Format, MetricType, MetricsEncoder};
 pub use exposition::MetricsService;
 pub use future::ResponseFuture;
+pub use histogram::{BucketsError, Histogram, HistogramSnapshot};
 pub use layer::HttpMetricsLayer;
 #[cfg(feature = "opentelemetry-interop")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry-interop")))]
