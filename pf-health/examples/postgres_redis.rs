@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let health = HealthRegistry::builder()
         .check(
             "postgres",
-            PgPoolCheck::new(pool).warn_at_utilization(0.9),
+            PgPoolCheck::new(pool).warn_at_utilization(0.9)?,
             options.clone().failure_threshold(2),
         )
         .check("redis", RedisCheck::new(redis), options.critical(false))

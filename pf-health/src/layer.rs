@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::endpoint::HealthEndpoints;
+use crate::error::ConfigError;
 use crate::policy::DetailPolicy;
 use crate::registry::HealthRegistry;
 use crate::respond::{Config, check_path};
@@ -63,33 +64,46 @@ impl HealthLayer {
         self
     }
 
-    /// Path of the liveness endpoint (default `/livez`).
+    /// Path of the liveness endpoint (default `/livez`); a trailing `/` is ignored.
     ///
-    /// # Panics
+    /// Errors: a path that does not start with `/`, is just `/`, or has a query or fragment.
     ///
-    /// If `path` does not start with `/`, is just `/` or has a query.
-    pub fn livez_path(mut self, path: &str) -> Self {
-        Arc::make_mut(&mut self.config).livez = check_path("livez", path);
-        self
+    /// ```
+    /// use pf_health::{HealthLayer, HealthRegistry};
+    ///
+    /// # fn main() -> Result<(), pf_health::ConfigError> {
+    /// let layer = HealthLayer::new(HealthRegistry::builder().build().unwrap())
+    ///     .livez_path("/-/live")?
+    ///     .readyz_path("/-/ready")?
+    ///     .startupz_path("/-/started")?
+    ///     .health_path("/-/health")?;
+    /// # let _ = layer;
+    /// assert!(HealthLayer::new(HealthRegistry::builder().build().unwrap()).readyz_path("ready").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn livez_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.config).livez = check_path("livez_path", path)?;
+        Ok(self)
     }
 
-    /// Path of the readiness endpoint (default `/readyz`). Panics like [`livez_path`](Self::livez_path).
-    pub fn readyz_path(mut self, path: &str) -> Self {
-        Arc::make_mut(&mut self.config).readyz = check_path("readyz", path);
-        self
+    /// Path of the readiness endpoint (default `/readyz`). Errors like [`livez_path`](Self::livez_path).
+    pub fn readyz_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.config).readyz = check_path("readyz_path", path)?;
+        Ok(self)
     }
 
-    /// Path of the startup endpoint (default `/startupz`). Panics like [`livez_path`](Self::livez_path).
-    pub fn startupz_path(mut self, path: &str) -> Self {
-        Arc::make_mut(&mut self.config).startupz = check_path("startupz", path);
-        self
+    /// Path of the startup endpoint (default `/startupz`). Errors like [`livez_path`](Self::livez_path).
+    pub fn startupz_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.config).startupz = check_path("startupz_path", path)?;
+        Ok(self)
     }
 
-    /// Path of the full report (default `/health`; groups under `<path>/<group>`). Panics like
+    /// Path of the full report (default `/health`; groups under `<path>/<group>`). Errors like
     /// [`livez_path`](Self::livez_path).
-    pub fn health_path(mut self, path: &str) -> Self {
-        Arc::make_mut(&mut self.config).health = check_path("health", path);
-        self
+    pub fn health_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.config).health = check_path("health_path", path)?;
+        Ok(self)
     }
 
     /// The same endpoints as a standalone service (404 for other paths), e.g. for an admin port.

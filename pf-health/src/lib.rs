@@ -44,10 +44,24 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod check;
+#[cfg(any(
+    feature = "postgres-sqlx",
+    feature = "postgres-deadpool",
+    feature = "redis"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "postgres-sqlx",
+        feature = "postgres-deadpool",
+        feature = "redis"
+    )))
+)]
 pub mod checks;
 mod endpoint;
 mod error;
@@ -76,7 +90,7 @@ pub mod grpc;
 pub use body::HealthBody;
 pub use check::{CheckFn, CheckResult, HealthCheck, Observation, Status, check_fn};
 pub use endpoint::HealthEndpoints;
-pub use error::BuildError;
+pub use error::{BuildError, ConfigError};
 pub use future::{EndpointFuture, ResponseFuture};
 pub use layer::HealthLayer;
 pub use lifecycle::{Lifecycle, Phase, shutdown_signal};

@@ -6,15 +6,18 @@ use crate::error::BuildError;
 
 /// When a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Run when a probe asks and the cached result is older than `ttl`. Concurrent probes
     /// share one run (single-flight), so a check runs at most once per `ttl`.
+    #[non_exhaustive]
     OnDemand {
         /// How long a result is reused.
         ttl: Duration,
     },
     /// Run in the background every `interval` plus a random delay of up to `jitter`; probes
     /// read the latest result and never wait for a run (except for the very first).
+    #[non_exhaustive]
     Periodic {
         /// Time between the end of one run and the start of the next.
         interval: Duration,

@@ -10,6 +10,7 @@ use crate::check::{CheckResult, Status};
 
 /// Why a run failed, for `pf_health_check_failures_total{reason}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FailureReason {
     /// The run took longer than the check's timeout.
     Timeout,

@@ -18,6 +18,7 @@ use crate::slot::{Listener, Slot, StatusChange, wait};
 
 /// Which checks a report covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Selection {
     /// Critical checks and the lifecycle (`/readyz`).
     Readiness,

@@ -11,8 +11,10 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::Full;
+use pf_core::text::percent_decode;
 
 use crate::check::Status;
+use crate::error::ConfigError;
 use crate::lifecycle::Phase;
 use crate::options::valid_name;
 use crate::policy::{DetailPolicy, HideDetails};
@@ -70,12 +72,18 @@ impl Config {
     }
 }
 
-pub(crate) fn check_path(which: &str, path: &str) -> String {
-    assert!(
-        path.starts_with('/') && path.len() > 1 && !path.contains(['?', '#']),
-        "pf-health: the {which} path must start with '/' and have no query, got {path:?}"
-    );
-    path.trim_end_matches('/').to_owned()
+/// An endpoint path as matched: absolute, without a trailing `/`, no query or fragment.
+pub(crate) fn check_path(setting: &'static str, path: &str) -> Result<String, ConfigError> {
+    let trimmed = path.trim_end_matches('/');
+    if !path.starts_with('/') || trimmed.is_empty() || path.contains(['?', '#']) {
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "{path:?} must start with '/', name more than '/' and have no query or fragment"
+            ),
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// The response of a health endpoint.
@@ -97,7 +105,7 @@ fn parse_query(query: Option<&str>) -> Query {
         match key {
             "verbose" => parsed.verbose = !matches!(value, "false" | "0"),
             "exclude" => {
-                let value = value.replace("%2C", ",").replace("%2c", ",");
+                let value = percent_decode(value, true);
                 parsed.exclude.extend(
                     value
                         .split(',')
@@ -222,5 +230,16 @@ mod tests {
         );
         assert_eq!(config.route("/healthz"), None);
         assert_eq!(config.route("/api"), None);
+    }
+
+    #[test]
+    fn paths_are_checked_not_panicked_on() {
+        assert_eq!(check_path("livez_path", "/live/").unwrap(), "/live");
+        assert_eq!(check_path("livez_path", "/a/b").unwrap(), "/a/b");
+        for bad in ["", "/", "//", "live", "/live?x=1", "/live#top"] {
+            let err = check_path("livez_path", bad).unwrap_err();
+            assert_eq!(err.setting(), "livez_path");
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
     }
 }

@@ -30,7 +30,7 @@ pub fn registry(
     builder = match store.pg_pool() {
         Some(pool) => builder.check(
             "postgres",
-            PgPoolCheck::new(pool.clone()).warn_at_utilization(0.9),
+            PgPoolCheck::new(pool.clone()).warn_at_utilization(0.9)?,
             options.clone().group("storage"),
         ),
         None => builder.check(

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use crate::check::CheckResult;
+use crate::error::ConfigError;
 
 /// Settings shared by the PostgreSQL checks.
 #[derive(Debug, Clone, Copy)]
@@ -78,12 +79,15 @@ fn utilization(in_use: usize, max: usize) -> f64 {
     ((in_use as f64 / max as f64) * 1000.0).round() / 10.0
 }
 
-fn check_warn_utilization(fraction: f64) -> f64 {
-    assert!(
-        fraction > 0.0 && fraction <= 1.0,
-        "warn_at_utilization: expected a fraction in (0, 1], got {fraction}"
-    );
-    fraction
+fn check_warn_utilization(fraction: f64) -> Result<f64, ConfigError> {
+    if fraction > 0.0 && fraction <= 1.0 {
+        Ok(fraction)
+    } else {
+        Err(ConfigError::new(
+            "warn_at_utilization",
+            format!("expected a fraction in (0, 1], got {fraction}"),
+        ))
+    }
 }
 
 #[cfg(feature = "postgres-sqlx")]
@@ -105,7 +109,7 @@ mod sqlx_check {
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
     /// let pool = sqlx::PgPool::connect_lazy("postgres://app@127.0.0.1/app")?;
     /// let registry = HealthRegistry::builder()
-    ///     .check("postgres", PgPoolCheck::new(pool).warn_at_utilization(0.9), CheckOptions::new())
+    ///     .check("postgres", PgPoolCheck::new(pool).warn_at_utilization(0.9)?, CheckOptions::new())
     ///     .build()?;
     /// # Ok(()) }
     /// ```
@@ -128,12 +132,10 @@ mod sqlx_check {
         /// Warn when at least this fraction of the pool's connections is in use (default 1.0:
         /// only when saturated).
         ///
-        /// # Panics
-        ///
-        /// If `fraction` is not in (0, 1].
-        pub fn warn_at_utilization(mut self, fraction: f64) -> Self {
-            self.settings.warn_utilization = check_warn_utilization(fraction);
-            self
+        /// Errors: a `fraction` outside (0, 1].
+        pub fn warn_at_utilization(mut self, fraction: f64) -> Result<Self, ConfigError> {
+            self.settings.warn_utilization = check_warn_utilization(fraction)?;
+            Ok(self)
         }
 
         /// Fail when the server is a read-only standby (`pg_is_in_recovery()`).
@@ -219,12 +221,10 @@ mod deadpool_check {
 
         /// Warn when at least this fraction of the pool's connections is in use (default 1.0).
         ///
-        /// # Panics
-        ///
-        /// If `fraction` is not in (0, 1].
-        pub fn warn_at_utilization(mut self, fraction: f64) -> Self {
-            self.settings.warn_utilization = check_warn_utilization(fraction);
-            self
+        /// Errors: a `fraction` outside (0, 1].
+        pub fn warn_at_utilization(mut self, fraction: f64) -> Result<Self, ConfigError> {
+            self.settings.warn_utilization = check_warn_utilization(fraction)?;
+            Ok(self)
         }
 
         /// Fail when the server is a read-only standby (`pg_is_in_recovery()`).
@@ -260,6 +260,21 @@ mod deadpool_check {
 
         fn component_type(&self) -> Option<&str> {
             Some("datastore")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warn_utilization_outside_zero_one_is_an_error() {
+        assert_eq!(check_warn_utilization(0.9), Ok(0.9));
+        assert_eq!(check_warn_utilization(1.0), Ok(1.0));
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            let err = check_warn_utilization(bad).unwrap_err();
+            assert_eq!(err.setting(), "warn_at_utilization");
         }
     }
 }
