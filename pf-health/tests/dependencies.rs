@@ -5,9 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PG_URL, REDIS_URL, RedisServer, free_port};
+use common::{PG_URL, REDIS_URL};
 use pf_health::checks::{DeadpoolPostgresCheck, PgPoolCheck, RedisCheck};
 use pf_health::{CheckOptions, FailureReason, HealthRegistry, Status};
+use pf_tests::process::free_port;
+use pf_tests::services::RedisServer;
 use sqlx::postgres::PgPoolOptions;
 
 fn observed(report: &pf_health::CheckReport, measurement: &str) -> f64 {

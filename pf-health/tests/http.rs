@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::routing::get;
-use common::{PG_URL, PgCluster, REDIS_URL, client, serve};
+use common::{PG_URL, REDIS_URL, client};
 use pf_health::checks::{PgPoolCheck, RedisCheck};
 use pf_health::{
     BearerToken, CheckOptions, CheckResult, HealthCheck, HealthLayer, HealthRegistry, ShowDetails,
     Status, check_fn,
 };
+use pf_tests::loopback::serve;
+use pf_tests::services::PgCluster;
 use sqlx::postgres::PgPoolOptions;
 
 /// Counts the runs of the check it wraps.
@@ -93,7 +95,8 @@ async fn probe_storm_runs_each_check_once() {
                 req
             },
         ));
-    let (addr, _server) = serve(app).await;
+    let server = serve(app).await;
+    let addr = server.addr();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -139,7 +142,8 @@ async fn livez_stays_up_while_postgres_is_down_and_readyz_fails_with_health_json
         .unwrap();
     registry.lifecycle().mark_ready();
     let app = axum::Router::new().layer(HealthLayer::new(registry).show_details(ShowDetails));
-    let (addr, _server) = serve(app).await;
+    let server = serve(app).await;
+    let addr = server.addr();
     let client = client();
     let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
 
@@ -293,7 +297,8 @@ async fn details_only_for_permitted_callers_and_exclude_and_groups() {
     let app = axum::Router::new()
         .route("/", get(|| async { "app" }))
         .layer(HealthLayer::new(registry).show_details(BearerToken::new("t0k3n")));
-    let (addr, _server) = serve(app).await;
+    let server = serve(app).await;
+    let addr = server.addr();
     let client = client();
     let url = |p: &str| format!("http://{addr}{p}");
 

@@ -3,22 +3,19 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{PG_URL, client, serve};
+use common::{PG_URL, client};
 use pf_health::checks::PgPoolCheck;
 use pf_health::{CheckOptions, CheckResult, HealthLayer, HealthRegistry, Status, check_fn};
+use pf_tests::loopback::serve;
+use pf_tests::promtool::promtool_check_metrics;
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test]
 async fn health_metrics_appear_on_metrics_and_pass_promtool() {
-    let promtool = which("promtool").expect(
-        "promtool not found on PATH: install Debian's `prometheus` package (scripts/test does)",
-    );
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .connect(PG_URL)
@@ -57,7 +54,8 @@ async fn health_metrics_appear_on_metrics_and_pass_promtool() {
     let app = axum::Router::new()
         .route_service("/metrics", metrics.exposition())
         .layer(HealthLayer::new(health.clone()));
-    let (addr, _server) = serve(app).await;
+    let server = serve(app).await;
+    let addr = server.addr();
     let client = client();
     assert_eq!(
         client
@@ -101,26 +99,9 @@ async fn health_metrics_appear_on_metrics_and_pass_promtool() {
     }
     assert!(!text.contains(r#"pf_health_check_last_success_timestamp_seconds{check="broken"}"#));
 
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool rejected the exposition:\n{}{}\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(complaint) = promtool_check_metrics(&text) {
+        panic!("promtool rejected the exposition:\n{complaint}\n{text}");
+    }
 }
 
 /// The four `pf_health_check_status` series of `check`, in the order pass, warn, fail, unknown.
@@ -193,12 +174,4 @@ async fn check_status_is_unknown_until_the_first_result() {
     let text = scrape();
     assert_eq!(status_series(&text, "periodic"), [0.0, 0.0, 1.0, 0.0]);
     assert_eq!(status_series(&text, "on_demand"), [1.0, 0.0, 0.0, 0.0]);
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| std::path::Path::new(dir).join(program))
-        .find(|p| p.is_file())
 }

@@ -1,8 +1,6 @@
 //! The span layer, late identity, redaction and the JSON layer together, over a real loopback
 //! server, with the output captured from the real formatter.
 
-mod common;
-
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use pf_log_enrich::init::{LogConfig, LogFormat};
 use pf_log_enrich::{Identity, Logging, RequestIdLayer, RequestSpanLayer, TrustedProxies};
+use pf_tests::loopback;
 use serde_json::Value;
 
 #[derive(Clone, Default)]
@@ -103,8 +102,9 @@ async fn json_lines_carry_request_context_and_no_secrets() {
         .unwrap();
     let _default = tracing::subscriber::set_default(subscriber);
 
-    let addr = common::serve(app()).await;
-    let h = common::get(
+    let server = loopback::serve(app()).await;
+    let addr = server.addr();
+    let h = loopback::get(
         addr,
         "/projects/17?access_token=qs-secret&page=2",
         &[
@@ -117,11 +117,11 @@ async fn json_lines_carry_request_context_and_no_secrets() {
     )
     .await;
     assert_eq!(h.status, 200);
-    let h = common::get(addr, "/fail", &[b"x-request-id: req-b"]).await;
+    let h = loopback::get(addr, "/fail", &[b"x-request-id: req-b"]).await;
     assert_eq!(h.status, 500);
-    let h = common::get(addr, "/nowhere", &[b"x-request-id: req-c"]).await;
+    let h = loopback::get(addr, "/nowhere", &[b"x-request-id: req-c"]).await;
     assert_eq!(h.status, 404);
-    let h = common::get(addr, "/healthz", &[b"x-request-id: req-d"]).await;
+    let h = loopback::get(addr, "/healthz", &[b"x-request-id: req-d"]).await;
     assert_eq!((h.status, h.one("x-request-id").as_str()), (200, "req-d"));
 
     let text = capture.text();
@@ -221,8 +221,9 @@ async fn identity_layer_reads_the_apps_user_type() {
         .layer(axum::Extension(User { id: 5 }))
         .layer(RequestSpanLayer::new().record_identity_on_span(false))
         .layer(RequestIdLayer::new());
-    let addr = common::serve(app).await;
-    assert_eq!(common::get(addr, "/", &[]).await.status, 200);
+    let server = loopback::serve(app).await;
+    let addr = server.addr();
+    assert_eq!(loopback::get(addr, "/", &[]).await.status, 200);
     let lines = capture.lines();
     let done = lines
         .iter()
@@ -247,8 +248,9 @@ async fn human_formats_are_redacted_too() {
             .build()
             .unwrap();
         let _default = tracing::subscriber::set_default(subscriber);
-        let addr = common::serve(app()).await;
-        let h = common::get(
+        let server = loopback::serve(app()).await;
+        let addr = server.addr();
+        let h = loopback::get(
             addr,
             "/projects/1?token=qs-secret",
             &[b"authorization: Bearer user-u1", b"x-request-id: human-1"],
@@ -314,9 +316,10 @@ async fn completion_waits_for_the_end_of_streamed_bodies() {
         )
         .layer(RequestSpanLayer::new())
         .layer(RequestIdLayer::new());
-    let addr = common::serve(app).await;
+    let server = loopback::serve(app).await;
+    let addr = server.addr();
     assert_eq!(
-        common::get(addr, "/stream", &[b"x-request-id: s-1"])
+        loopback::get(addr, "/stream", &[b"x-request-id: s-1"])
             .await
             .status,
         200
@@ -372,7 +375,8 @@ async fn empty_and_head_responses_are_complete_not_incomplete() {
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .layer(RequestSpanLayer::new())
         .layer(RequestIdLayer::new());
-    let addr = common::serve(app).await;
+    let server = loopback::serve(app).await;
+    let addr = server.addr();
     let cases: [(&str, &str, &[u8], u16); 4] = [
         ("GET", "/nowhere", b"x-request-id: e-404", 404),
         ("POST", "/users", b"x-request-id: e-405", 405),
@@ -380,7 +384,7 @@ async fn empty_and_head_responses_are_complete_not_incomplete() {
         ("HEAD", "/users", b"x-request-id: e-head", 200),
     ];
     for (method, path, id, status) in cases {
-        let head = common::request(addr, method, path, &[id]).await;
+        let head = loopback::request(addr, method, path, &[id]).await;
         assert_eq!(head.status, status, "{method} {path}");
     }
     let completion = |id: &str| {

@@ -1,12 +1,11 @@
 //! Request IDs over a real loopback server: kept when valid, replaced otherwise, echoed on
 //! 2xx, 4xx, 5xx and on panics (catch-panic inside the span layer).
 
-mod common;
-
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use pf_log_enrich::{RequestId, RequestIdLayer, RequestSpanLayer};
+use pf_tests::loopback;
 use tower_http::catch_panic::CatchPanicLayer;
 
 fn app(combined: bool) -> Router {
@@ -52,7 +51,8 @@ async fn valid_ids_are_kept_and_echoed_everywhere() {
 }
 
 async fn valid_ids(combined: bool) {
-    let addr = common::serve(app(combined)).await;
+    let server = loopback::serve(app(combined)).await;
+    let addr = server.addr();
     for (path, status) in [
         ("/ok", 200),
         ("/bad", 400),
@@ -60,12 +60,12 @@ async fn valid_ids(combined: bool) {
         ("/panic", 500),
         ("/nope", 404),
     ] {
-        let head = common::get(addr, path, &[b"x-request-id: client-id-1"]).await;
+        let head = loopback::get(addr, path, &[b"x-request-id: client-id-1"]).await;
         assert_eq!(head.status, status, "{path}");
         assert_eq!(head.one("x-request-id"), "client-id-1", "{path}");
     }
     let max = "a".repeat(128);
-    let head = common::get(addr, "/ok", &[format!("x-request-id: {max}").as_bytes()]).await;
+    let head = loopback::get(addr, "/ok", &[format!("x-request-id: {max}").as_bytes()]).await;
     assert_eq!(head.one("x-request-id"), max);
 }
 
@@ -77,7 +77,8 @@ async fn invalid_ids_are_replaced() {
 }
 
 async fn invalid_ids(combined: bool) {
-    let addr = common::serve(app(combined)).await;
+    let server = loopback::serve(app(combined)).await;
+    let addr = server.addr();
     let too_long = format!("x-request-id: {}", "a".repeat(129));
     let cases: [&[&[u8]]; 6] = [
         &[too_long.as_bytes()],
@@ -89,13 +90,13 @@ async fn invalid_ids(combined: bool) {
     ];
     for headers in cases {
         for path in ["/ok", "/bad", "/fail", "/panic"] {
-            let head = common::get(addr, path, headers).await;
+            let head = loopback::get(addr, path, headers).await;
             let id = head.one("x-request-id");
             assert!(is_generated(&id), "{path} {headers:?}: {id}");
         }
     }
     // The handler sees the same ID as the response.
-    let head = common::get(addr, "/ok", &[b"x-request-id: one", b"x-request-id: two"]).await;
+    let head = loopback::get(addr, "/ok", &[b"x-request-id: one", b"x-request-id: two"]).await;
     assert!(is_generated(&head.one("x-request-id")));
 }
 
@@ -108,10 +109,11 @@ async fn custom_header_name_and_generator() {
                 RequestId::from_static("generated")
             })),
     );
-    let addr = common::serve(app).await;
-    let head = common::get(addr, "/", &[]).await;
+    let server = loopback::serve(app).await;
+    let addr = server.addr();
+    let head = loopback::get(addr, "/", &[]).await;
     assert_eq!(head.one("x-correlation-id"), "generated");
     assert!(head.all("x-request-id").is_empty());
-    let head = common::get(addr, "/", &[b"x-correlation-id: mine"]).await;
+    let head = loopback::get(addr, "/", &[b"x-correlation-id: mine"]).await;
     assert_eq!(head.one("x-correlation-id"), "mine");
 }

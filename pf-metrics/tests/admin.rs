@@ -7,34 +7,14 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::get;
 use pf_metrics::{HttpMetricsLayer, MetricsRegistry};
+use pf_tests::loopback::{Server, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const TOKEN: &str = "7c1d0e5a9b3f4e2d8c6a1b0f9e8d7c6b";
 
 struct Listeners {
-    public: SocketAddr,
-    admin: SocketAddr,
-    stop: tokio::sync::watch::Sender<()>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-async fn serve(
-    app: Router,
-    stop: &tokio::sync::watch::Sender<()>,
-) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut stopped = stop.subscribe();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.changed().await;
-            })
-            .await
-            .unwrap();
-    });
-    (addr, task)
+    public: Server,
+    admin: Server,
 }
 
 async fn start(registry: &MetricsRegistry) -> Listeners {
@@ -43,23 +23,16 @@ async fn start(registry: &MetricsRegistry) -> Listeners {
         .layer(HttpMetricsLayer::new(registry.clone()));
     let admin =
         Router::new().route_service("/metrics", registry.exposition().with_bearer_token(TOKEN));
-    let (stop, _) = tokio::sync::watch::channel(());
-    let (public, t1) = serve(public, &stop).await;
-    let (admin, t2) = serve(admin, &stop).await;
     Listeners {
-        public,
-        admin,
-        stop,
-        tasks: vec![t1, t2],
+        public: serve(public).await,
+        admin: serve(admin).await,
     }
 }
 
 impl Listeners {
     async fn stop(self) {
-        self.stop.send(()).unwrap();
-        for t in self.tasks {
-            t.await.unwrap();
-        }
+        self.public.stop().await;
+        self.admin.stop().await;
     }
 }
 
@@ -88,21 +61,24 @@ async fn metrics_only_on_the_admin_listener_and_only_with_the_token() {
     let registry = MetricsRegistry::new();
     let l = start(&registry).await;
 
-    assert_eq!(fetch(l.public, "/hello", None).await.0, 200);
+    assert_eq!(fetch(l.public.addr(), "/hello", None).await.0, 200);
     // The public listener has no /metrics, with or without a token.
-    assert_eq!(fetch(l.public, "/metrics", None).await.0, 404);
+    assert_eq!(fetch(l.public.addr(), "/metrics", None).await.0, 404);
     let bearer = format!("Bearer {TOKEN}");
-    assert_eq!(fetch(l.public, "/metrics", Some(&bearer)).await.0, 404);
+    assert_eq!(
+        fetch(l.public.addr(), "/metrics", Some(&bearer)).await.0,
+        404
+    );
 
     // The admin listener answers the scraper that has the token.
-    let (status, _, body) = fetch(l.admin, "/metrics", Some(&bearer)).await;
+    let (status, _, body) = fetch(l.admin.addr(), "/metrics", Some(&bearer)).await;
     assert_eq!(status, 200);
     assert!(
         body.contains(r#"http_requests_total{method="GET",route="/hello",status="200"} 1"#),
         "{body}"
     );
     // ... and nothing else.
-    assert_eq!(fetch(l.admin, "/hello", Some(&bearer)).await.0, 404);
+    assert_eq!(fetch(l.admin.addr(), "/hello", Some(&bearer)).await.0, 404);
 
     // Missing, wrong, truncated, extended, other-scheme tokens: 401 with a Bearer challenge.
     let wrong_last = format!("Bearer {}x", &TOKEN[..TOKEN.len() - 1]);
@@ -117,7 +93,7 @@ async fn metrics_only_on_the_admin_listener_and_only_with_the_token() {
         (Some(extended.as_str()), true),
         (Some(basic.as_str()), false),
     ] {
-        let (status, head, body) = fetch(l.admin, "/metrics", auth).await;
+        let (status, head, body) = fetch(l.admin.addr(), "/metrics", auth).await;
         assert_eq!(status, 401, "{auth:?}");
         assert!(
             head.contains("\r\nwww-authenticate: bearer realm=\"metrics\""),

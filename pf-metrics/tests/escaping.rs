@@ -48,7 +48,7 @@ async fn hostile_route_templates_are_escaped_in_both_formats() {
             format!(r#"http_requests_total{{{c},method="GET",route="{escaped}",status="200"}} 1"#);
         assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
     }
-    pf_tests::prometheus::promtool_check_metrics(&text).expect("promtool accepts escaped labels");
+    pf_tests::promtool::promtool_check_metrics(&text).expect("promtool accepts escaped labels");
     // Every sample stays on one line: no raw newline leaked into a label.
     assert!(
         text.lines()

@@ -14,6 +14,7 @@ use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
 };
 use pf_metrics::{Format, HttpMetricsLayer, MetricsRegistry};
+use pf_tests::loopback::serve;
 use pf_tests::prometheus::Prometheus;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
@@ -154,20 +155,8 @@ fn prometheus_stores_the_trace_id_sent_in_traceparent() {
         .layer(HttpMetricsLayer::new(registry.clone()))
         .route_service("/metrics", registry.exposition())
         .layer(pf_log_enrich::RequestSpanLayer::new().with_completion_event(false));
-    let (addr, stop, server) = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        (addr, stop, server)
-    });
+    let server = runtime.block_on(serve(app));
+    let addr = server.addr();
 
     let trace = "0af7651916cd43dd8448eb211c80319c";
     let traceparent = format!("traceparent: 00-{trace}-b7ad6b7169203331-01\r\n");
@@ -213,6 +202,5 @@ fn prometheus_stores_the_trace_id_sent_in_traceparent() {
     assert!(value > 0.0 && value < 10.0, "{exemplar}");
     drop(prometheus);
 
-    stop.send(()).unwrap();
-    runtime.block_on(server).unwrap();
+    runtime.block_on(server.stop());
 }

@@ -12,6 +12,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use pf_metrics::{Format, HttpMetricsLayer, MetricsRegistry, Naming, Timing};
+use pf_tests::loopback::serve;
 use tower::ServiceExt;
 
 /// The value of one sample line, `None` when the series is absent.
@@ -397,29 +398,6 @@ async fn panicking_handler_with_catch_panic_outside_or_inside() {
     }
 }
 
-/// A real server on a loopback port, stopped when dropped.
-struct Server {
-    addr: std::net::SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(app: Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { addr, task }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 async fn raw_get(addr: std::net::SocketAddr, path: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -435,8 +413,8 @@ async fn panicking_handler_without_catch_panic_over_tcp() {
     let app = Router::new()
         .route("/panic", get(panics))
         .layer(HttpMetricsLayer::new(registry.clone()));
-    let server = Server::start(app).await;
-    let mut s = raw_get(server.addr, "/panic").await;
+    let server = serve(app).await;
+    let mut s = raw_get(server.addr(), "/panic").await;
     // The connection dies with the panicking task: read to EOF.
     let mut buf = Vec::new();
     let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf).await;
@@ -465,8 +443,8 @@ async fn client_disconnect_mid_body_over_tcp() {
             }),
         )
         .layer(HttpMetricsLayer::new(registry.clone()));
-    let server = Server::start(app).await;
-    let mut s = raw_get(server.addr, "/forever").await;
+    let server = serve(app).await;
+    let mut s = raw_get(server.addr(), "/forever").await;
     let mut buf = vec![0u8; 2048];
     let mut got = 0;
     while got < 1500 {

@@ -48,7 +48,7 @@ fn otel_counters_gauges_and_histograms_share_the_scrape() {
                 .count(),
             1
         );
-        pf_tests::prometheus::promtool_check_exposition(&text)
+        pf_tests::promtool::promtool_check_exposition(&text)
             .unwrap_or_else(|e| panic!("{format:?}: {e}\n{text}"));
     }
 }

@@ -246,7 +246,7 @@ fn one_name_one_series_and_hostile_names_are_escaped() {
             r#"repository_operation_duration_seconds_count{service="api",repository="users",operation="find",outcome="error"} 1"#
         ));
         assert!(text.contains(r#"repository="we\"ird\nname\\""#));
-        pf_tests::prometheus::promtool_check_exposition(&text)
+        pf_tests::promtool::promtool_check_exposition(&text)
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
     }
 }

@@ -89,7 +89,7 @@ async fn the_whole_exposition_passes_promtool() {
         assert!(text.contains("tokio_runtime_alive_tasks"));
         assert!(text.contains("tokio_runtime_global_queue_depth"));
         assert!(text.contains("tokio_runtime_worker_park"));
-        pf_tests::prometheus::promtool_check_exposition(&text)
+        pf_tests::promtool::promtool_check_exposition(&text)
             .unwrap_or_else(|e| panic!("{format:?}: {e}\n{text}"));
     }
 }

@@ -1,7 +1,8 @@
-//! Child processes that are stopped even when a test fails, and free ports.
+//! Child processes that are stopped even when a test fails, free ports, bounded polling, and
+//! the demo binary.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
@@ -13,6 +14,38 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// Calls `f` every `interval` until it gives `Some` or `timeout` passes (`None` then).
+pub fn poll<T>(
+    timeout: Duration,
+    interval: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// Waits until `done` holds, checking every 20 ms; panics naming `what` after 30 s (a bound
+/// against hangs, not a timing assertion).
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let held = poll(Duration::from_secs(30), Duration::from_millis(20), || {
+        done().then_some(())
+    });
+    assert!(held.is_some(), "timed out waiting for {what}");
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port` (panics after 30 s).
+pub fn wait_for_port(what: &str, port: u16) {
+    wait_until(what, || TcpStream::connect(("127.0.0.1", port)).is_ok());
 }
 
 /// A child process killed (SIGKILL) and reaped on drop.
@@ -36,6 +69,15 @@ impl ChildGuard {
     /// The OS process ID.
     pub fn id(&self) -> u32 {
         self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends `signal` (`kill` syntax: `-STOP`, `-CONT`, `-TERM`, ...); panics if `kill` fails.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {} ({})", self.id(), self.name);
     }
 
     /// Takes the child's piped stdout.
@@ -72,7 +114,6 @@ impl Drop for ChildGuard {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = &self.name;
     }
 }
 
@@ -107,6 +148,22 @@ pub fn wait_for_line<T: Send + 'static>(
     (value, line_rx)
 }
 
+/// A command running the demo `binary` on `127.0.0.1:0` with stdin closed, the variables
+/// that change its behaviour cleared (`DATABASE_URL`, `REDIS_URL`, `LOG_CLOUD_SHIPPING`,
+/// `LOG_FORMAT`, `HEALTH_DETAILS_TOKEN`), then `envs` set.
+pub fn demo_command(binary: &Path, envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.args(["--addr", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("LOG_CLOUD_SHIPPING")
+        .env_remove("LOG_FORMAT")
+        .env_remove("HEALTH_DETAILS_TOKEN")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// The demo binary started on a free loopback port, killed on drop.
 pub struct Demo {
     /// The process.
@@ -118,18 +175,11 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pf-demo")`) with extra environment.
+    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pf-demo")`) with extra environment (see
+    /// [`demo_command`]).
     pub fn start(binary: &Path, envs: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(binary);
-        cmd.arg("--addr")
-            .arg("127.0.0.1:0")
-            .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .env_remove("LOG_CLOUD_SHIPPING")
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut cmd = demo_command(binary, envs);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut process = ChildGuard::spawn("pf-demo", &mut cmd);
         let stdout = process.take_stdout().expect("piped stdout");
         let (addr, stdout) = wait_for_line(stdout, Duration::from_secs(30), |line| {
@@ -163,19 +213,19 @@ pub fn require_tool(tool: &str, debian_package: &str) -> std::path::PathBuf {
 
 /// Polls `readyz_url` until it answers 200 (panics after 30 s): a service
 /// that connects its dependencies after it starts listening is ready then.
+#[cfg(feature = "prometheus")]
 pub fn wait_until_ready(client: &reqwest::blocking::Client, readyz_url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = client.get(readyz_url).send().map(|r| r.status().as_u16());
-        if matches!(status, Ok(200)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{readyz_url} not ready within 30 s (last: {status:?})"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut status = None;
+    let ready = poll(Duration::from_secs(30), Duration::from_millis(50), || {
+        let s = client.get(readyz_url).send().map(|r| r.status().as_u16());
+        let ok = matches!(s, Ok(200));
+        status = Some(s);
+        ok.then_some(())
+    });
+    assert!(
+        ready.is_some(),
+        "{readyz_url} not ready within 30 s (last: {status:?})"
+    );
 }
 
 /// The demo binary started on a free loopback port with *every* line of its stdout and stderr
@@ -192,23 +242,12 @@ pub struct CapturedDemo {
 }
 
 impl CapturedDemo {
-    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pf-demo")`) with extra environment
-    /// (`DATABASE_URL`, `REDIS_URL`, `LOG_CLOUD_SHIPPING`, `LOG_FORMAT` and
-    /// `HEALTH_DETAILS_TOKEN` are cleared first).
+    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pf-demo")`) with extra environment (see
+    /// [`demo_command`]).
     pub fn start(binary: &Path, envs: &[(&str, &str)]) -> Self {
         use std::sync::{Arc, Mutex};
-        let mut cmd = Command::new(binary);
-        cmd.arg("--addr")
-            .arg("127.0.0.1:0")
-            .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .env_remove("LOG_CLOUD_SHIPPING")
-            .env_remove("LOG_FORMAT")
-            .env_remove("HEALTH_DETAILS_TOKEN")
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = demo_command(binary, envs);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut process = ChildGuard::spawn("pf-demo", &mut cmd);
         let out = process.take_stdout().expect("piped stdout");
         let err = process.take_stderr().expect("piped stderr");

@@ -8,72 +8,14 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pf_tests::process::{ChildGuard, Demo, free_port, require_tool, wait_until_ready};
+use pf_tests::process::{Demo, demo_command, free_port, require_tool, wait_until_ready};
+use pf_tests::services::RedisServer;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_pf-demo");
 const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_URL: &str = "redis://127.0.0.1:6379/";
-
-/// A throwaway redis-server on a free loopback port, killed on drop.
-struct ThrowawayRedis {
-    process: ChildGuard,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl ThrowawayRedis {
-    fn start(extra: &[&str]) -> Self {
-        let server = require_tool("redis-server", "redis-server");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let mut cmd = Command::new(server);
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no", "--dir"])
-        .arg(dir.path())
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let process = ChildGuard::spawn("redis-server", &mut cmd);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            process,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.process.id().to_string()])
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill {signal}");
-    }
-}
-
-/// Resumes a SIGSTOPped process even when the test fails, so that the
-/// ChildGuard's kill can reap it.
-struct Resume<'a>(&'a ThrowawayRedis);
-
-impl Drop for Resume<'_> {
-    fn drop(&mut self) {
-        self.0.signal("-CONT");
-    }
-}
 
 fn sample(metrics: &str, series: &str) -> f64 {
     metrics
@@ -84,8 +26,8 @@ fn sample(metrics: &str, series: &str) -> f64 {
 
 #[test]
 fn a_frozen_redis_degrades_to_the_database_and_is_counted() {
-    let redis = ThrowawayRedis::start(&[]);
-    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let redis = RedisServer::start();
+    let url = format!("redis://127.0.0.1:{}/", redis.port());
     let demo = Demo::start(
         Path::new(BINARY),
         &[("DATABASE_URL", DATABASE_URL), ("REDIS_URL", &url)],
@@ -106,8 +48,7 @@ fn a_frozen_redis_degrades_to_the_database_and_is_counted() {
         200
     );
 
-    redis.signal("-STOP");
-    let _resume = Resume(&redis);
+    redis.freeze(); // resumed when dropped, also when the test fails
     for id in [4, 5, 6, 7] {
         let response = client
             .get(demo.url(&format!("/api/v1/users/{id}")))
@@ -275,8 +216,8 @@ fn an_unknown_database_ends_the_process_with_a_clear_message() {
 
 #[test]
 fn a_wrong_redis_password_ends_the_process_with_a_clear_message() {
-    let redis = ThrowawayRedis::start(&["--requirepass", "right-password"]);
-    let url = format!("redis://:Wr0ngPw@127.0.0.1:{}/", redis.port);
+    let redis = RedisServer::start_with(&["--requirepass", "right-password"]);
+    let url = format!("redis://:Wr0ngPw@127.0.0.1:{}/", redis.port());
     let out = run_to_exit(&[("REDIS_URL", &url)]);
     assert!(!out.status.success());
     let text = format!(
@@ -290,15 +231,8 @@ fn a_wrong_redis_password_ends_the_process_with_a_clear_message() {
 
 /// Runs the demo until it exits by itself (killed after 30 s: it must not hang).
 fn run_to_exit(envs: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(BINARY);
-    cmd.args(["--addr", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env_remove("LOG_CLOUD_SHIPPING")
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = demo_command(Path::new(BINARY), envs);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().expect("run the demo");
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use pf_tests::process::Demo;
-use pf_tests::prometheus::{Prometheus, promtool_check_exposition};
+use pf_tests::prometheus::Prometheus;
+use pf_tests::promtool::promtool_check_exposition;
 
 fn demo() -> Demo {
     Demo::start(Path::new(env!("CARGO_BIN_EXE_pf-demo")), &[])
