@@ -15,12 +15,11 @@
 //! by `promtool test rules`). Scrape and evaluation intervals are 1 s.
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pf_tests::process::{ChildGuard, Demo, free_port, require_tool};
+use pf_tests::process::{ChildGuard, Demo, free_port, poll, require_tool, wait_for_port};
 use serde_json::{Value, json};
 
 const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -54,25 +53,8 @@ impl Drop for Scratch {
     }
 }
 
-fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn wait_port(name: &str, port: u16) {
-    let up = poll(Duration::from_secs(30), || {
-        TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
-    });
-    assert!(up.is_some(), "{name} did not listen on 127.0.0.1:{port}");
-}
+/// How often the polls below look again.
+const TICK: Duration = Duration::from_millis(250);
 
 struct Api {
     client: reqwest::blocking::Client,
@@ -285,7 +267,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         ("alertmanager", am_port),
         ("prometheus", prom_port),
     ] {
-        wait_port(name, port);
+        wait_for_port(name, port);
     }
     let api = Api {
         client: reqwest::blocking::Client::builder()
@@ -350,7 +332,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         "prometheus",
         "redis-exporter",
     ];
-    let all_up = poll(Duration::from_secs(30), || {
+    let all_up = poll(Duration::from_secs(30), TICK, || {
         let up: BTreeSet<String> = api
             .query("up == 1")
             .iter()
@@ -366,7 +348,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
 
     // ---- HighErrorRate pending under a 5xx burst -----------------------------------------
     let mut burst_sent = 0;
-    let pending = poll(Duration::from_secs(40), || {
+    let pending = poll(Duration::from_secs(40), TICK, || {
         for _ in 0..20 {
             assert_eq!(get("/api/v1/fail"), 500);
             burst_sent += 1;
@@ -400,7 +382,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         })
         .sum();
     let mut last_rules = Value::Null;
-    let healthy = poll(Duration::from_secs(30), || {
+    let healthy = poll(Duration::from_secs(30), TICK, || {
         let r = api.get(&format!("{}/api/v1/rules", api.prometheus), &[]);
         let rules: Vec<&Value> = r["data"]["groups"]
             .as_array()
@@ -420,7 +402,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
     // ---- every dashboard panel query returns data ------------------------------------------
     let queries = dashboard_queries();
     let mut empty = Vec::new();
-    let returned = poll(Duration::from_secs(30), || {
+    let returned = poll(Duration::from_secs(30), TICK, || {
         empty = queries
             .iter()
             .filter(|(_, expr, _)| api.query(expr).is_empty())
@@ -445,7 +427,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         demo.process.terminate(Duration::from_secs(10)).is_some(),
         "the demo did not stop on SIGTERM"
     );
-    let seen_pending = poll(Duration::from_secs(30), || {
+    let seen_pending = poll(Duration::from_secs(30), TICK, || {
         let states = api.alert_states("BackendServiceDown");
         states.iter().any(|s| s == "pending").then_some(())
     });
@@ -454,7 +436,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         "BackendServiceDown never pending after the demo stopped: {:?}",
         api.alert_states("BackendServiceDown")
     );
-    let received = poll(Duration::from_secs(60), || {
+    let received = poll(Duration::from_secs(60), TICK, || {
         let alerts = api.am_alerts("BackendServiceDown");
         (!alerts.is_empty()).then_some(alerts)
     })
@@ -487,7 +469,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         .send()
         .expect("POST alerts to Alertmanager");
     assert!(post.status().is_success(), "{:?}", post.text());
-    let states = poll(Duration::from_secs(20), || {
+    let states = poll(Duration::from_secs(20), TICK, || {
         let symptom = api.am_alerts("HighErrorRate");
         let other = api.am_alerts("RedisConnectionFailures");
         match (symptom.first(), other.first()) {
