@@ -23,6 +23,7 @@ use crate::check::{CheckResult, HealthCheck};
 ///     .build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisCheck<C> {
     connection: C,
