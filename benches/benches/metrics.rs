@@ -174,7 +174,7 @@ struct RouteName(String);
 struct IndexRoute;
 
 impl pf_metrics::RouteExtractor for IndexRoute {
-    fn route<'r>(
+    fn route_str<'r>(
         &self,
         _: &'r axum::http::Uri,
         ext: &'r axum::http::Extensions,

@@ -322,7 +322,7 @@ pub mod plain {
     pub struct UsersRoute;
 
     impl pf_metrics::RouteExtractor for UsersRoute {
-        fn route<'r>(&self, _: &'r Uri, _: &'r Extensions) -> Option<&'r str> {
+        fn route_str<'r>(&self, _: &'r Uri, _: &'r Extensions) -> Option<&'r str> {
             Some("/api/v1/users/{id}")
         }
     }

@@ -44,7 +44,7 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .filter(|t| !t.is_empty());
     if let Some(token) = &token {
-        metrics = metrics.with_bearer_token(token);
+        metrics = metrics.bearer_token(token).map_err(std::io::Error::other)?;
     }
     let admin = Router::new().route_service("/metrics", metrics);
 

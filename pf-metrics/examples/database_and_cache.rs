@@ -62,9 +62,8 @@ impl Users {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let registry = MetricsRegistry::new();
-    registry.register_collector(
-        RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(250)),
-    );
+    registry
+        .register_collector(RuntimeCollector::current().scheduling_lag(Duration::from_millis(250)));
     let users = Users {
         repository: registry.repository("users"),
         cache_metrics: registry.cache("memory"),

@@ -16,7 +16,7 @@ use tower::{Layer, ServiceExt, service_fn};
 struct Routes;
 
 impl RouteExtractor for Routes {
-    fn route<'r>(&self, uri: &'r Uri, _: &'r Extensions) -> Option<&'r str> {
+    fn route_str<'r>(&self, uri: &'r Uri, _: &'r Extensions) -> Option<&'r str> {
         match uri.path() {
             p if p.starts_with("/orders/") => Some("/orders/{id}"),
             "/health" => Some("/health"),

@@ -1,5 +1,5 @@
 //! Exemplars (feature `exemplars`): the latest trace ID per duration bucket,
-//! written in the OpenMetrics exposition.
+//! kept for the OpenMetrics exposition (which writes them: `exposition/series.rs`).
 //!
 //! Without the feature every type here is zero-sized and every function a
 //! no-op, so the request path compiles to what it was.
@@ -10,44 +10,8 @@ pub(crate) use enabled::*;
 #[cfg(not(feature = "exemplars"))]
 pub(crate) use disabled::*;
 
-use crate::encode::Format;
-use crate::registry::ResponseSeries;
-use crate::series::HistogramLayout;
-
-/// Writes a duration histogram, with exemplars on its buckets in OpenMetrics.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn write_duration_histogram(
-    out: &mut String,
-    format: Format,
-    name: &str,
-    series: &ResponseSeries,
-    layout: HistogramLayout,
-    le: &[Box<str>],
-    cumulative: &mut Vec<u64>,
-) {
-    #[cfg(feature = "exemplars")]
-    if format == Format::OpenMetrics
-        && let Some(slots) = series.exemplars.slots()
-    {
-        enabled::write_with_exemplars(out, name, series, layout, le, cumulative, slots);
-        return;
-    }
-    let _ = format;
-    crate::encode::write_histogram(
-        out,
-        name,
-        &series.labels,
-        &series.cells,
-        layout,
-        le,
-        1e9,
-        cumulative,
-    );
-}
-
 #[cfg(not(feature = "exemplars"))]
 mod disabled {
-    use crate::registry::ResponseSeries;
 
     /// No trace: the feature is off.
     pub(crate) struct Trace;
@@ -59,7 +23,7 @@ mod disabled {
         }
 
         #[inline(always)]
-        pub(crate) fn record(&self, _series: &ResponseSeries, _bounds: &[u64], _nanos: u64) {}
+        pub(crate) fn record(&self, _exemplars: &Exemplars, _bounds: &[u64], _nanos: u64) {}
     }
 
     /// No storage: the feature is off.
@@ -71,9 +35,6 @@ mod disabled {
 mod enabled {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering, fence};
-
-    use crate::registry::ResponseSeries;
-    use crate::series::HistogramLayout;
 
     /// The trace ID of the request's OpenTelemetry context, as two words (a
     /// `u128`'s 16-byte alignment would pad the request recorders); zero when
@@ -105,10 +66,10 @@ mod enabled {
 
         /// Keeps this trace as the exemplar of the bucket `nanos` falls in.
         #[inline]
-        pub(crate) fn record(&self, series: &ResponseSeries, bounds: &[u64], nanos: u64) {
+        pub(crate) fn record(&self, exemplars: &Exemplars, bounds: &[u64], nanos: u64) {
             if self.0 | self.1 != 0 {
                 let id = (u128::from(self.0) << 64) | u128::from(self.1);
-                series.exemplars.record(bounds, id, nanos);
+                exemplars.record(bounds, id, nanos);
             }
         }
     }
@@ -164,7 +125,7 @@ mod enabled {
     }
 
     impl Slot {
-        fn write(&self, trace: u128, nanos: u64, unix_millis: u64) {
+        pub(crate) fn write(&self, trace: u128, nanos: u64, unix_millis: u64) {
             let seq = self.seq.load(Ordering::Relaxed);
             if seq & 1 == 1
                 || self
@@ -206,55 +167,6 @@ mod enabled {
         }
     }
 
-    /// ` # {trace_id="..."} 0.012 1700000000.123`
-    fn write_exemplar(out: &mut String, slot: &Slot) {
-        use std::fmt::Write as _;
-        if let Some(e) = slot.read() {
-            let _ = write!(
-                out,
-                " # {{trace_id=\"{:032x}\"}} {} {}.{:03}",
-                e.trace,
-                crate::encode::format_float(e.nanos as f64 / 1e9),
-                e.unix_millis / 1000,
-                e.unix_millis % 1000
-            );
-        }
-    }
-
-    pub(super) fn write_with_exemplars(
-        out: &mut String,
-        name: &str,
-        series: &ResponseSeries,
-        layout: HistogramLayout,
-        le: &[Box<str>],
-        cumulative: &mut Vec<u64>,
-        slots: &[Slot],
-    ) {
-        let (count, sum) = series.cells.histogram(layout, cumulative);
-        let mut itoa_buf = itoa::Buffer::new();
-        let labels = &series.labels;
-        let bounds = le.iter().map(|b| &**b).chain(std::iter::once("+Inf"));
-        let counts = cumulative.iter().copied().chain(std::iter::once(count));
-        for ((bound, n), slot) in bounds.zip(counts).zip(slots) {
-            out.push_str(name);
-            out.push_str("_bucket{");
-            out.push_str(labels);
-            out.push_str(",le=\"");
-            out.push_str(bound);
-            out.push_str("\"} ");
-            out.push_str(itoa_buf.format(n));
-            write_exemplar(out, slot);
-            out.push('\n');
-        }
-        out.push_str(name);
-        out.push_str("_sum{");
-        out.push_str(labels);
-        out.push_str("} ");
-        out.push_str(&crate::encode::format_float(sum as f64 / 1e9));
-        out.push('\n');
-        crate::encode::write_sample(out, name, "_count", labels, count);
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -269,12 +181,6 @@ mod enabled {
             assert_eq!(
                 (e.trace, e.nanos, e.unix_millis),
                 (u128::MAX - 5, 7, 1_700_000_000_123)
-            );
-            let mut out = String::new();
-            write_exemplar(&mut out, &s);
-            assert_eq!(
-                out,
-                " # {trace_id=\"fffffffffffffffffffffffffffffffa\"} 7e-9 1700000000.123"
             );
         }
 

@@ -1,19 +1,14 @@
-//! gRPC calls: status codes from `grpc-status` in the response head or the
-//! trailers, stored and written as their own metric families.
+//! gRPC calls, the protocol side: which requests are calls, their timeout,
+//! status codes from `grpc-status` in the response head or the trailers, and
+//! the code of a call that ended without one. (Their series live in the
+//! store, their families in the exposition.)
 //!
 //! A request is a gRPC call when it is an HTTP/2 `POST` whose `Content-Type`
 //! starts with `application/grpc`. Plain HTTP requests are told apart by the
 //! version and method (two integer compares) before any header is looked at.
 
-use std::sync::OnceLock;
-
 use http::header::{CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, Method, Request, Version};
-
-use crate::encode::{Format, MetricType, write_header, write_sample};
-use crate::exemplar::write_duration_histogram;
-use crate::registry::{Inner, Naming, OVERFLOW_ROUTE, ResponseSeries, RouteEntry};
-use crate::table::{Lookup, SeriesTable};
 
 /// `grpc-status`, in the response head (trailers-only responses) or the trailers.
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -190,132 +185,6 @@ pub(crate) fn ending_code(ending: Ending, timeout_millis: u32, elapsed_nanos: u6
     }
 }
 
-/// gRPC series, created on the first gRPC call: registries serving only
-/// HTTP never allocate them.
-pub(crate) struct GrpcSeries {
-    table: SeriesTable<ResponseSeries>,
-    overflow: ResponseSeries,
-}
-
-impl Inner {
-    fn grpc_series(&self) -> &GrpcSeries {
-        self.grpc.get_or_init(|| {
-            let overflow = ResponseSeries::new(
-                self.render_grpc_labels(OVERFLOW_ROUTE, "_OTHER", "_OTHER"),
-                &self.layout,
-                self.shards,
-            );
-            GrpcSeries {
-                table: SeriesTable::with_capacity(self.responses.capacity()),
-                overflow,
-            }
-        })
-    }
-
-    /// The series of a gRPC call on `route` that ended with `code`.
-    #[inline]
-    pub(crate) fn grpc_response(&self, route: &RouteEntry, code: u8) -> &ResponseSeries {
-        let grpc = self.grpc_series();
-        let key = (u64::from(route.id) << 32) | u64::from(code);
-        let found = grpc.table.get_or_insert(key, || {
-            let (service, method) = split_route(&route.label);
-            let code_label = match self.naming {
-                Naming::OpenTelemetry => itoa::Buffer::new().format(code).to_owned(),
-                _ => CODE_NAMES[usize::from(code)].to_owned(),
-            };
-            ResponseSeries::new(
-                self.render_grpc_labels(service, method, &code_label),
-                &self.layout,
-                self.shards,
-            )
-        });
-        match found {
-            Lookup::Found(s) => s,
-            Lookup::Full => {
-                self.dropped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                &grpc.overflow
-            }
-        }
-    }
-
-    fn render_grpc_labels(&self, service: &str, method: &str, code: &str) -> String {
-        match self.naming {
-            Naming::OpenTelemetry => format!(
-                "{}rpc_system=\"grpc\",rpc_service=\"{service}\",rpc_method=\"{method}\",rpc_grpc_status_code=\"{code}\"",
-                self.rendered_const
-            ),
-            _ => format!(
-                "{}grpc_service=\"{service}\",grpc_method=\"{method}\",grpc_code=\"{code}\"",
-                self.rendered_const
-            ),
-        }
-    }
-}
-
-/// `/pkg.Service/Method` → (`pkg.Service`, `Method`); other routes
-/// (`__unmatched__`, `__overflow__`) → (route, `_OTHER`).
-fn split_route(label: &str) -> (&str, &str) {
-    label
-        .strip_prefix('/')
-        .and_then(|r| r.split_once('/'))
-        .unwrap_or((label, "_OTHER"))
-}
-
-/// Writes the gRPC families, when a gRPC call was ever recorded.
-pub(crate) fn encode(inner: &Inner, out: &mut String, format: Format) {
-    let Some(grpc) = inner.grpc.get() else {
-        return;
-    };
-    let overflow =
-        (inner.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(&grpc.overflow);
-    let series = || grpc.table.iter().chain(overflow);
-    let layout = &inner.layout;
-    let names = &inner.names;
-    if let Some(handled) = &names.grpc_handled {
-        write_header(
-            out,
-            format,
-            handled,
-            "Total number of RPCs completed on the server, regardless of success or failure.",
-            MetricType::Counter,
-            None,
-        );
-        for s in series() {
-            write_sample(
-                out,
-                handled,
-                "_total",
-                &s.labels,
-                s.cells.count(layout.duration),
-            );
-        }
-    }
-    write_header(
-        out,
-        format,
-        &names.grpc_duration,
-        "Duration of gRPC calls in seconds, from the request reaching the layer to the call's status.",
-        MetricType::Histogram,
-        Some("seconds"),
-    );
-    let mut cumulative = Vec::with_capacity(32);
-    for s in series() {
-        write_duration_histogram(
-            out,
-            format,
-            &names.grpc_duration,
-            s,
-            layout.duration,
-            &inner.duration_le,
-            &mut cumulative,
-        );
-    }
-}
-
-/// Lazily created gRPC storage of a registry.
-pub(crate) type GrpcCell = OnceLock<GrpcSeries>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,8 +252,6 @@ mod tests {
         assert_eq!(grpc_route("/a.B/"), None);
         assert_eq!(grpc_route("//C"), None);
         assert_eq!(grpc_route("/"), None);
-        assert_eq!(split_route("/a.B/C"), ("a.B", "C"));
-        assert_eq!(split_route("__unmatched__"), ("__unmatched__", "_OTHER"));
     }
 
     #[test]

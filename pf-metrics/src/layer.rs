@@ -3,8 +3,8 @@
 use tower_layer::Layer;
 
 use crate::registry::MetricsRegistry;
-use crate::route::{MatchedPathRoute, RouteExtractor};
 use crate::service::HttpMetrics;
+use pf_core::{MatchedPathRoute, RouteExtractor};
 
 /// A [`Layer`] recording request count, duration, in-flight requests and body
 /// sizes per method, route template and status into a [`MetricsRegistry`].

@@ -143,18 +143,25 @@
 //!
 //! [tower]: https://docs.rs/tower
 #![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 mod body;
+mod builder;
 mod cache;
-mod encode;
+mod collector;
+mod config;
+mod endpoint;
 mod exemplar;
 mod exposition;
+mod format;
 mod future;
 mod grpc;
 mod histogram;
+mod intern;
 mod layer;
+mod names;
 #[cfg(feature = "opentelemetry-interop")]
 mod opentelemetry;
 mod operation;
@@ -164,17 +171,23 @@ mod process;
 mod record;
 mod registry;
 mod repository;
-mod route;
 #[cfg(feature = "tokio")]
 mod runtime;
 mod series;
 mod service;
+mod store;
 mod table;
+mod text;
 
 pub use body::{RequestBody, ResponseBody};
+pub use builder::MetricsRegistryBuilder;
 pub use cache::{CacheMetrics, CacheResult};
-pub use encode::{Collector, FamilyEncoder, Format, MetricType, MetricsEncoder};
-pub use exposition::MetricsService;
+pub use collector::{Collector, FamilyEncoder, MetricsEncoder};
+pub use config::{
+    ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
+};
+pub use endpoint::MetricsService;
+pub use format::{Format, MetricType};
 pub use future::ResponseFuture;
 pub use histogram::{BucketsError, Histogram, HistogramSnapshot};
 pub use layer::HttpMetricsLayer;
@@ -185,13 +198,10 @@ pub use operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{OtlpPush, OtlpPushError, OtlpPushHandle};
+pub use pf_core::{MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
 pub use process::ProcessCollector;
-pub use registry::{
-    ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, MetricsRegistry,
-    MetricsRegistryBuilder, Naming, OVERFLOW_ROUTE, Timing, UNMATCHED_ROUTE,
-};
+pub use registry::MetricsRegistry;
 pub use repository::{Outcome, RepositoryMetrics};
-pub use route::{MatchedPathRoute, RouteExtractor};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};

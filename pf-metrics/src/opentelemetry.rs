@@ -5,7 +5,8 @@
 use opentelemetry_prometheus::PrometheusExporter;
 use prometheus::proto::MetricType as PromType;
 
-use crate::encode::{Collector, MetricType, MetricsEncoder};
+use crate::collector::{Collector, MetricsEncoder};
+use crate::format::MetricType;
 
 /// Writes the instruments of an OpenTelemetry `SdkMeterProvider` on pf's
 /// `/metrics`, so a service keeps one scrape target when part of its code

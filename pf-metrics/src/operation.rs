@@ -9,8 +9,10 @@
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::encode::{MetricType, MetricsEncoder};
-use crate::registry::{OVERFLOW_ROUTE, name_hash};
+use crate::collector::MetricsEncoder;
+use crate::config::OVERFLOW_ROUTE;
+use crate::format::MetricType;
+use crate::intern::name_hash;
 use crate::series::{Cells, HistogramLayout, observe};
 use crate::table::{Lookup, SeriesTable};
 

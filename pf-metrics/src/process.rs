@@ -1,6 +1,7 @@
 //! Process metrics with the standard Prometheus client names.
 
-use crate::encode::{Collector, MetricType, MetricsEncoder};
+use crate::collector::{Collector, MetricsEncoder};
+use crate::format::MetricType;
 
 /// Writes the standard process metrics that every Prometheus client library
 /// exports, read from `/proc/self` at scrape time (Linux; elsewhere it writes
@@ -115,6 +116,7 @@ mod linux {
     pub(super) fn read() -> Option<Process> {
         // SAFETY: sysconf only reads configuration values.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        // SAFETY: as above.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         // Fields after the command name, which is in parentheses and may hold spaces.

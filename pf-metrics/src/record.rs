@@ -4,13 +4,13 @@ use std::ptr::NonNull;
 
 use http::HeaderMap;
 
+use crate::config::Timing;
 use crate::exemplar::Trace;
 use crate::grpc::{self, Ending, NOT_GRPC};
-use crate::registry::{
-    FlightSeries, IN_FLIGHT_WORD, MetricsRegistry, ResponseSeries, RouteEntry,
-    STATUS_CLIENT_CLOSED, Timing,
-};
+use crate::intern::RouteEntry;
+use crate::registry::MetricsRegistry;
 use crate::series::observe;
+use crate::store::{FlightSeries, IN_FLIGHT_WORD, ResponseSeries, STATUS_CLIENT_CLOSED};
 
 /// A pointer into the registry's series storage. Series are never freed
 /// before the registry, and every holder also holds the registry.
@@ -20,14 +20,21 @@ impl<T> SeriesPtr<T> {
     fn new(r: &T) -> Self {
         Self(NonNull::from(r))
     }
-    /// SAFETY: the caller holds the registry that owns the series.
+    /// # Safety
+    ///
+    /// The caller holds the registry that owns the series.
     unsafe fn get(&self) -> &T {
+        // SAFETY: the pointer came from a `&T` into the registry's storage,
+        // which the caller keeps alive (see above); series are never freed
+        // or moved before their registry.
         unsafe { self.0.as_ref() }
     }
 }
 
-// SAFETY: series are `Sync` (atomics only) and outlive every holder (see above).
+// SAFETY: a `SeriesPtr` is a shared reference in disguise: sending it sends a
+// `&T`, sound for `T: Sync`; series outlive every holder (see above).
 unsafe impl<T: Sync> Send for SeriesPtr<T> {}
+// SAFETY: as for `Send`: only `&T` is ever produced from it (`T: Sync`).
 unsafe impl<T: Sync> Sync for SeriesPtr<T> {}
 
 /// A request between `call` and its response head.
@@ -271,7 +278,8 @@ impl Completion {
             &inner.duration_bounds,
             nanos,
         );
-        self.trace.record(series, &inner.duration_bounds, nanos);
+        self.trace
+            .record(&series.exemplars, &inner.duration_bounds, nanos);
         self.duration_taken = true;
     }
 

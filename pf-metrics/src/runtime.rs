@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tokio::runtime::{Handle, RuntimeMetrics};
 
-use crate::encode::{Collector, MetricType, MetricsEncoder};
+use crate::collector::{Collector, MetricsEncoder};
+use crate::format::MetricType;
 use crate::series::{Cells, HistogramLayout, observe};
 
 /// Scheduling-lag buckets in seconds. The probe sleeps on Tokio's timer,
@@ -24,7 +25,7 @@ pub const DEFAULT_SCHEDULING_LAG_BUCKETS: &[f64] = &[
 /// | `tokio_runtime_global_queue_depth` | gauge | tasks waiting in the global (injection) queue |
 /// | `tokio_runtime_worker_busy_seconds_total` | counter | time workers spent running tasks, summed over workers |
 /// | `tokio_runtime_worker_park_total` | counter | times workers went idle, summed over workers |
-/// | `tokio_runtime_scheduling_lag_seconds` | histogram | how late the probe task woke up (with [`with_scheduling_lag`](Self::with_scheduling_lag)) |
+/// | `tokio_runtime_scheduling_lag_seconds` | histogram | how late the probe task woke up (with [`scheduling_lag`](Self::scheduling_lag)) |
 ///
 /// The busy ratio, 0 (idle) to 1 (every worker always busy), is
 /// `rate(tokio_runtime_worker_busy_seconds_total[5m]) / tokio_runtime_workers`.
@@ -46,7 +47,7 @@ pub const DEFAULT_SCHEDULING_LAG_BUCKETS: &[f64] = &[
 /// # async fn main() {
 /// let registry = MetricsRegistry::new();
 /// registry.register_collector(
-///     RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(250)),
+///     RuntimeCollector::current().scheduling_lag(Duration::from_millis(250)),
 /// );
 /// let text = registry.encode(Format::Prometheus);
 /// assert!(text.contains("tokio_runtime_workers 1"));
@@ -107,12 +108,12 @@ impl RuntimeCollector {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use std::time::Duration;
-    /// let collector = pf_metrics::RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(250));
+    /// let collector = pf_metrics::RuntimeCollector::current().scheduling_lag(Duration::from_millis(250));
     /// # let _ = collector;
     /// # }
     /// ```
     #[must_use]
-    pub fn with_scheduling_lag(mut self, interval: Duration) -> Self {
+    pub fn scheduling_lag(mut self, interval: Duration) -> Self {
         let interval = interval.max(Duration::from_millis(1));
         let le = DEFAULT_SCHEDULING_LAG_BUCKETS;
         let lag = Arc::new(LagHistogram {

@@ -11,9 +11,10 @@ use tower_service::Service;
 use crate::body::{RequestBody, ResponseBody};
 use crate::future::ResponseFuture;
 use crate::grpc::{NOT_GRPC, grpc_route, grpc_timeout};
+use crate::intern::RouteEntry;
 use crate::record::InFlight;
-use crate::registry::{MetricsRegistry, RouteEntry, method_index};
-use crate::route::{MatchedPathRoute, RouteExtractor};
+use crate::registry::MetricsRegistry;
+use pf_core::{MatchedPathRoute, RouteExtractor, method_index};
 
 /// Records HTTP request metrics for the wrapped service; built by
 /// [`HttpMetricsLayer`](crate::HttpMetricsLayer).
@@ -95,7 +96,7 @@ impl<R: RouteExtractor> Shared<R> {
     #[inline]
     fn route<B>(&self, req: &Request<B>, grpc: u32) -> &RouteEntry {
         let template = if grpc == NOT_GRPC {
-            self.extractor.route(req.uri(), req.extensions())
+            self.extractor.route_str(req.uri(), req.extensions())
         } else {
             grpc_route(req.uri().path())
         };

@@ -151,8 +151,12 @@ impl<T> Drop for SeriesTable<T> {
     }
 }
 
-// SAFETY: values are only shared as `&T`; the table owns them.
+// SAFETY: the table owns its values (boxed, freed only in `drop`) and hands
+// them out only as `&T`: moving the table to another thread moves owned `T`s
+// (`T: Send`), sharing it shares `&T`s (`T: Sync`); inserts serialize on a mutex.
 unsafe impl<T: Send + Sync> Send for SeriesTable<T> {}
+// SAFETY: as for `Send` above: concurrent readers only get `&T` (`T: Sync`),
+// and writers publish each value with a release store before its key.
 unsafe impl<T: Send + Sync> Sync for SeriesTable<T> {}
 
 #[cfg(test)]

@@ -21,8 +21,10 @@ async fn start(registry: &MetricsRegistry) -> Listeners {
     let public = Router::new()
         .route("/hello", get(|| async { "hello" }))
         .layer(HttpMetricsLayer::new(registry.clone()));
-    let admin =
-        Router::new().route_service("/metrics", registry.exposition().with_bearer_token(TOKEN));
+    let admin = Router::new().route_service(
+        "/metrics",
+        registry.exposition().bearer_token(TOKEN).unwrap(),
+    );
     Listeners {
         public: serve(public).await,
         admin: serve(admin).await,

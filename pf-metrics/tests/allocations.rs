@@ -41,7 +41,7 @@ fn allocations() -> u64 {
 struct FixedRoute;
 
 impl RouteExtractor for FixedRoute {
-    fn route<'r>(&self, _: &'r http::Uri, _: &'r http::Extensions) -> Option<&'r str> {
+    fn route_str<'r>(&self, _: &'r http::Uri, _: &'r http::Extensions) -> Option<&'r str> {
         Some("/api/v1/users/{id}")
     }
 }

@@ -13,7 +13,7 @@ use tower::{Layer, ServiceExt, service_fn};
 struct HeaderRoute;
 
 impl RouteExtractor for HeaderRoute {
-    fn route<'r>(&self, _: &'r http::Uri, ext: &'r http::Extensions) -> Option<&'r str> {
+    fn route_str<'r>(&self, _: &'r http::Uri, ext: &'r http::Extensions) -> Option<&'r str> {
         ext.get::<&'static str>().copied()
     }
 }

@@ -16,7 +16,7 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 struct PathIsRoute;
 
 impl RouteExtractor for PathIsRoute {
-    fn route<'r>(&self, uri: &'r http::Uri, _: &'r http::Extensions) -> Option<&'r str> {
+    fn route_str<'r>(&self, uri: &'r http::Uri, _: &'r http::Extensions) -> Option<&'r str> {
         (uri.path() != "/nowhere").then(|| uri.path())
     }
 }

@@ -35,7 +35,7 @@ fn scheduling_lag_rises_when_a_task_blocks_the_runtime() {
         .unwrap();
     let registry = MetricsRegistry::new();
     registry.register_collector(
-        RuntimeCollector::new(runtime.handle()).with_scheduling_lag(Duration::from_millis(5)),
+        RuntimeCollector::new(runtime.handle()).scheduling_lag(Duration::from_millis(5)),
     );
     // Let the probe take a few idle samples.
     std::thread::sleep(Duration::from_millis(100));
@@ -73,9 +73,8 @@ fn scheduling_lag_rises_when_a_task_blocks_the_runtime() {
 async fn the_whole_exposition_passes_promtool() {
     let registry = MetricsRegistry::new();
     registry.register_collector(ProcessCollector::new());
-    registry.register_collector(
-        RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(5)),
-    );
+    registry
+        .register_collector(RuntimeCollector::current().scheduling_lag(Duration::from_millis(5)));
     let users = registry.repository("users");
     users
         .time("find_by_id", async { Ok::<_, ()>(()) })

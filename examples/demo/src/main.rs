@@ -92,7 +92,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .build()?;
     registry.register_collector(pf_metrics::ProcessCollector::new());
     registry.register_collector(
-        pf_metrics::RuntimeCollector::current().with_scheduling_lag(Duration::from_millis(250)),
+        pf_metrics::RuntimeCollector::current().scheduling_lag(Duration::from_millis(250)),
     );
     // log-enrich: exported / failed / dropped spans and log records when shipping.
     if let Some(stats) = _log_guard.export_stats() {
@@ -123,7 +123,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .layer(axum::middleware::from_fn(auth::authenticate));
     let mut metrics = registry.exposition();
     if let Some(token) = args.metrics_token.as_deref().filter(|t| !t.is_empty()) {
-        metrics = metrics.with_bearer_token(token);
+        metrics = metrics.bearer_token(token)?;
     }
     // The recommended production setup: `/metrics` (and health details) only on an admin
     // listener the public one does not route to, behind a token.

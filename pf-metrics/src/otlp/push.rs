@@ -1,30 +1,19 @@
-//! OTLP push of the HTTP metrics with OpenTelemetry semantic-convention names.
-//!
-//! A background task snapshots the registry every interval and sends one OTLP/HTTP
-//! protobuf request (`POST {endpoint}/v1/metrics`), cumulative temporality. Nothing is
-//! queued: every export is a fresh snapshot of cumulative counts, so a collector that is
-//! down costs failed attempts (counted) and no memory, and the first export after it
-//! returns carries everything recorded meanwhile. The request path is unchanged: the push
-//! only reads the same lock-free series the `/metrics` endpoint reads.
+//! [`OtlpPush`]: its settings, the background task, and the OTLP/HTTP transport.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
 
-use crate::encode::{Collector, MetricType, MetricsEncoder};
-use crate::registry::{IN_FLIGHT_WORD, Inner, METHODS, MetricsRegistry, UNMATCHED_ROUTE};
-use crate::series::{Cells, HistogramLayout};
+use super::convert::{request, string_attribute};
+use crate::collector::{Collector, MetricsEncoder};
+use crate::format::MetricType;
+use crate::registry::MetricsRegistry;
+use crate::store::Store;
 
 /// Pushes a registry's HTTP metrics to an OpenTelemetry collector over OTLP/HTTP
 /// (protobuf), with the semantic-convention names and attributes whatever the
@@ -63,7 +52,7 @@ use crate::series::{Cells, HistogramLayout};
 /// ```
 #[must_use]
 pub struct OtlpPush {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
     endpoint: String,
     interval: Duration,
     timeout: Duration,
@@ -81,17 +70,47 @@ impl std::fmt::Debug for OtlpPush {
     }
 }
 
-/// Why an [`OtlpPush`] could not start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtlpPushError(String);
+/// Why an [`OtlpPush`] could not start. Its [`source`](std::error::Error::source)
+/// is the underlying error when there is one (an invalid URL or header, no
+/// Tokio runtime).
+#[derive(Debug)]
+pub struct OtlpPushError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
 
-impl std::fmt::Display for OtlpPushError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl OtlpPushError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }
 
-impl std::error::Error for OtlpPushError {}
+impl std::fmt::Display for OtlpPushError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OtlpPushError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl OtlpPush {
     /// A push of `registry` to `endpoint` (`http://host:4318`; `/v1/metrics` is appended
@@ -144,23 +163,25 @@ impl OtlpPush {
         }
         let uri: http::Uri = url
             .parse()
-            .map_err(|_| OtlpPushError("OTLP endpoint is not a valid URL".into()))?;
+            .map_err(|e| OtlpPushError::with_source("OTLP endpoint is not a valid URL", e))?;
         if uri.scheme_str() != Some("http") {
-            return Err(OtlpPushError(
-                "OTLP endpoint must be http:// (send to a local OpenTelemetry Collector; it handles TLS)".into(),
+            return Err(OtlpPushError::new(
+                "OTLP endpoint must be http:// (send to a local OpenTelemetry Collector; it handles TLS)",
             ));
         }
         let mut headers = http::HeaderMap::new();
         for (name, value) in &self.headers {
-            let name = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| OtlpPushError(format!("invalid OTLP header name {name:?}")))?;
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
+                OtlpPushError::with_source(format!("invalid OTLP header name {name:?}"), e)
+            })?;
             // The value is a secret as often as not: not in the message.
-            let value = http::HeaderValue::from_str(value)
-                .map_err(|_| OtlpPushError(format!("invalid value for OTLP header {name}")))?;
+            let value = http::HeaderValue::from_str(value).map_err(|e| {
+                OtlpPushError::with_source(format!("invalid value for OTLP header {name}"), e)
+            })?;
             headers.append(name, value);
         }
         let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| OtlpPushError("OtlpPush::spawn needs a Tokio runtime".into()))?;
+            .map_err(|e| OtlpPushError::with_source("OtlpPush::spawn needs a Tokio runtime", e))?;
         let stats = Arc::new(PushStats::default());
         MetricsRegistry {
             inner: self.inner.clone(),
@@ -265,7 +286,7 @@ impl Collector for StatsCollector {
 }
 
 struct Exporter {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
     uri: http::Uri,
     headers: http::HeaderMap,
     timeout: Duration,
@@ -308,216 +329,5 @@ impl Exporter {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         ok
-    }
-}
-
-fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn int_attribute(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
-fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-/// `http.request.method` and `http.route` of a series.
-fn base_attributes(method: u8, route: &str) -> Vec<KeyValue> {
-    let mut attributes = vec![string_attribute(
-        "http.request.method",
-        METHODS[usize::from(method)],
-    )];
-    if route != UNMATCHED_ROUTE {
-        attributes.push(string_attribute("http.route", route));
-    }
-    attributes
-}
-
-/// A histogram data point from a series' cumulative storage.
-fn histogram_point(
-    cells: &Cells,
-    layout: HistogramLayout,
-    bounds: &[f64],
-    scale: f64,
-    attributes: Vec<KeyValue>,
-    times: (u64, u64),
-    cumulative: &mut Vec<u64>,
-) -> HistogramDataPoint {
-    let (count, sum) = cells.histogram(layout, cumulative);
-    let mut previous = 0u64;
-    let mut bucket_counts: Vec<u64> = cumulative
-        .iter()
-        .map(|&c| {
-            let n = c.wrapping_sub(previous);
-            previous = c;
-            n
-        })
-        .collect();
-    bucket_counts.push(count.wrapping_sub(previous));
-    HistogramDataPoint {
-        attributes,
-        start_time_unix_nano: times.0,
-        time_unix_nano: times.1,
-        count,
-        sum: Some(sum as f64 / scale),
-        bucket_counts,
-        explicit_bounds: bounds.to_vec(),
-        ..Default::default()
-    }
-}
-
-/// The export request for the registry's current state.
-fn request(inner: &Inner, resource: Vec<KeyValue>) -> ExportMetricsServiceRequest {
-    let times = (unix_nanos(inner.created), unix_nanos(SystemTime::now()));
-    let layout = &inner.layout;
-    let dropped = inner.dropped.load(Ordering::Relaxed) > 0;
-    let responses: Vec<_> = inner
-        .responses
-        .iter()
-        .chain(dropped.then_some(&inner.overflow_response))
-        .collect();
-    let flights: Vec<_> = inner
-        .flights
-        .iter()
-        .chain(dropped.then_some(&inner.overflow_flight))
-        .collect();
-    let duration_bounds: Vec<f64> = inner
-        .duration_bounds
-        .iter()
-        .map(|&n| n as f64 / 1e9)
-        .collect();
-    let size_bounds: Vec<f64> = inner.size_bounds.iter().map(|&n| n as f64).collect();
-    let mut cumulative = Vec::with_capacity(32);
-
-    let mut duration = Vec::with_capacity(responses.len());
-    let mut response_size = Vec::with_capacity(responses.len());
-    for s in &responses {
-        let a = &s.attributes;
-        let mut attributes = base_attributes(a.method, &a.route);
-        if a.status != 0 {
-            attributes.push(int_attribute(
-                "http.response.status_code",
-                i64::from(a.status),
-            ));
-            if a.status >= 500 {
-                attributes.push(string_attribute("error.type", &a.status.to_string()));
-            }
-        }
-        duration.push(histogram_point(
-            &s.cells,
-            layout.duration,
-            &duration_bounds,
-            1e9,
-            attributes.clone(),
-            times,
-            &mut cumulative,
-        ));
-        response_size.push(histogram_point(
-            &s.cells,
-            layout.response_size,
-            &size_bounds,
-            1.0,
-            attributes,
-            times,
-            &mut cumulative,
-        ));
-    }
-    let mut active = Vec::with_capacity(flights.len());
-    let mut request_size = Vec::with_capacity(flights.len());
-    for s in &flights {
-        let attributes = base_attributes(s.attributes.method, &s.attributes.route);
-        active.push(NumberDataPoint {
-            attributes: attributes.clone(),
-            start_time_unix_nano: times.0,
-            time_unix_nano: times.1,
-            value: Some(number_data_point::Value::AsInt(
-                s.cells.sum(IN_FLIGHT_WORD) as i64
-            )),
-            ..Default::default()
-        });
-        request_size.push(histogram_point(
-            &s.cells,
-            layout.request_size,
-            &size_bounds,
-            1.0,
-            attributes,
-            times,
-            &mut cumulative,
-        ));
-    }
-    let cumulative_temporality = AggregationTemporality::Cumulative as i32;
-    let histogram = |name: &str, description: &str, unit: &str, points| Metric {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        unit: unit.to_owned(),
-        data: Some(metric::Data::Histogram(Histogram {
-            data_points: points,
-            aggregation_temporality: cumulative_temporality,
-        })),
-        ..Default::default()
-    };
-    let metrics = vec![
-        histogram(
-            "http.server.request.duration",
-            "Duration of HTTP server requests.",
-            "s",
-            duration,
-        ),
-        Metric {
-            name: "http.server.active_requests".to_owned(),
-            description: "Number of active HTTP server requests.".to_owned(),
-            unit: "{request}".to_owned(),
-            data: Some(metric::Data::Sum(Sum {
-                data_points: active,
-                aggregation_temporality: cumulative_temporality,
-                is_monotonic: false,
-            })),
-            ..Default::default()
-        },
-        histogram(
-            "http.server.request.body.size",
-            "Size of HTTP server request bodies.",
-            "By",
-            request_size,
-        ),
-        histogram(
-            "http.server.response.body.size",
-            "Size of HTTP server response bodies.",
-            "By",
-            response_size,
-        ),
-    ];
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: resource,
-                ..Default::default()
-            }),
-            scope_metrics: vec![ScopeMetrics {
-                scope: Some(InstrumentationScope {
-                    name: "pf-metrics".to_owned(),
-                    version: env!("CARGO_PKG_VERSION").to_owned(),
-                    ..Default::default()
-                }),
-                metrics,
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
     }
 }

@@ -8,7 +8,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower_service::Service;
 
 use crate::auth::{BearerToken, unauthorized};
-use crate::encode::Format;
+use crate::config::ConfigError;
+use crate::format::Format;
 use crate::registry::MetricsRegistry;
 
 /// A [`Service`] answering scrapes: Prometheus text 0.0.4 or OpenMetrics 1.0,
@@ -40,7 +41,7 @@ use crate::registry::MetricsRegistry;
 /// Metrics name routes, error rates and process details: do not serve them
 /// to the internet. Serve the endpoint on a separate admin listener that the
 /// public one does not route to (a port only the scraper can reach), and/or
-/// require a bearer token with [`MetricsService::with_bearer_token`]. See
+/// require a bearer token with [`MetricsService::bearer_token`]. See
 /// the `admin_listener` example.
 #[derive(Clone, Debug)]
 pub struct MetricsService {
@@ -68,9 +69,10 @@ impl MetricsService {
     /// Prometheus sends it with `authorization: { credentials_file: ... }` (or
     /// `bearer_token_file`) in the scrape config.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// When `token` is empty or holds anything but visible ASCII characters.
+    /// [`ConfigError`] when `token` is empty or holds anything but visible
+    /// ASCII characters (the message never shows the token).
     ///
     /// ```
     /// use http::{Request, StatusCode, header};
@@ -78,7 +80,7 @@ impl MetricsService {
     ///
     /// // In production: read it from a secret, e.g. std::env::var("METRICS_TOKEN").
     /// let token = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-    /// let service = MetricsRegistry::new().exposition().with_bearer_token(token);
+    /// let service = MetricsRegistry::new().exposition().bearer_token(token)?;
     ///
     /// let anonymous = Request::get("/metrics").body(()).unwrap();
     /// let refused = service.render(&anonymous);
@@ -90,11 +92,12 @@ impl MetricsService {
     ///     .body(())
     ///     .unwrap();
     /// assert_eq!(service.render(&scraper).status(), StatusCode::OK);
+    /// assert!(MetricsRegistry::new().exposition().bearer_token("").is_err());
+    /// # Ok::<(), pf_metrics::ConfigError>(())
     /// ```
-    #[must_use]
-    pub fn with_bearer_token(mut self, token: impl AsRef<str>) -> Self {
-        self.token = Some(BearerToken::new(token.as_ref()));
-        self
+    pub fn bearer_token(mut self, token: impl AsRef<str>) -> Result<Self, ConfigError> {
+        self.token = Some(BearerToken::new(token.as_ref())?);
+        Ok(self)
     }
 
     /// Renders the response to `req` (usable from any framework's handler).

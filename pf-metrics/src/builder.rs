@@ -1,0 +1,326 @@
+//! [`MetricsRegistryBuilder`]: the registry's settings, checked and turned
+//! into its storage.
+
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use pf_core::{METHOD_LABELS, RouteFilter};
+
+use crate::config::{
+    ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
+    bounds, is_label_name, is_metric_name,
+};
+use crate::intern::Routes;
+use crate::names::{LabelNames, Names};
+use crate::operation::{DEFAULT_OPERATION_BUCKETS, OperationConfig, Scopes};
+use crate::series::default_shards;
+use crate::store::{
+    FlightSeries, Layouts, ResponseSeries, SeriesAttributes, Store, render_flight_labels,
+};
+use crate::table::SeriesTable;
+use crate::text::{escape_label_value, format_float};
+
+/// Builds a [`MetricsRegistry`](crate::MetricsRegistry).
+///
+/// ```
+/// use pf_metrics::{MetricsRegistry, Naming};
+///
+/// let registry = MetricsRegistry::builder()
+///     .prefix("shop")
+///     .const_label("service", "checkout")
+///     .duration_buckets([0.01, 0.1, 0.5, 1.0])
+///     .max_series(5_000)
+///     .exclude_route("/metrics")
+///     .build()
+///     .expect("valid configuration");
+/// assert!(registry.encode(pf_metrics::Format::Prometheus).contains("# TYPE shop_http_requests_total counter"));
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct MetricsRegistryBuilder {
+    naming: Naming,
+    prefix: Option<String>,
+    const_labels: Vec<(String, String)>,
+    duration_buckets: Vec<f64>,
+    size_buckets: Vec<f64>,
+    max_series: usize,
+    max_routes: usize,
+    group_status: bool,
+    timing: Timing,
+    exclude: Vec<String>,
+    shards: usize,
+    clock: Option<quanta::Clock>,
+    operation_prefix: String,
+    operation_buckets: Vec<f64>,
+    slow_operation: std::time::Duration,
+    max_operations: usize,
+}
+
+impl fmt::Debug for MetricsRegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsRegistryBuilder")
+            .field("naming", &self.naming)
+            .field("prefix", &self.prefix)
+            .field("const_labels", &self.const_labels)
+            .field("max_series", &self.max_series)
+            .field("timing", &self.timing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MetricsRegistryBuilder {
+    fn default() -> Self {
+        Self {
+            naming: Naming::default(),
+            prefix: None,
+            const_labels: Vec::new(),
+            duration_buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
+            size_buckets: DEFAULT_SIZE_BUCKETS.to_vec(),
+            max_series: 2_000,
+            max_routes: 1_000,
+            group_status: false,
+            timing: Timing::default(),
+            exclude: Vec::new(),
+            shards: default_shards(),
+            clock: None,
+            operation_prefix: "pivotal".to_owned(),
+            operation_buckets: DEFAULT_OPERATION_BUCKETS.to_vec(),
+            slow_operation: std::time::Duration::from_millis(100),
+            max_operations: 200,
+        }
+    }
+}
+
+impl MetricsRegistryBuilder {
+    /// Metric and label names: Prometheus (default) or OpenTelemetry semantic conventions.
+    pub fn naming(mut self, naming: Naming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    /// A prefix for the HTTP metric names: `prefix("shop")` gives `shop_http_requests_total`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// A label written on every sample (e.g. `service`, `env`).
+    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.const_labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// Request-duration bucket bounds in seconds (sorted, finite, positive).
+    pub fn duration_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+        self.duration_buckets = seconds.into_iter().collect();
+        self
+    }
+
+    /// Body-size bucket bounds in bytes (sorted, finite, positive).
+    pub fn size_buckets(mut self, bytes: impl IntoIterator<Item = f64>) -> Self {
+        self.size_buckets = bytes.into_iter().collect();
+        self
+    }
+
+    /// Hard cap on series per table (default 2,000). Past it, requests are
+    /// recorded into one overflow series (route `__overflow__`, method
+    /// `_OTHER`, status `_OTHER`) and counted by `pf_metrics_dropped_series_total`.
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max.max(1);
+        self
+    }
+
+    /// Hard cap on distinct route templates (default 1,000); more become `__overflow__`.
+    pub fn max_routes(mut self, max: usize) -> Self {
+        self.max_routes = max.max(1);
+        self
+    }
+
+    /// Writes status classes (`2xx`, `4xx`, ...) instead of exact codes.
+    pub fn group_status(mut self, group: bool) -> Self {
+        self.group_status = group;
+        self
+    }
+
+    /// When the duration is taken; see [`Timing`].
+    pub fn timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Routes not to record, by template: an exact template (`/metrics`) or a
+    /// prefix ending in `*` (`/internal/*`). Matched once per template, not per request.
+    pub fn exclude_route(mut self, pattern: impl Into<String>) -> Self {
+        self.exclude.push(pattern.into());
+        self
+    }
+
+    /// Number of per-thread shards per series (rounded up to a power of two).
+    /// Default: the machine's parallelism, at most 8. The first that many
+    /// threads of the process each own a shard and update it without atomic
+    /// read-modify-writes; later threads share atomically updated shards.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// The clock durations are read from; tests pass `quanta::Clock::mock()`.
+    pub fn clock(mut self, clock: quanta::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Prefix of the repository and cache metric names (default `pivotal`,
+    /// the original system's: `pivotal_repository_operation_duration_seconds`);
+    /// an empty prefix gives `repository_operation_duration_seconds`.
+    ///
+    /// ```
+    /// use pf_metrics::{Format, MetricsRegistry};
+    ///
+    /// let registry = MetricsRegistry::builder().operation_prefix("shop").build().unwrap();
+    /// let users = registry.repository("users");
+    /// # futures_util::FutureExt::now_or_never(users.time("find", async { Ok::<_, ()>(()) }));
+    /// assert!(registry.encode(Format::Prometheus).contains("shop_repository_operation_duration_seconds_count"));
+    /// ```
+    pub fn operation_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.operation_prefix = prefix.into();
+        self
+    }
+
+    /// Repository and cache operation-duration bucket bounds in seconds
+    /// (default [`DEFAULT_OPERATION_BUCKETS`](crate::DEFAULT_OPERATION_BUCKETS), 0.5 ms to 10 s).
+    pub fn operation_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+        self.operation_buckets = seconds.into_iter().collect();
+        self
+    }
+
+    /// Repository operations that take longer than this are counted by
+    /// `pivotal_repository_slow_operations_total` (default 100 ms). Use a
+    /// bucket bound as the threshold so that the histogram agrees with the counter.
+    pub fn slow_operation_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.slow_operation = threshold;
+        self
+    }
+
+    /// Hard cap on distinct operation names per repository or cache (default
+    /// 200); past it calls are recorded as operation `__overflow__` and counted
+    /// by `pf_metrics_dropped_series_total`.
+    pub fn max_operations(mut self, max: usize) -> Self {
+        self.max_operations = max.max(1);
+        self
+    }
+
+    /// Checks the configuration and builds the storage of the registry
+    /// ([`build`](Self::build) wraps it).
+    pub(crate) fn into_store(self) -> Result<Store, ConfigError> {
+        if let Some(p) = &self.prefix
+            && !is_metric_name(p)
+        {
+            return Err(ConfigError::new(format!(
+                "metric prefix {p:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*"
+            )));
+        }
+        let mut rendered_const = String::new();
+        for (name, value) in &self.const_labels {
+            if !is_label_name(name) {
+                return Err(ConfigError::new(format!(
+                    "constant label name {name:?} is not a valid Prometheus label name: use [a-zA-Z_][a-zA-Z0-9_]* not starting with __"
+                )));
+            }
+            rendered_const.push_str(name);
+            rendered_const.push_str("=\"");
+            escape_label_value(value, &mut rendered_const);
+            rendered_const.push_str("\",");
+        }
+        let duration_bounds = bounds("duration", &self.duration_buckets, 1e9)?;
+        let size_bounds = bounds("size", &self.size_buckets, 1.0)?;
+        let operation_bounds = bounds("operation", &self.operation_buckets, 1e9)?;
+        if !self.operation_prefix.is_empty() && !is_metric_name(&self.operation_prefix) {
+            return Err(ConfigError::new(format!(
+                "operation prefix {:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*",
+                self.operation_prefix
+            )));
+        }
+        let names = Names::new(self.naming, self.prefix.as_deref());
+        let layout = Layouts::new(duration_bounds.len(), size_bounds.len());
+        let shards = self.shards.next_power_of_two();
+        let labels = LabelNames::new(self.naming);
+
+        let routes = Routes::new(self.max_routes, RouteFilter::new(self.exclude));
+        let overflow_route = routes.overflow();
+        let overflow_flight = FlightSeries::new(
+            render_flight_labels(&rendered_const, &labels, "_OTHER", &overflow_route.label),
+            &layout,
+            shards,
+            SeriesAttributes {
+                method: (METHOD_LABELS.len() - 1) as u8,
+                route: OVERFLOW_ROUTE.into(),
+                status: 0,
+            },
+        );
+        let overflow_response = ResponseSeries::new(
+            format!(
+                "{rendered_const}{}=\"_OTHER\",{}=\"{}\",{}=\"_OTHER\"",
+                labels.method, labels.route, overflow_route.label, labels.status
+            ),
+            &layout,
+            shards,
+        )
+        .with_attributes(SeriesAttributes {
+            method: (METHOD_LABELS.len() - 1) as u8,
+            route: OVERFLOW_ROUTE.into(),
+            status: 0,
+        });
+        let const_labels = rendered_const.trim_end_matches(',').to_owned();
+        let operations = Arc::new(OperationConfig {
+            prefix: self.operation_prefix,
+            bounds: operation_bounds,
+            le: self.operation_buckets.into_boxed_slice(),
+            slow_nanos: u64::try_from(self.slow_operation.as_nanos()).unwrap_or(u64::MAX),
+            max_operations: self.max_operations,
+            shards,
+        });
+        Ok(Store {
+            created: std::time::SystemTime::now(),
+            operations,
+            scopes: Scopes::default(),
+            clock: self.clock.unwrap_or_else(shared_clock),
+            flights: SeriesTable::with_capacity(self.max_series),
+            responses: SeriesTable::with_capacity(self.max_series),
+            overflow_flight,
+            overflow_response,
+            dropped: AtomicU64::new(0),
+            collectors: RwLock::new(Vec::new()),
+            duration_le: render_le(&self.duration_buckets),
+            size_le: render_le(&self.size_buckets),
+            duration_bounds,
+            size_bounds,
+            layout,
+            names,
+            labels,
+            rendered_const,
+            const_labels,
+            shards,
+            group_status: self.group_status,
+            timing: self.timing,
+            naming: self.naming,
+            grpc: OnceLock::new(),
+            routes,
+        })
+    }
+}
+
+/// One calibrated clock for every registry of the process: calibrating the
+/// TSC takes milliseconds, too long to repeat per registry.
+fn shared_clock() -> quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new).clone()
+}
+
+fn render_le(values: &[f64]) -> Box<[Box<str>]> {
+    values
+        .iter()
+        .map(|v| format_float(*v).into_boxed_str())
+        .collect()
+}
