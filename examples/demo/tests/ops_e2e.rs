@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use pf_core::text::SubSecond;
 use pf_tests::process::{ChildGuard, Demo, free_port, poll, require_tool, wait_for_port};
 use serde_json::{Value, json};
 
@@ -456,7 +457,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
     );
 
     // ---- inhibition: a backend symptom is suppressed, another job's alert is not ------------
-    let now = chrono_like_now();
+    let now = pf_core::text::rfc3339(std::time::SystemTime::now(), SubSecond::Millis);
     let post = client
         .post(format!("{}/api/v2/alerts", api.alertmanager))
         .json(&json!([
@@ -493,30 +494,4 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         "{symptom}"
     );
     assert_eq!(other["status"]["state"], "active", "{other}");
-}
-
-/// RFC 3339 "now" in UTC without a date crate.
-fn chrono_like_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // civil-from-days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
