@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "hello" }))
-        .layer(HealthLayer::new(registry.clone()).show_details(BearerToken::new("ops")));
+        .layer(HealthLayer::new(registry.clone()).show_details(BearerToken::new("ops")?));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -29,7 +29,7 @@ use crate::service::HealthService;
 /// let app: axum::Router = axum::Router::new()
 ///     .route("/", axum::routing::get(|| async { "hello" }))
 ///     // .layer(auth) .layer(rate_limit) .layer(metrics) ...
-///     .layer(HealthLayer::new(registry.clone()).show_details(BearerToken::new("ops-token")));
+///     .layer(HealthLayer::new(registry.clone()).show_details(BearerToken::new("ops-token").unwrap()));
 /// registry.lifecycle().mark_ready();
 /// # let _ = app;
 /// ```
@@ -119,5 +119,53 @@ impl<S> Layer<S> for HealthLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         HealthService::new(inner, self.config.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{Request, Response, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn status(layer: &HealthLayer, path: &str) -> StatusCode {
+        let app = tower::service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::builder().status(418).body(String::new()).unwrap())
+        });
+        let request = Request::get(path).body(()).unwrap();
+        layer.layer(app).oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn custom_paths_replace_the_defaults() {
+        let registry = HealthRegistry::builder().build().unwrap();
+        registry.lifecycle().mark_ready();
+        let layer = HealthLayer::new(registry)
+            .livez_path("/-/live/")
+            .unwrap()
+            .readyz_path("/-/ready")
+            .unwrap();
+        assert_eq!(status(&layer, "/-/live").await, StatusCode::OK);
+        assert_eq!(status(&layer, "/-/ready").await, StatusCode::OK);
+        // The old paths now reach the application.
+        assert_eq!(status(&layer, "/livez").await, StatusCode::IM_A_TEAPOT);
+        assert_eq!(status(&layer, "/readyz").await, StatusCode::IM_A_TEAPOT);
+        // Untouched defaults still answer.
+        assert_eq!(status(&layer, "/startupz").await, StatusCode::OK);
+    }
+
+    #[test]
+    fn a_refused_path_is_the_source_of_a_build_error() {
+        use std::error::Error;
+
+        let layer = HealthLayer::new(HealthRegistry::builder().build().unwrap());
+        let err = layer.health_path("/?verbose").unwrap_err();
+        assert_eq!(err.setting(), "health_path");
+        let build = crate::BuildError::from(err.clone());
+        let source = build.source().expect("the ConfigError is kept");
+        assert_eq!(source.to_string(), err.to_string());
     }
 }

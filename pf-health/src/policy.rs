@@ -2,6 +2,8 @@
 
 use http::request::Parts;
 
+use crate::error::ConfigError;
+
 /// Decides whether a caller may see the `checks` of a report (names, outputs, observed
 /// values). Everyone sees the overall status.
 ///
@@ -80,7 +82,7 @@ impl DetailPolicy for HideDetails {
 /// ```
 /// use pf_health::{BearerToken, DetailPolicy};
 ///
-/// let policy = BearerToken::new("s3cret");
+/// let policy = BearerToken::new("s3cret").unwrap();
 /// let (parts, ()) = http::Request::get("/health")
 ///     .header("authorization", "Bearer s3cret")
 ///     .body(())
@@ -103,18 +105,33 @@ impl std::fmt::Debug for BearerToken {
 impl BearerToken {
     /// Accepts `Authorization: Bearer <token>`.
     ///
-    /// # Panics
+    /// Errors: an empty token (it would let everyone in) or one with characters other than
+    /// visible ASCII (no header could carry it). The message never contains the token.
     ///
-    /// If `token` is empty: an empty token would let everyone in.
-    pub fn new(token: impl Into<String>) -> Self {
+    /// ```
+    /// use pf_health::BearerToken;
+    ///
+    /// assert!(BearerToken::new("s3cret").is_ok());
+    /// assert_eq!(BearerToken::new("").unwrap_err().setting(), "BearerToken::new");
+    /// assert!(BearerToken::new("two words").is_err());
+    /// ```
+    pub fn new(token: impl Into<String>) -> Result<Self, ConfigError> {
         let token = token.into();
-        assert!(
-            !token.is_empty(),
-            "BearerToken::new: the token must not be empty"
-        );
-        Self {
-            token: token.into_bytes(),
+        if token.is_empty() {
+            return Err(ConfigError::new(
+                "BearerToken::new",
+                "the token must not be empty",
+            ));
         }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "BearerToken::new",
+                "the token must be visible ASCII without spaces",
+            ));
+        }
+        Ok(Self {
+            token: token.into_bytes(),
+        })
     }
 }
 
@@ -161,7 +178,7 @@ mod tests {
 
     #[test]
     fn bearer_token_checks_scheme_and_value() {
-        let policy = BearerToken::new("abc");
+        let policy = BearerToken::new("abc").unwrap();
         assert!(policy.allows(&parts(Some("Bearer abc"))));
         assert!(policy.allows(&parts(Some("bearer abc"))));
         assert!(!policy.allows(&parts(Some("Bearer abd"))));

@@ -296,7 +296,7 @@ async fn details_only_for_permitted_callers_and_exclude_and_groups() {
     registry.lifecycle().mark_ready();
     let app = axum::Router::new()
         .route("/", get(|| async { "app" }))
-        .layer(HealthLayer::new(registry).show_details(BearerToken::new("t0k3n")));
+        .layer(HealthLayer::new(registry).show_details(BearerToken::new("t0k3n").unwrap()));
     let server = serve(app).await;
     let addr = server.addr();
     let client = client();

@@ -64,7 +64,13 @@ pub fn registry(
 pub fn layer(registry: &HealthRegistry) -> HealthLayer {
     let layer = HealthLayer::new(registry.clone());
     match std::env::var("HEALTH_DETAILS_TOKEN") {
-        Ok(token) if !token.is_empty() => layer.show_details(BearerToken::new(token)),
+        Ok(token) if !token.is_empty() => match BearerToken::new(token) {
+            Ok(token) => layer.show_details(token),
+            Err(err) => {
+                tracing::warn!(%err, "HEALTH_DETAILS_TOKEN ignored: check details stay hidden");
+                layer
+            }
+        },
         _ => layer,
     }
 }
