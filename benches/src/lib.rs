@@ -187,13 +187,13 @@ pub fn quiet_dispatch() -> Dispatch {
 
 /// pf-log-enrich's JSON formatter at INFO writing to `std::io::sink`: one access line per request.
 pub fn json_dispatch() -> Dispatch {
-    let config = pf_log_enrich::init::LogConfig::from_lookup(|key| match key {
+    let config = pf_log_enrich::LogConfig::from_lookup(|key| match key {
         "LOG_FORMAT" => Some("json".into()),
         "RUST_LOG" => Some("info".into()),
         _ => None,
     });
     let (subscriber, guard) = pf_log_enrich::Logging::from_config(config)
-        .with_writer(std::io::sink)
+        .writer(std::io::sink)
         .build()
         .expect("logging");
     std::mem::forget(guard); // no OTLP export: nothing to flush

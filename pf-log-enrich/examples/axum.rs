@@ -48,7 +48,7 @@ async fn main() {
         .layer(middleware::from_fn(auth))
         .layer(
             RequestSpanLayer::new()
-                .with_trusted_proxies(TrustedProxies::private_networks())
+                .trusted_proxies(TrustedProxies::private_networks())
                 .capture_request_header(http::header::AUTHORIZATION)
                 .exclude_route("/healthz"),
         )

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::Redactor;
+use crate::redact::Redactor;
 
 /// A statement without its literal values, whitespace collapsed, at most 256 characters.
 ///
@@ -156,7 +156,7 @@ impl DbOperation {
     ) -> Self {
         let command = command.to_ascii_uppercase();
         let key_summary: String = if redactor.is_sensitive(key) {
-            crate::redact::REDACTED.to_owned()
+            pf_core::redact::REDACTED.to_owned()
         } else {
             key.chars()
                 .map(|c| if c.is_ascii_digit() { '?' } else { c })
@@ -203,7 +203,7 @@ impl DbOperation {
     }
 
     fn ms(&self) -> f64 {
-        crate::future::millis(self.start.elapsed())
+        crate::context::millis(self.start.elapsed())
     }
 
     /// Finishes a query successfully, with the number of rows when known (DEBUG event).

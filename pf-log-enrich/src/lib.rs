@@ -5,6 +5,7 @@
 //! (`LOG_CLOUD_SHIPPING=true`), for tower / axum / hyper / tonic services.
 //!
 //! ```no_run
+//! # #[cfg(feature = "axum")] mod app {
 //! use axum::{Router, routing::get, extract::Request, middleware::{self, Next}, response::Response};
 //! use pf_log_enrich::{Identity, RequestIdLayer, RequestSpanLayer};
 //!
@@ -23,11 +24,13 @@
 //!     let app: Router = Router::new()
 //!         .route("/users/{id}", get(|| async { "user" }))
 //!         .layer(middleware::from_fn(auth))      // runs after the span opened
-//!         .layer(RequestSpanLayer::new())        // span + completion event
+//!         .layer(RequestSpanLayer::new().exclude_route("/metrics")) // span + completion event
 //!         .layer(RequestIdLayer::new());         // outermost: every response gets the ID
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
 //!     axum::serve(listener, app).await.unwrap();
 //! }
+//! # }
+//! # fn main() {}
 //! ```
 //!
 //! Layer order: request ID → request span → (catch-panic) → authentication → handlers. With
@@ -35,59 +38,93 @@
 //! layer so that a panicking handler still produces a 500 with a request ID and a completion
 //! event.
 //!
+//! ## What is where
+//!
+//! - The request middleware (tower): [`RequestIdLayer`], [`RequestSpanLayer`] and what they
+//!   produce ([`RequestSpan`], [`ResponseFuture`], [`ResponseBody`]), late identity
+//!   ([`Identity`], [`RecordIdentityLayer`]), [`TrustedProxies`].
+//! - The subscriber layers (tracing): [`JsonLayer`], [`HumanLayer`], [`RedactingFields`],
+//!   [`OtelLogLayer`]. They find each request's context under any subscriber that supports
+//!   span lookup (a `Registry`, a `Layered` stack, a `fmt()` subscriber).
+//! - The pipeline: [`init()`], [`Logging`], [`LogConfig`], [`LoggingGuard`], [`ExportStats`].
+//! - Shared: [`Redactor`] (pf-core's secret-key lists plus your own), the field names in
+//!   [`fields`], database and cache helpers in [`db`]. Route templates and route filters are
+//!   pf-core's ([`RouteExtractor`], [`MatchedPathRoute`], [`RouteFilter`]), the same as
+//!   pf-metrics'.
+//!
+//! ## `init()` and the environment
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `LOG_CLOUD_SHIPPING` | `true`: JSON lines on stdout + OTLP export (feature `otlp`; without it [`init()`] fails with [`InitError::MissingFeature`] unless `OTEL_SDK_DISABLED=true`) |
+//! | `LOG_FORMAT` | `pretty` (default), `compact` or `json` when not shipping |
+//! | `RUST_LOG` | filter directives (default `info`) |
+//! | `NO_COLOR` | no ANSI colours (colours are only used on a terminal anyway) |
+//! | `OTEL_SDK_DISABLED` | `true`: no OTLP export |
+//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | resource |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]ENDPOINT` | collector endpoint |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]PROTOCOL` | `http/protobuf` (default) or `grpc` (feature `grpc`) |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]HEADERS` | `key=value,...` (never logged) |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]TIMEOUT` | export timeout in milliseconds (default 10000) |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | sampler (default `parentbased_always_on`) |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | spans / log records waiting for export at most (default 2048; the excess is dropped and counted) |
+//!
 //! ## Features
 //!
-//! - `axum` (default): `MatchedPath` as the route, `ConnectInfo` as the peer, `Identity` extractor.
-//! - `opentelemetry`: parent context from `traceparent`, trace IDs on log lines, OTel log bridge.
-//! - `otlp` (default): OTLP/HTTP protobuf export of traces and logs from [`init()`].
-//! - `grpc`: OTLP over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
+//! None is on by default: the default build is the middleware, the formatters and `init()`
+//! for local logs.
+//!
+//! - `axum`: `MatchedPath` as the route, `ConnectInfo` as the peer, `Identity` extractor.
+//! - `opentelemetry`: parent context from `traceparent`, trace IDs on log lines, OTel log layer.
+//! - `otlp`: OTLP/HTTP protobuf export of traces and logs from [`init()`] (implies
+//!   `opentelemetry`).
+//! - `grpc`: OTLP over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`; implies `otlp`).
 //! - `metrics`: [`ExportStats`] as a `pf_metrics::Collector` (export counts on `/metrics`).
 #![deny(missing_docs)]
+// One exception, in `context`: the `downcast_raw` of the subscriber layers (tracing's
+// `WithContext` pattern needs that `unsafe` trait method).
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod body;
-mod client;
+mod context;
 pub mod db;
-pub mod export_stats;
 pub mod fields;
-mod future;
-pub mod human;
-mod identity;
-pub mod init;
-mod json;
-mod layer;
-pub mod redact;
-pub mod request_id;
-mod route;
-mod service;
+mod middleware;
+mod pipeline;
+mod redact;
+mod subscriber;
 
-#[cfg(feature = "otlp")]
-mod export;
-#[cfg(feature = "opentelemetry")]
-pub mod otel;
-#[cfg(feature = "opentelemetry")]
-mod otel_logs;
-
-pub use body::ResponseBody;
-pub use client::TrustedProxies;
-pub use export_stats::{ExportStats, SignalCounts};
-pub use future::ResponseFuture;
-pub use identity::{
-    Identity, IdentityExtractor, IdentityValues, RecordIdentity, RecordIdentityLayer, TraceIds,
+pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
+pub use middleware::client::TrustedProxies;
+pub use middleware::identity::{
+    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentity,
+    RecordIdentityLayer,
 };
-pub use init::{Logging, LoggingGuard, init};
-pub use json::JsonLayer;
 #[cfg(feature = "opentelemetry")]
-pub use layer::ParentContext;
-pub use layer::{CompletionLevels, RequestSpanLayer};
-#[cfg(feature = "opentelemetry")]
-pub use otel_logs::OtelLogLayer;
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub use middleware::otel::{HeaderExtractor, ParentContext};
+pub use middleware::request_id::{
+    MakeRequestId, MakeRequestIdFn, MakeRequestUuidV7, RequestIdFuture, RequestIdLayer,
+    RequestIdService, X_REQUEST_ID, make_request_id_fn,
+};
+pub use middleware::span::body::ResponseBody;
+pub use middleware::span::completion::{CompletionLevels, NoCompletionEvent, OnCompletion};
+pub use middleware::span::future::ResponseFuture;
+pub use middleware::span::layer::RequestSpanLayer;
+pub use middleware::span::service::RequestSpan;
+pub use pf_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
+pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
+pub use pipeline::error::InitError;
+pub use pipeline::guard::LoggingGuard;
+pub use pipeline::stats::{ExportStats, SignalCounts};
+pub use pipeline::{BoxLayer, EXPORT_EXCLUDED_TARGETS, LogSubscriber, Logging, init};
 pub use redact::Redactor;
-pub use request_id::{
-    MakeRequestId, MakeRequestUuidV7, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
-};
-pub use route::{DefaultRoute, Route, RouteExtractor};
-pub use service::RequestSpan;
+pub use subscriber::compact::RedactingFields;
+pub use subscriber::human::HumanLayer;
+pub use subscriber::json::JsonLayer;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub use subscriber::otel_logs::OtelLogLayer;
 
 /// The README's example compiles as a doc test.
 #[cfg(all(doctest, feature = "axum"))]

@@ -9,50 +9,16 @@
 //! Query strings are also checked by value: a value holding a URL with user information
 //! (`postgres://app:hunter2@db/app`, percent-encoded or not) is redacted whatever its key.
 //!
-//! pf-health's `sanitize_output` keeps its own copy of these lists (the crates do not depend
-//! on each other): a word added here belongs there too.
+//! The default words and keys are pf-core's ([`pf_core::redact::SENSITIVE_WORDS`],
+//! [`pf_core::redact::SENSITIVE_KEYS`]), the same lists pf-health's output sanitiser uses;
+//! a [`Redactor`] adds its own words and keys on top.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-/// The replacement written instead of a sensitive value.
-pub const REDACTED: &str = "[REDACTED]";
-
-/// The default sensitive words (in normalised form: lower case, no separators): a key
-/// *containing* one of them is sensitive.
-pub const DEFAULT_SENSITIVE_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "pwd",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "apikey",
-    "accesskey",
-    "accountkey",
-    "subscriptionkey",
-    "privatekey",
-    "credential",
-    "sessionid",
-    "sessid",
-    "signature",
-    "hmac",
-    "jwt",
-    "csrf",
-    "xsrf",
-    "dsn",
-    "connectionstring",
-];
-
-/// The default sensitive exact keys (normalised): a key *equal* to one of them is sensitive.
-/// Presigned URLs (`sig` in Azure SAS), API keys in query strings (`key`), basic `auth`,
-/// session cookies (`session`, `sid`), one-time passwords.
-pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
-    "sig", "key", "auth", "pass", "pw", "otp", "sid", "session", "creds",
-];
+use pf_core::redact::{REDACTED, SENSITIVE_KEYS, SENSITIVE_WORDS, has_userinfo, normalize_key};
+use pf_core::text::percent_decode;
 
 /// Key-based redactor. Cheap to clone (shared list).
 ///
@@ -67,7 +33,7 @@ pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
 /// assert!(!r.is_sensitive("signal"));
 /// assert!(!r.is_sensitive("user.id"));
 /// assert_eq!(r.redact_query("a=1&token=abc"), "a=1&token=[REDACTED]");
-/// let r = r.with_word("ssn");
+/// let r = r.add_word("ssn");
 /// assert!(r.is_sensitive("customer_ssn"));
 /// ```
 #[derive(Clone)]
@@ -112,12 +78,13 @@ fn start_table(words: &[Box<[u8]>]) -> Arc<[u64; 1024]> {
 }
 
 impl Default for Redactor {
-    /// [`DEFAULT_SENSITIVE_WORDS`] and [`DEFAULT_SENSITIVE_KEYS`].
+    /// pf-core's [`SENSITIVE_WORDS`] and [`SENSITIVE_KEYS`].
     fn default() -> Self {
-        DEFAULT_SENSITIVE_KEYS.iter().fold(
-            Self::new(DEFAULT_SENSITIVE_WORDS.iter().copied()),
-            |r, key| r.with_key(key),
-        )
+        SENSITIVE_KEYS
+            .iter()
+            .fold(Self::new(SENSITIVE_WORDS.iter().copied()), |r, key| {
+                r.add_key(key)
+            })
     }
 }
 
@@ -141,10 +108,7 @@ impl fmt::Debug for Redactor {
 }
 
 fn normalise(key: &str) -> Vec<u8> {
-    key.bytes()
-        .filter(|b| !matches!(b, b'-' | b'_' | b'.' | b' '))
-        .map(|b| b.to_ascii_lowercase())
-        .collect()
+    normalize_key(key).into_bytes()
 }
 
 impl Redactor {
@@ -169,7 +133,7 @@ impl Redactor {
     }
 
     /// Adds one word to the list.
-    pub fn with_word(self, word: impl AsRef<str>) -> Self {
+    pub fn add_word(self, word: impl AsRef<str>) -> Self {
         let mut words: Vec<Box<[u8]>> = self.words.iter().cloned().collect();
         let w = normalise(word.as_ref());
         if w.len() >= 2 {
@@ -188,11 +152,11 @@ impl Redactor {
     ///
     /// ```
     /// use pf_log_enrich::Redactor;
-    /// let r = Redactor::new(["password"]).with_key("pin");
+    /// let r = Redactor::new(["password"]).add_key("pin");
     /// assert!(r.is_sensitive("PIN"));
     /// assert!(!r.is_sensitive("spinner"));
     /// ```
-    pub fn with_key(self, key: impl AsRef<str>) -> Self {
+    pub fn add_key(self, key: impl AsRef<str>) -> Self {
         let mut keys: Vec<Box<[u8]>> = self.keys.iter().cloned().collect();
         let k = normalise(key.as_ref());
         if !k.is_empty() {
@@ -208,6 +172,8 @@ impl Redactor {
 
     /// `true` when values under `key` must not be shown.
     pub fn is_sensitive(&self, key: &str) -> bool {
+        // `normalize_key` without allocating: trimmed, separators out, lower case.
+        let key = key.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         let mut buf = [0u8; 96];
         let mut n = 0;
         for b in key.bytes() {
@@ -289,7 +255,7 @@ impl Redactor {
     /// ```
     pub fn redact_query<'a>(&self, query: &'a str) -> Cow<'a, str> {
         let sensitive =
-            |k: &str, v: &str| self.is_sensitive(&percent_decode_key(k)) || value_has_userinfo(v);
+            |k: &str, v: &str| self.is_sensitive(&percent_decode(k, true)) || value_has_userinfo(v);
         let needs = query.split('&').any(|pair| match pair.split_once('=') {
             Some((k, v)) => sensitive(k, v),
             None => false,
@@ -346,52 +312,7 @@ fn value_has_userinfo(v: &str) -> bool {
     if v.contains("://") {
         return has_userinfo(v);
     }
-    v.contains('%') && has_userinfo(&percent_decode_key(v))
-}
-
-/// `true` when `value` holds a URL with user information (`scheme://user:password@host`,
-/// `https://token@host`).
-fn has_userinfo(value: &str) -> bool {
-    value.match_indices("://").any(|(at, sep)| {
-        let rest = &value[at + sep.len()..];
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        authority.contains('@')
-    })
-}
-
-fn percent_decode_key(k: &str) -> Cow<'_, str> {
-    if !k.contains(['%', '+']) {
-        return Cow::Borrowed(k);
-    }
-    let bytes = k.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    v.contains('%') && has_userinfo(&percent_decode(v, true))
 }
 
 #[cfg(test)]
@@ -554,7 +475,7 @@ mod tests {
     fn custom_words_and_keys() {
         let r = Redactor::new(["ssn"]);
         assert!(!r.is_sensitive("sig"), "new() has no exact keys");
-        let r = r.with_key("sig");
+        let r = r.add_key("sig");
         assert!(r.is_sensitive("customer_ssn") && r.is_sensitive("SIG"));
         assert!(!r.is_sensitive("signal"));
     }

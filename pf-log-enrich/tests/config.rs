@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pf_log_enrich::Logging;
-use pf_log_enrich::init::{LogConfig, LogFormat, OtlpProtocol, SamplerConfig};
+use pf_log_enrich::{LogConfig, LogFormat, OtlpProtocol, SamplerConfig};
 
 fn cfg(vars: &[(&str, &str)]) -> LogConfig {
     let map: HashMap<String, String> = vars
@@ -98,6 +98,7 @@ fn bad_filter_is_an_error() {
     assert!(Logging::from_config(c).build().is_err());
 }
 
+#[cfg(feature = "otlp")]
 #[test]
 fn guard_shutdown_is_bounded_with_an_unreachable_collector() {
     // Port from a listener we close again: nothing listens there.
@@ -114,7 +115,7 @@ fn guard_shutdown_is_bounded_with_an_unreachable_collector() {
     ]);
     c.shutdown_timeout = Duration::from_secs(2);
     let (subscriber, guard) = Logging::from_config(c)
-        .with_writer(std::io::sink)
+        .writer(std::io::sink)
         .build()
         .unwrap();
     assert!(guard.is_exporting());
@@ -136,8 +137,38 @@ fn sdk_disabled_means_no_export() {
         ("OTEL_SDK_DISABLED", "true"),
     ]);
     let (_s, guard) = Logging::from_config(c)
-        .with_writer(std::io::sink)
+        .writer(std::io::sink)
         .build()
         .unwrap();
     assert!(!guard.is_exporting());
+}
+
+/// A build without `otlp` refuses to ship instead of silently logging JSON only.
+#[cfg(not(feature = "otlp"))]
+#[test]
+fn shipping_without_the_otlp_feature_is_an_error_naming_it() {
+    let c = cfg(&[("LOG_CLOUD_SHIPPING", "true")]);
+    let Err(error) = Logging::from_config(c).writer(std::io::sink).build() else {
+        panic!("shipping without `otlp` builds");
+    };
+    assert!(
+        matches!(
+            error,
+            pf_log_enrich::InitError::MissingFeature {
+                feature: "otlp",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn init_errors_keep_their_source() {
+    use std::error::Error as _;
+    let Err(error) = Logging::from_config(cfg(&[("RUST_LOG", "app=notalevel")])).build() else {
+        panic!("a bad filter builds");
+    };
+    let source = error.source().expect("the filter's parse error");
+    assert!(!source.to_string().is_empty());
 }

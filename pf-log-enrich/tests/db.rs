@@ -3,9 +3,9 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use pf_log_enrich::LogConfig;
 use pf_log_enrich::Logging;
 use pf_log_enrich::db::DbOperation;
-use pf_log_enrich::init::LogConfig;
 use serde_json::Value;
 
 #[derive(Clone, Default)]
@@ -31,7 +31,7 @@ fn operations_are_logged_without_literal_values() {
     });
     let writer = capture.clone();
     let (subscriber, _guard) = Logging::from_config(cfg)
-        .with_writer(move || writer.clone())
+        .writer(move || writer.clone())
         .build()
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {

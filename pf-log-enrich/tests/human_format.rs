@@ -11,9 +11,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Router, body::Body};
 use http_body_util::BodyExt;
-use pf_log_enrich::human::HumanLayer;
-use pf_log_enrich::init::{LogConfig, LogFormat};
+use pf_log_enrich::HumanLayer;
 use pf_log_enrich::{Identity, Logging, RequestIdLayer, RequestSpanLayer};
+use pf_log_enrich::{LogConfig, LogFormat};
 use tower::ServiceExt;
 use tracing_subscriber::prelude::*;
 
@@ -205,10 +205,8 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
 #[tokio::test(flavor = "current_thread")]
 async fn colours_only_when_enabled_and_init_leaves_them_off_off_a_terminal() {
     let coloured = Buffer::default();
-    one_request(
-        tracing_subscriber::registry().with(HumanLayer::new(coloured.clone()).with_ansi(true)),
-    )
-    .await;
+    one_request(tracing_subscriber::registry().with(HumanLayer::new(coloured.clone()).ansi(true)))
+        .await;
     let text = coloured.text();
     let line = text
         .lines()
@@ -225,7 +223,7 @@ async fn colours_only_when_enabled_and_init_leaves_them_off_off_a_terminal() {
     let config = LogConfig::from_lookup(|_| None);
     assert_eq!(config.format, LogFormat::Pretty);
     let (subscriber, _guard) = Logging::from_config(config)
-        .with_writer(plain.clone())
+        .writer(plain.clone())
         .build()
         .unwrap();
     one_request(subscriber).await;

@@ -30,8 +30,7 @@ fn app(combined: bool) -> Router {
         .layer(CatchPanicLayer::new());
     if combined {
         // one layer doing both jobs
-        router
-            .layer(RequestSpanLayer::new().with_request_id(pf_log_enrich::request_id::X_REQUEST_ID))
+        router.layer(RequestSpanLayer::new().request_id(pf_log_enrich::X_REQUEST_ID))
     } else {
         router
             .layer(RequestSpanLayer::new())
@@ -104,8 +103,8 @@ async fn invalid_ids(combined: bool) {
 async fn custom_header_name_and_generator() {
     let app = Router::new().route("/", get(|| async { "" })).layer(
         RequestIdLayer::new()
-            .with_header_name(http::HeaderName::from_static("x-correlation-id"))
-            .with_make_request_id(pf_log_enrich::request_id::make_request_id_fn(|| {
+            .header_name(http::HeaderName::from_static("x-correlation-id"))
+            .make_request_id(pf_log_enrich::make_request_id_fn(|| {
                 RequestId::from_static("generated")
             })),
     );

@@ -154,7 +154,9 @@ fn prometheus_stores_the_trace_id_sent_in_traceparent() {
         .route("/work", get(|| async { "done" }))
         .layer(HttpMetricsLayer::new(registry.clone()))
         .route_service("/metrics", registry.exposition())
-        .layer(pf_log_enrich::RequestSpanLayer::new().with_completion_event(false));
+        .layer(
+            pf_log_enrich::RequestSpanLayer::new().on_completion(pf_log_enrich::NoCompletionEvent),
+        );
     let server = runtime.block_on(serve(app));
     let addr = server.addr();
 

@@ -5,17 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use pf_log_enrich::LogConfig;
 use pf_log_enrich::Logging;
-use pf_log_enrich::init::LogConfig;
 use pf_tests::otlp::{OtlpReceiver, Received, attr_int, attr_str};
 
 fn pipeline(
     endpoint: &str,
     protocol: &str,
-) -> (
-    pf_log_enrich::init::LogSubscriber,
-    pf_log_enrich::LoggingGuard,
-) {
+) -> (pf_log_enrich::LogSubscriber, pf_log_enrich::LoggingGuard) {
     let vars: HashMap<&str, String> = [
         ("LOG_CLOUD_SHIPPING", "true".to_owned()),
         ("OTEL_SERVICE_NAME", "otlp-test".to_owned()),
@@ -27,7 +24,7 @@ fn pipeline(
     .collect();
     let cfg = LogConfig::from_lookup(|k| vars.get(k).cloned());
     Logging::from_config(cfg)
-        .with_writer(std::io::sink)
+        .writer(std::io::sink)
         .build()
         .expect("pipeline")
 }

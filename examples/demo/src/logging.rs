@@ -11,7 +11,7 @@ use pf_log_enrich::{Identity, LoggingGuard, RequestSpanLayer, TrustedProxies};
 
 /// Installs the global logging pipeline. Keep the guard until the server has stopped: dropping
 /// it flushes the OTLP export (bounded time).
-pub fn init() -> Result<LoggingGuard, pf_log_enrich::init::InitError> {
+pub fn init() -> Result<LoggingGuard, pf_log_enrich::InitError> {
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         let mut logging = pf_log_enrich::Logging::from_env();
         logging.config_mut().service_name = "pf-demo".to_owned();
@@ -21,10 +21,11 @@ pub fn init() -> Result<LoggingGuard, pf_log_enrich::init::InitError> {
 }
 
 /// The request span: route, status, client address (behind private-network proxies),
-/// user agent, and the authorization header (redacted) captured.
+/// user agent, and the authorization header (redacted) captured. `/metrics` scrapes get no
+/// span and no log line.
 pub fn span_layer() -> RequestSpanLayer {
     RequestSpanLayer::new()
-        .with_trusted_proxies(TrustedProxies::private_networks())
+        .trusted_proxies(TrustedProxies::private_networks())
         .capture_request_header(http::header::USER_AGENT)
         .capture_request_header(http::header::AUTHORIZATION)
         .exclude_route("/metrics")

@@ -11,94 +11,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderName, HeaderValue, Request, Response};
+
+use crate::context::RequestId;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 /// The default request ID header, `x-request-id`.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The longest incoming request ID that is accepted (in bytes).
-pub const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// A request ID, stored in the request extensions by [`RequestIdLayer`].
-///
-/// ```
-/// use pf_log_enrich::RequestId;
-/// let id = RequestId::from_static("abc-123");
-/// assert_eq!(id.as_str(), "abc-123");
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(HeaderValue);
-
-impl RequestId {
-    /// Wraps a header value. Use [`RequestId::parse`] for untrusted input.
-    pub fn new(value: HeaderValue) -> Self {
-        Self(value)
-    }
-
-    /// A request ID from a static string (must be valid, see [`is_valid_request_id`]).
-    ///
-    /// # Panics
-    /// If `s` is not a valid request ID.
-    pub fn from_static(s: &'static str) -> Self {
-        assert!(is_valid_request_id(s.as_bytes()), "invalid request id");
-        Self(HeaderValue::from_static(s))
-    }
-
-    /// Accepts `bytes` only if it is a valid request ID (1..=128 printable ASCII characters).
-    ///
-    /// ```
-    /// use pf_log_enrich::RequestId;
-    /// assert!(RequestId::parse(b"abc").is_some());
-    /// assert!(RequestId::parse(b"").is_none());
-    /// assert!(RequestId::parse(b"a\x01b").is_none());
-    /// ```
-    pub fn parse(bytes: &[u8]) -> Option<Self> {
-        if is_valid_request_id(bytes) {
-            HeaderValue::from_bytes(bytes).ok().map(Self)
-        } else {
-            None
-        }
-    }
-
-    /// The ID as a string slice.
-    pub fn as_str(&self) -> &str {
-        // Only constructed from printable ASCII.
-        self.0.to_str().unwrap_or("")
-    }
-
-    /// The ID as a header value.
-    pub fn header_value(&self) -> &HeaderValue {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `true` when `bytes` is 1..=128 printable ASCII characters (`0x21..=0x7e`, no spaces).
-///
-/// ```
-/// use pf_log_enrich::request_id::is_valid_request_id;
-/// assert!(is_valid_request_id(b"0190a8c4-7b4e-7cc1-8f0e-1c2d3e4f5a6b"));
-/// assert!(!is_valid_request_id(&[b'a'; 129]));
-/// assert!(!is_valid_request_id(b"has space"));
-/// ```
-pub fn is_valid_request_id(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes.len() <= MAX_REQUEST_ID_LEN
-        && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
-}
 
 /// Makes a new request ID when the request carries no acceptable one.
 ///
@@ -114,7 +34,7 @@ pub fn is_valid_request_id(bytes: &[u8]) -> bool {
 ///         RequestId::parse(self.0.to_string().as_bytes()).unwrap()
 ///     }
 /// }
-/// let layer = pf_log_enrich::RequestIdLayer::new().with_make_request_id(Counter::default());
+/// let layer = pf_log_enrich::RequestIdLayer::new().make_request_id(Counter::default());
 /// # let _ = layer;
 /// ```
 pub trait MakeRequestId: Clone {
@@ -136,7 +56,7 @@ impl MakeRequestId for MakeRequestUuidV7 {
     fn make_request_id<B>(&mut self, _req: &Request<B>) -> RequestId {
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let s = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
-        RequestId(HeaderValue::from_str(s).expect("uuid is a valid header value"))
+        RequestId::new(HeaderValue::from_str(s).expect("uuid is a valid header value"))
     }
 }
 
@@ -153,9 +73,9 @@ impl<F> fmt::Debug for MakeRequestIdFn<F> {
 /// Wraps a closure returning a fresh ID as a [`MakeRequestId`].
 ///
 /// ```
-/// use pf_log_enrich::{RequestId, RequestIdLayer, request_id::make_request_id_fn};
+/// use pf_log_enrich::{RequestId, RequestIdLayer, make_request_id_fn};
 /// let layer = RequestIdLayer::new()
-///     .with_make_request_id(make_request_id_fn(|| RequestId::from_static("fixed")));
+///     .make_request_id(make_request_id_fn(|| RequestId::from_static("fixed")));
 /// # let _ = layer;
 /// ```
 pub fn make_request_id_fn<F>(f: F) -> MakeRequestIdFn<F>
@@ -212,13 +132,13 @@ impl Default for RequestIdLayer {
 
 impl<M> RequestIdLayer<M> {
     /// Uses another header name (e.g. `x-correlation-id`).
-    pub fn with_header_name(mut self, header: HeaderName) -> Self {
+    pub fn header_name(mut self, header: HeaderName) -> Self {
         self.header = header;
         self
     }
 
     /// Uses another ID generator.
-    pub fn with_make_request_id<M2: MakeRequestId>(self, make: M2) -> RequestIdLayer<M2> {
+    pub fn make_request_id<M2: MakeRequestId>(self, make: M2) -> RequestIdLayer<M2> {
         RequestIdLayer {
             header: self.header,
             make,
@@ -280,11 +200,7 @@ pub(crate) fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Optio
     if values.next().is_some() {
         return None; // duplicates are ambiguous: replace
     }
-    if is_valid_request_id(first.as_bytes()) {
-        Some(RequestId(first.clone()))
-    } else {
-        None
-    }
+    crate::context::is_valid_request_id(first.as_bytes()).then(|| RequestId::new(first.clone()))
 }
 
 pin_project! {
@@ -306,7 +222,7 @@ where
         let this = self.project();
         let mut res = ready!(this.inner.poll(cx))?;
         if let Some((name, id)) = this.header.take() {
-            res.headers_mut().insert(name, id.0);
+            res.headers_mut().insert(name, id.into_header_value());
         }
         Poll::Ready(Ok(res))
     }
@@ -326,6 +242,7 @@ mod tests {
 
     #[test]
     fn validity() {
+        use crate::context::is_valid_request_id;
         assert!(is_valid_request_id(&[b'x'; 128]));
         assert!(!is_valid_request_id(&[b'x'; 129]));
         assert!(!is_valid_request_id(b""));

@@ -17,12 +17,13 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor,
 };
 
-use crate::Redactor;
-use crate::export_stats::{
+use crate::pipeline::config::{LogConfig, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
+use crate::pipeline::error::InitError;
+use crate::pipeline::redacting::RedactingSpanExporter;
+use crate::pipeline::stats::{
     Counters, ExportStats, SignalCounters, WarnLimiter, display_endpoint, strip_userinfo,
 };
-use crate::init::{InitError, LogConfig, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
-use crate::otel::export::RedactingSpanExporter;
+use crate::redact::Redactor;
 
 fn resource(cfg: &LogConfig) -> Resource {
     Resource::builder_empty()
@@ -71,8 +72,8 @@ fn metadata(sig: &OtlpSignalConfig) -> tonic::metadata::MetadataMap {
     tonic::metadata::MetadataMap::from_headers(map)
 }
 
-fn err(e: impl std::fmt::Display) -> InitError {
-    InitError::Exporter(e.to_string())
+fn err(e: opentelemetry_otlp::ExporterBuildError) -> InitError {
+    InitError::Exporter(Box::new(e))
 }
 
 fn span_exporter(sig: &OtlpSignalConfig) -> Result<opentelemetry_otlp::SpanExporter, InitError> {

@@ -1,5 +1,4 @@
-//! The human (local) log formats: [`HumanLayer`], the default, reads like `pino-pretty`;
-//! [`RedactingFields`] is the redacting field formatter of the compact format.
+//! [`HumanLayer`]: the default local log format, read like `pino-pretty`.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -8,97 +7,16 @@ use std::time::SystemTime;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Subscriber};
-use tracing_subscriber::field::RecordFields;
-use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::Redactor;
-use crate::redact::REDACTED;
-use crate::service::SpanContextExt;
+use pf_core::redact::REDACTED;
 
-/// A `tracing-subscriber` field formatter writing `name=value` pairs, with values of sensitive
-/// keys replaced by `[REDACTED]` and `otel.*` fields left out. [`init`](crate::init()) uses it
-/// for the human formats; use it with any `fmt` layer:
-///
-/// ```
-/// use pf_log_enrich::{Redactor, human::RedactingFields};
-/// use tracing_subscriber::prelude::*;
-/// let layer = tracing_subscriber::fmt::layer()
-///     .with_writer(std::io::sink)
-///     .fmt_fields(RedactingFields::new(Redactor::default()));
-/// let subscriber = tracing_subscriber::registry().with(layer);
-/// tracing::subscriber::with_default(subscriber, || tracing::info!(password = "x", "hi"));
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct RedactingFields {
-    redactor: Redactor,
-}
-
-impl RedactingFields {
-    /// A formatter using `redactor`.
-    pub fn new(redactor: Redactor) -> Self {
-        Self { redactor }
-    }
-}
-
-struct Visitor<'a, 'w> {
-    writer: &'a mut Writer<'w>,
-    redactor: &'a Redactor,
-    first: bool,
-    result: fmt::Result,
-}
-
-impl Visitor<'_, '_> {
-    fn sep(&mut self) -> fmt::Result {
-        if self.first {
-            self.first = false;
-            Ok(())
-        } else {
-            self.writer.write_char(' ')
-        }
-    }
-}
-
-impl Visit for Visitor<'_, '_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.record_debug(field, &value)
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.result.is_err() {
-            return;
-        }
-        let name = field.name();
-        if name.starts_with("otel.") || name.starts_with("log.") {
-            return;
-        }
-        self.result = self.sep().and_then(|()| {
-            if name == "message" {
-                write!(self.writer, "{value:?}")
-            } else if self.redactor.is_sensitive_static(name) {
-                write!(self.writer, "{name}={REDACTED}")
-            } else {
-                write!(self.writer, "{name}={value:?}")
-            }
-        });
-    }
-}
-
-impl<'w> FormatFields<'w> for RedactingFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-        let mut v = Visitor {
-            writer: &mut writer,
-            redactor: &self.redactor,
-            first: true,
-            result: Ok(()),
-        };
-        fields.record(&mut v);
-        v.result
-    }
-}
+use crate::context::{SpanContext, WithContext, with_context_hooks};
+use crate::fields;
+use crate::redact::Redactor;
+use crate::subscriber::fields::is_internal;
 
 /// The default local log format, read like `pino-pretty`: one line per event with the time,
 /// level, method, route, status and duration first, then the request ID, user and
@@ -116,7 +34,7 @@ impl<'w> FormatFields<'w> for RedactingFields {
 /// `NO_COLOR` is unset.
 ///
 /// ```
-/// use pf_log_enrich::human::HumanLayer;
+/// use pf_log_enrich::HumanLayer;
 /// use tracing_subscriber::prelude::*;
 /// let subscriber = tracing_subscriber::registry().with(HumanLayer::new(std::io::stdout));
 /// tracing::subscriber::with_default(subscriber, || tracing::info!(port = 3000, "listening"));
@@ -125,6 +43,7 @@ pub struct HumanLayer<W> {
     make_writer: W,
     redactor: Redactor,
     ansi: bool,
+    with_context: Option<WithContext>,
 }
 
 impl<W> fmt::Debug for HumanLayer<W> {
@@ -146,17 +65,18 @@ where
             make_writer,
             redactor: Redactor::default(),
             ansi: false,
+            with_context: None,
         }
     }
 
     /// Uses this redactor.
-    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
         self
     }
 
     /// ANSI colours on or off (default off).
-    pub fn with_ansi(mut self, ansi: bool) -> Self {
+    pub fn ansi(mut self, ansi: bool) -> Self {
         self.ansi = ansi;
         self
     }
@@ -224,7 +144,7 @@ struct Collect<'a> {
 impl Collect<'_> {
     fn push(&mut self, field: &Field, value: Value) {
         let name = field.name();
-        if name.starts_with("otel.") || name.starts_with("log.") {
+        if is_internal(name) {
             return;
         }
         let value = if self.redactor.is_sensitive_static(name) {
@@ -332,13 +252,13 @@ fn write_duration(out: &mut String, ms: f64) {
 
 /// Keys shown in the head of the line, in this order, or folded into it.
 const HEAD_KEYS: &[&str] = &[
-    crate::fields::HTTP_REQUEST_METHOD,
-    crate::fields::HTTP_ROUTE,
-    crate::fields::HTTP_RESPONSE_STATUS_CODE,
-    crate::fields::DURATION_MS,
-    crate::fields::REQUEST_ID,
-    crate::fields::USER_ID,
-    crate::fields::ORG_ID,
+    fields::HTTP_REQUEST_METHOD,
+    fields::HTTP_ROUTE,
+    fields::HTTP_RESPONSE_STATUS_CODE,
+    fields::DURATION_MS,
+    fields::REQUEST_ID,
+    fields::USER_ID,
+    fields::ORG_ID,
 ];
 
 thread_local! {
@@ -350,6 +270,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + 'static,
 {
+    with_context_hooks!(S);
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Vec::new();
@@ -366,7 +288,7 @@ where
         let mut ext = span.extensions_mut();
         // Request spans: late values (status, identity) reach the line through the
         // completion event and the request context, never through the span.
-        if ext.get_mut::<SpanContextExt>().is_some() {
+        if ext.get_mut::<SpanContext>().is_some() {
             return;
         }
         if let Some(fields) = ext.get_mut::<HumanSpanFields>() {
@@ -401,7 +323,7 @@ where
                     }
                 }
                 if request.is_none()
-                    && let Some(c) = ext.get::<SpanContextExt>()
+                    && let Some(c) = ext.get::<SpanContext>()
                 {
                     request = Some(c.0.clone());
                 }
@@ -433,44 +355,44 @@ where
 
             // method, route (or path), status, duration
             let mut shown: Vec<&str> = Vec::new();
-            if let Some(method) = find(crate::fields::HTTP_REQUEST_METHOD) {
+            if let Some(method) = find(fields::HTTP_REQUEST_METHOD) {
                 out.push(' ');
                 paint(out, BOLD, method);
             }
-            let route = find(crate::fields::HTTP_ROUTE)
+            let route = find(fields::HTTP_ROUTE)
                 .or_else(|| {
-                    shown.push(crate::fields::URL_PATH);
-                    find(crate::fields::URL_PATH)
+                    shown.push(fields::URL_PATH);
+                    find(fields::URL_PATH)
                 })
                 .filter(|r| r.as_text() != Some(""));
             if let Some(route) = route {
                 out.push(' ');
                 paint(out, BOLD, route);
             }
-            if let Some(status) = find(crate::fields::HTTP_RESPONSE_STATUS_CODE) {
+            if let Some(status) = find(fields::HTTP_RESPONSE_STATUS_CODE) {
                 out.push(' ');
                 paint(out, status_colour(status.as_f64().unwrap_or(0.0)), status);
             }
-            if let Some(ms) = find(crate::fields::DURATION_MS).and_then(Value::as_f64) {
+            if let Some(ms) = find(fields::DURATION_MS).and_then(Value::as_f64) {
                 out.push(' ');
                 write_duration(out, ms);
             }
 
             // request ID, user, organization
-            let user = find(crate::fields::USER_ID).cloned().or_else(|| {
+            let user = find(fields::USER_ID).cloned().or_else(|| {
                 request
                     .as_ref()
                     .and_then(|r| r.user_id.get())
                     .map(|u| Value::Str(u.to_string()))
             });
-            let org = find(crate::fields::ORG_ID).cloned().or_else(|| {
+            let org = find(fields::ORG_ID).cloned().or_else(|| {
                 request
                     .as_ref()
                     .and_then(|r| r.org_id.get())
                     .map(|o| Value::Str(o.to_string()))
             });
             for (label, value) in [
-                ("req", find(crate::fields::REQUEST_ID).cloned()),
+                ("req", find(fields::REQUEST_ID).cloned()),
                 ("user.id", user),
                 ("org.id", org),
             ] {
@@ -482,7 +404,7 @@ where
             }
 
             // target (unless it is the request's own), message
-            if meta.target() != crate::fields::REQUEST_TARGET {
+            if meta.target() != fields::REQUEST_TARGET {
                 out.push(' ');
                 paint(out, DIM, &format_args!("{}:", meta.target()));
             }
@@ -492,12 +414,12 @@ where
             }
 
             // the rest, each once
-            let user_agent = find(crate::fields::USER_AGENT_ORIGINAL).is_some();
+            let user_agent = find(fields::USER_AGENT_ORIGINAL).is_some();
             for (name, value) in &fields {
                 if HEAD_KEYS.contains(name) || shown.contains(name) {
                     continue;
                 }
-                let value = if *name == crate::fields::HTTP_REQUEST_HEADERS && user_agent {
+                let value = if *name == fields::HTTP_REQUEST_HEADERS && user_agent {
                     // The user agent is already there as `user_agent.original`.
                     match value.as_text().map(without_user_agent) {
                         Some(rest) if rest.is_empty() => continue,

@@ -11,6 +11,8 @@ use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::time::SystemTime;
 
+use pf_core::text::{SubSecond, hex, write_rfc3339};
+
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Subscriber};
@@ -18,9 +20,9 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::Redactor;
-use crate::identity::hex;
-use crate::service::SpanContextExt;
+use crate::context::{SpanContext, WithContext, with_context_hooks};
+use crate::redact::Redactor;
+use crate::subscriber::fields::is_internal;
 
 /// Tracing layer writing JSON lines.
 ///
@@ -38,7 +40,8 @@ use crate::service::SpanContextExt;
 pub struct JsonLayer<W> {
     make_writer: W,
     redactor: Redactor,
-    with_target: bool,
+    target: bool,
+    with_context: Option<WithContext>,
 }
 
 impl<W> fmt::Debug for JsonLayer<W> {
@@ -58,19 +61,20 @@ where
         Self {
             make_writer,
             redactor: Redactor::default(),
-            with_target: true,
+            target: true,
+            with_context: None,
         }
     }
 
     /// Uses this redactor.
-    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
         self
     }
 
     /// Whether to write the `target` key (default `true`).
-    pub fn with_target(mut self, with_target: bool) -> Self {
-        self.with_target = with_target;
+    pub fn target(mut self, target: bool) -> Self {
+        self.target = target;
         self
     }
 }
@@ -147,7 +151,7 @@ struct FieldWriter<'a> {
 impl FieldWriter<'_> {
     fn key(&mut self, field: &Field) -> bool {
         let name = field.name();
-        if name.starts_with("otel.") || name.starts_with("log.") {
+        if is_internal(name) {
             return false;
         }
         push_str_value(self.out, name);
@@ -250,54 +254,13 @@ fn push_u64(out: &mut String, mut v: u64) {
     out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
-fn push_padded(out: &mut String, v: i64, width: usize) {
-    let mut buf = [b'0'; 8];
-    let mut v = v.unsigned_abs();
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    out.push_str(std::str::from_utf8(&buf[..width]).unwrap_or("0"));
-}
-
-/// RFC 3339 UTC timestamp with microseconds.
-pub(crate) fn write_rfc3339(out: &mut String, t: SystemTime) {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // civil_from_days (H. Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
-    push_padded(out, year, 4);
-    out.push('-');
-    push_padded(out, month, 2);
-    out.push('-');
-    push_padded(out, day, 2);
-    out.push('T');
-    push_padded(out, rem / 3600, 2);
-    out.push(':');
-    push_padded(out, (rem % 3600) / 60, 2);
-    out.push(':');
-    push_padded(out, rem % 60, 2);
-    out.push('.');
-    push_padded(out, i64::from(d.subsec_micros()), 6);
-    out.push('Z');
-}
-
 impl<S, W> tracing_subscriber::Layer<S> for JsonLayer<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + 'static,
 {
+    with_context_hooks!(S);
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut s = String::new();
@@ -314,7 +277,7 @@ where
         let mut ext = span.extensions_mut();
         // Request spans: late values (status, identity) are written from the request
         // context and the completion event, never re-formatted here.
-        if ext.get_mut::<SpanContextExt>().is_some() {
+        if ext.get_mut::<SpanContext>().is_some() {
             return;
         }
         if let Some(fields) = ext.get_mut::<SpanFields>() {
@@ -337,11 +300,11 @@ where
             fields.clear();
             let meta = event.metadata();
             buf.push_str("{\"timestamp\":\"");
-            write_rfc3339(buf, SystemTime::now());
+            write_rfc3339(buf, SystemTime::now(), SubSecond::Micros);
             buf.push_str("\",\"level\":\"");
             buf.push_str(meta.level().as_str());
             buf.push('"');
-            if self.with_target {
+            if self.target {
                 buf.push_str(",\"target\":");
                 push_str_value(buf, meta.target());
             }
@@ -364,7 +327,7 @@ where
                     if let Some(f) = ext.get::<SpanFields>() {
                         buf.push_str(&f.0);
                     }
-                    if let Some(c) = ext.get::<SpanContextExt>() {
+                    if let Some(c) = ext.get::<SpanContext>() {
                         request = Some(c.0.clone());
                     }
                 }
@@ -403,13 +366,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc3339() {
-        let mut s = String::new();
-        write_rfc3339(
-            &mut s,
-            SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_123_456),
-        );
-        assert_eq!(s, "2023-11-14T22:13:20.123456Z");
+    fn escaping() {
         let mut s = String::new();
         escape_into(&mut s, "a\"b\\c\nd\u{1}é");
         assert_eq!(s, "a\\\"b\\\\c\\nd\\u0001é");

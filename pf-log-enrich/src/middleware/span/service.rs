@@ -5,24 +5,43 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http::{Method, Request, Response, Version};
+use http::{HeaderName, Request, Response, Version};
+use pf_core::{RouteExtractor, RouteFilter};
 use tower_service::Service;
 use tracing::field::Empty;
 
-use crate::RequestId;
-use crate::client::peer_addr;
-use crate::future::ResponseFuture;
-use crate::identity::{ContextInner, Identity};
-use crate::layer::Config;
+use crate::context::{RequestContext, RequestId, WithContext};
+use crate::middleware::client::{TrustedProxies, peer_addr};
+use crate::middleware::identity::{Identity, IdentityOnSpan};
+use crate::middleware::request_id::{MakeRequestId, MakeRequestUuidV7, accept_incoming};
+use crate::middleware::span::body::ResponseBody;
+use crate::middleware::span::completion::{Completion, CompletionLevels, OnCompletion};
+use crate::middleware::span::future::ResponseFuture;
+use crate::redact::Redactor;
+
+/// The settings of a span layer that are not type parameters, shared by its services.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) proxies: TrustedProxies,
+    pub(crate) redactor: Redactor,
+    pub(crate) capture_headers: Vec<HeaderName>,
+    pub(crate) excluded: RouteFilter,
+    pub(crate) identity_on_span: IdentityOnSpan,
+    pub(crate) request_id_header: Option<HeaderName>,
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) parent: crate::middleware::otel::ParentContext,
+}
 
 /// Service that wraps each request in an `HTTP request` span.
 #[derive(Clone)]
-pub struct RequestSpan<S> {
+pub struct RequestSpan<S, R = pf_core::MatchedPathRoute, C = CompletionLevels> {
     pub(crate) inner: S,
-    pub(crate) config: Arc<Config>,
+    pub(crate) route: R,
+    pub(crate) on_completion: C,
+    pub(crate) shared: Arc<Shared>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for RequestSpan<S> {
+impl<S: fmt::Debug, R, C> fmt::Debug for RequestSpan<S, R, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestSpan")
             .field("inner", &self.inner)
@@ -42,25 +61,6 @@ impl fmt::Display for OtelName<'_> {
     }
 }
 
-/// Marker stored in the span's extensions, read by this crate's formatters.
-#[derive(Clone)]
-pub(crate) struct SpanContextExt(pub(crate) Arc<ContextInner>);
-
-fn method_str(m: &Method) -> &str {
-    match *m {
-        Method::GET
-        | Method::POST
-        | Method::PUT
-        | Method::DELETE
-        | Method::PATCH
-        | Method::HEAD
-        | Method::OPTIONS
-        | Method::TRACE
-        | Method::CONNECT => m.as_str(),
-        _ => "_OTHER",
-    }
-}
-
 fn version_str(v: Version) -> &'static str {
     match v {
         Version::HTTP_09 => "0.9",
@@ -72,14 +72,39 @@ fn version_str(v: Version) -> &'static str {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S>
+/// Captured request headers as one `name: value; ...` string, sensitive values redacted.
+fn captured_headers(shared: &Shared, headers: &http::HeaderMap) -> Option<String> {
+    if shared.capture_headers.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    for name in &shared.capture_headers {
+        for v in headers.get_all(name) {
+            if !s.is_empty() {
+                s.push_str("; ");
+            }
+            s.push_str(name.as_str());
+            s.push_str(": ");
+            if shared.redactor.is_sensitive(name.as_str()) {
+                s.push_str(pf_core::redact::REDACTED);
+            } else {
+                s.push_str(v.to_str().unwrap_or("<non-ascii>"));
+            }
+        }
+    }
+    Some(s)
+}
+
+impl<S, R, C, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S, R, C>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RouteExtractor,
+    C: OnCompletion,
     ResBody: http_body::Body,
 {
-    type Response = Response<crate::ResponseBody<ResBody>>;
+    type Response = Response<ResponseBody<ResBody, C>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -87,11 +112,10 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
-        let cfg = &*self.config;
-        let echo = cfg.request_id_header.as_ref().map(|name| {
-            let id = crate::request_id::accept_incoming(&req, name).unwrap_or_else(|| {
-                crate::MakeRequestId::make_request_id(&mut crate::MakeRequestUuidV7, &req)
-            });
+        let shared = &*self.shared;
+        let echo = shared.request_id_header.as_ref().map(|name| {
+            let id = accept_incoming(&req, name)
+                .unwrap_or_else(|| MakeRequestUuidV7.make_request_id(&req));
             if req.headers().get(name) != Some(id.header_value()) {
                 req.headers_mut()
                     .insert(name.clone(), id.header_value().clone());
@@ -99,38 +123,27 @@ where
             req.extensions_mut().insert(id.clone());
             (name.clone(), id)
         });
-        let route = cfg.route.route(req.extensions(), req.uri());
-        let method = method_str(req.method());
-        let query = req.uri().query().map(|q| cfg.redactor.redact_query(q));
+        let route = self.route.route(req.uri(), req.extensions());
+        // An excluded route gets no span and no completion event (only its request ID).
+        if let Some(r) = &route
+            && !shared.excluded.is_empty()
+            && shared.excluded.matches(r)
+        {
+            let head = false;
+            return ResponseFuture::new(self.inner.call(req), None, head, echo);
+        }
+        let method = pf_core::method_label(req.method());
+        let query = req.uri().query().map(|q| shared.redactor.redact_query(q));
         let scheme = req.uri().scheme_str().unwrap_or("http");
         let user_agent = req
             .headers()
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
-        let client = cfg
+        let client = shared
             .proxies
             .client_address(req.headers(), peer_addr(req.extensions()));
         let request_id = req.extensions().get::<RequestId>().cloned();
-        let captured = if cfg.capture_headers.is_empty() {
-            None
-        } else {
-            let mut s = String::new();
-            for name in &cfg.capture_headers {
-                for v in req.headers().get_all(name) {
-                    if !s.is_empty() {
-                        s.push_str("; ");
-                    }
-                    s.push_str(name.as_str());
-                    s.push_str(": ");
-                    if cfg.redactor.is_sensitive(name.as_str()) {
-                        s.push_str(crate::redact::REDACTED);
-                    } else {
-                        s.push_str(v.to_str().unwrap_or("<non-ascii>"));
-                    }
-                }
-            }
-            Some(s)
-        };
+        let captured = captured_headers(shared, req.headers());
 
         let span = tracing::info_span!(
             target: "pf_log_enrich::request",
@@ -158,10 +171,10 @@ where
         let mut trace = None;
         #[cfg(feature = "opentelemetry")]
         if !span.is_disabled() {
-            trace = crate::otel::attach_parent(&span, &cfg.parent, req.headers());
+            trace = crate::middleware::otel::attach_parent(&span, &shared.parent, req.headers());
         }
 
-        let inner = Arc::new(ContextInner {
+        let context = Arc::new(RequestContext {
             request_id,
             method: req.method().clone(),
             route,
@@ -170,21 +183,12 @@ where
             trace,
         });
         if !span.is_disabled() {
-            span.with_subscriber(|(id, dispatch)| {
-                if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
-                    use tracing_subscriber::registry::LookupSpan;
-                    if let Some(data) = registry.span(id) {
-                        data.extensions_mut().insert(SpanContextExt(inner.clone()));
-                    }
-                }
-            });
+            span.with_subscriber(|(id, dispatch)| WithContext::attach(dispatch, id, &context));
         }
-
-        let emit = cfg.completion_event && !is_excluded(cfg, &inner, req.uri().path());
         req.extensions_mut().insert(Identity {
-            inner: inner.clone(),
+            inner: context,
             span: span.clone(),
-            record_on_span: cfg.record_identity_on_span,
+            on_span: shared.identity_on_span,
         });
 
         // A HEAD response's body is never sent: the server drops it unread.
@@ -193,23 +197,11 @@ where
             let _enter = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture::new(
-            fut,
+        let completion = Completion {
             span,
-            inner,
-            self.config.clone(),
             start,
-            emit,
-            head,
-            echo,
-        )
+            on_completion: self.on_completion.clone(),
+        };
+        ResponseFuture::new(fut, Some(completion), head, echo)
     }
-}
-
-fn is_excluded(cfg: &Config, ctx: &ContextInner, path: &str) -> bool {
-    if cfg.excluded.is_empty() {
-        return false;
-    }
-    let key = ctx.route.as_deref().unwrap_or(path);
-    cfg.excluded.iter().any(|e| e == key || e == path)
 }

@@ -15,48 +15,7 @@ use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::RequestId;
-
-/// Trace and span ID of the request span (raw bytes), when OpenTelemetry is active.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TraceIds {
-    /// W3C trace ID.
-    pub trace_id: [u8; 16],
-    /// W3C span ID of the request span.
-    pub span_id: [u8; 8],
-    /// Whether the span is sampled.
-    pub sampled: bool,
-}
-
-impl TraceIds {
-    /// Lower-case hex of the trace ID.
-    pub fn trace_id_hex(&self) -> String {
-        hex(&self.trace_id)
-    }
-    /// Lower-case hex of the span ID.
-    pub fn span_id_hex(&self) -> String {
-        hex(&self.span_id)
-    }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
-
-pub(crate) struct ContextInner {
-    pub(crate) request_id: Option<RequestId>,
-    pub(crate) method: http::Method,
-    pub(crate) route: Option<crate::Route>,
-    pub(crate) user_id: OnceLock<Box<str>>,
-    pub(crate) org_id: OnceLock<Box<str>>,
-    pub(crate) trace: Option<TraceIds>,
-}
+use crate::context::{RequestContext, RequestId, TraceIds};
 
 /// Handle to the current request's identity, found in the request extensions.
 ///
@@ -81,11 +40,34 @@ pub(crate) struct ContextInner {
 /// ```
 #[derive(Clone)]
 pub struct Identity {
-    pub(crate) inner: Arc<ContextInner>,
-    // Not inside `ContextInner`: that one is also stored in the span's extensions, and a span
-    // holding a handle to itself would never close.
+    pub(crate) inner: Arc<RequestContext>,
+    // Not inside `RequestContext`: that one is also stored in the span's extensions, and a
+    // span holding a handle to itself would never close.
     pub(crate) span: tracing::Span,
-    pub(crate) record_on_span: bool,
+    pub(crate) on_span: IdentityOnSpan,
+}
+
+/// Where [`Identity`] values go besides the request's own context (which this crate's
+/// formatters, its OTLP log records and the completion event read).
+///
+/// ```
+/// use pf_log_enrich::{IdentityOnSpan, RequestSpanLayer};
+/// // Only on the OpenTelemetry span: tracing-subscriber's own formatters never re-format them.
+/// let layer = RequestSpanLayer::new().identity_on_span(IdentityOnSpan::OtelAttributes);
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentityOnSpan {
+    /// Recorded as tracing span fields `user.id` and `pf.organization.id` (the default):
+    /// every subscriber layer sees them, and tracing-opentelemetry turns them into span
+    /// attributes.
+    #[default]
+    Fields,
+    /// Set as attributes of the OpenTelemetry span only (feature `opentelemetry`; without it,
+    /// nowhere else): avoids the re-formatting cost of `tracing-subscriber`'s own JSON
+    /// formatter on late `record`s.
+    OtelAttributes,
 }
 
 impl fmt::Debug for Identity {
@@ -109,7 +91,7 @@ impl Identity {
     /// ```
     pub fn detached() -> Self {
         Self {
-            inner: Arc::new(ContextInner {
+            inner: Arc::new(RequestContext {
                 request_id: None,
                 method: http::Method::GET,
                 route: None,
@@ -118,7 +100,7 @@ impl Identity {
                 trace: None,
             }),
             span: tracing::Span::none(),
-            record_on_span: false,
+            on_span: IdentityOnSpan::OtelAttributes,
         }
     }
 
@@ -142,7 +124,7 @@ impl Identity {
             return false;
         }
         let value = cell.get().map(|v| &**v).unwrap_or_default();
-        if self.record_on_span {
+        if self.on_span == IdentityOnSpan::Fields {
             self.span.record(field, value);
         } else {
             #[cfg(feature = "opentelemetry")]
@@ -166,7 +148,8 @@ impl Identity {
         self.inner.org_id.get().map(|s| &**s)
     }
 
-    /// The request ID, when [`RequestIdLayer`](crate::RequestIdLayer) ran first.
+    /// The request ID, when [`RequestIdLayer`](crate::RequestIdLayer) ran first (or the span
+    /// layer has [`request_id`](crate::RequestSpanLayer::request_id) set).
     pub fn request_id(&self) -> Option<&RequestId> {
         self.inner.request_id.as_ref()
     }
@@ -209,12 +192,38 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
 }
 
 /// The values an [`IdentityExtractor`] reads from the application's own user type.
+///
+/// ```
+/// use pf_log_enrich::IdentityValues;
+/// let values = IdentityValues::new().user_id("42").organization_id("7");
+/// assert_eq!(values.user_id.as_deref(), Some("42"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IdentityValues {
     /// User ID.
     pub user_id: Option<String>,
     /// Organization ID.
     pub organization_id: Option<String>,
+}
+
+impl IdentityValues {
+    /// No user, no organization.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the user ID.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Sets the organization ID.
+    pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
+        self.organization_id = Some(organization_id.into());
+        self
+    }
 }
 
 /// Reads the application's authenticated user from the request extensions.
@@ -226,10 +235,8 @@ pub struct IdentityValues {
 /// #[derive(Clone)]
 /// struct User { id: u64, org: String }
 /// let layer = RecordIdentityLayer::new(|ext: &http::Extensions| {
-///     ext.get::<User>().map(|u| IdentityValues {
-///         user_id: Some(u.id.to_string()),
-///         organization_id: Some(u.org.clone()),
-///     })
+///     ext.get::<User>()
+///         .map(|u| IdentityValues::new().user_id(u.id.to_string()).organization_id(&u.org))
 /// });
 /// # let _ = layer;
 /// ```
@@ -249,6 +256,20 @@ where
 
 /// Layer placed *after* (inside) the application's authentication layer: reads the user with
 /// an [`IdentityExtractor`] and records it on the request's [`Identity`].
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use pf_log_enrich::{IdentityValues, RecordIdentityLayer, RequestSpanLayer};
+/// #[derive(Clone)]
+/// struct User(u64);
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hi" }))
+///     .layer(RecordIdentityLayer::new(|ext: &http::Extensions| {
+///         ext.get::<User>().map(|u| IdentityValues::new().user_id(u.0.to_string()))
+///     }))
+///     // .layer(your_auth_layer)
+///     .layer(RequestSpanLayer::new());
+/// ```
 #[derive(Clone, Debug)]
 pub struct RecordIdentityLayer<E> {
     extractor: E,

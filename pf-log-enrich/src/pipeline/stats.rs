@@ -25,7 +25,13 @@ use std::time::{Duration, Instant};
 use std::sync::Mutex;
 
 /// One signal's counts, read at one moment.
+///
+/// ```
+/// let counts = pf_log_enrich::ExportStats::default().spans();
+/// assert_eq!(counts.exported + counts.failed + counts.dropped, 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignalCounts {
     /// Accepted by the collector.
     pub exported: u64,
@@ -169,6 +175,7 @@ pub(crate) fn strip_userinfo(text: &str) -> String {
 }
 
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 impl pf_metrics::Collector for ExportStats {
     fn collect(&self, out: &mut pf_metrics::MetricsEncoder<'_>) {
         for (name, help, counts) in [

@@ -14,9 +14,12 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::Redactor;
-use crate::redact::REDACTED;
-use crate::service::SpanContextExt;
+use pf_core::redact::REDACTED;
+
+use crate::context::{SpanContext, WithContext, with_context_hooks};
+use crate::fields;
+use crate::redact::Redactor;
+use crate::subscriber::fields::is_internal;
 
 /// Tracing layer emitting OpenTelemetry log records through a [`Logger`].
 ///
@@ -30,6 +33,7 @@ use crate::service::SpanContextExt;
 pub struct OtelLogLayer<L> {
     logger: L,
     redactor: Redactor,
+    with_context: Option<WithContext>,
 }
 
 impl<L> fmt::Debug for OtelLogLayer<L> {
@@ -47,11 +51,12 @@ impl<L: Logger> OtelLogLayer<L> {
         Self {
             logger: provider.logger("pf-log-enrich"),
             redactor: Redactor::default(),
+            with_context: None,
         }
     }
 
     /// Uses this redactor for attributes.
-    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
         self
     }
@@ -66,7 +71,7 @@ struct AttrVisitor<'a, R: LogRecord> {
 impl<R: LogRecord> AttrVisitor<'_, R> {
     fn put(&mut self, field: &Field, value: AnyValue) {
         let name = field.name();
-        if name.starts_with("log.") || name.starts_with("otel.") {
+        if is_internal(name) {
             return;
         }
         if self.redactor.is_sensitive_static(name) {
@@ -127,6 +132,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     L: Logger + Send + Sync + 'static,
 {
+    with_context_hooks!(S);
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let mut record = self.logger.create_log_record();
@@ -148,24 +155,21 @@ where
         let request = ctx.event_scope(event).and_then(|scope| {
             scope
                 .into_iter()
-                .find_map(|span| span.extensions().get::<SpanContextExt>().cloned())
+                .find_map(|span| span.extensions().get::<SpanContext>().cloned())
         });
-        if let Some(SpanContextExt(req)) = request {
+        if let Some(SpanContext(req)) = request {
             if let Some(id) = &req.request_id {
-                record.add_attribute(crate::fields::REQUEST_ID, id.as_str().to_owned());
+                record.add_attribute(fields::REQUEST_ID, id.as_str().to_owned());
             }
-            record.add_attribute(
-                crate::fields::HTTP_REQUEST_METHOD,
-                req.method.as_str().to_owned(),
-            );
+            record.add_attribute(fields::HTTP_REQUEST_METHOD, req.method.as_str().to_owned());
             if let Some(r) = &req.route {
-                record.add_attribute(crate::fields::HTTP_ROUTE, r.to_string());
+                record.add_attribute(fields::HTTP_ROUTE, r.to_string());
             }
             if let Some(u) = req.user_id.get() {
-                record.add_attribute(crate::fields::USER_ID, u.to_string());
+                record.add_attribute(fields::USER_ID, u.to_string());
             }
             if let Some(o) = req.org_id.get() {
-                record.add_attribute(crate::fields::ORG_ID, o.to_string());
+                record.add_attribute(fields::ORG_ID, o.to_string());
             }
             if let Some(t) = req.trace {
                 record.set_trace_context(

@@ -1,0 +1,233 @@
+//! The per-request context: what the request middleware learns about a request and the
+//! subscriber layers write on every line inside it.
+//!
+//! This is the one module both sides read. The middleware (`crate::middleware`) fills a
+//! [`RequestContext`] and hands it to the span through [`WithContext`]; the subscriber layers
+//! (`crate::subscriber`) provide that [`WithContext`] and read the context back from the
+//! span's extensions. Neither side imports the other.
+//!
+//! [`WithContext`] is the pattern of `tracing-opentelemetry` and `tracing-error`: a layer
+//! that wants request contexts answers `downcast_raw` for `WithContext` with a function that
+//! knows the layer's subscriber type, so the middleware reaches the span's extensions under
+//! any subscriber (a `Registry`, a `Layered` stack, a `fmt()` subscriber) without knowing
+//! its type. Without such a layer nothing is stored.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http::HeaderValue;
+use pf_core::Route;
+use tracing::{Dispatch, Subscriber, span::Id};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The longest incoming request ID that is accepted (in bytes).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// `true` when `bytes` is 1..=128 printable ASCII characters (`0x21..=0x7e`, no spaces).
+///
+/// ```
+/// use pf_log_enrich::is_valid_request_id;
+/// assert!(is_valid_request_id(b"0190a8c4-7b4e-7cc1-8f0e-1c2d3e4f5a6b"));
+/// assert!(!is_valid_request_id(&[b'a'; 129]));
+/// assert!(!is_valid_request_id(b"has space"));
+/// ```
+pub fn is_valid_request_id(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID_LEN
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// A request ID, stored in the request extensions by
+/// [`RequestIdLayer`](crate::RequestIdLayer).
+///
+/// ```
+/// use pf_log_enrich::RequestId;
+/// let id = RequestId::from_static("abc-123");
+/// assert_eq!(id.as_str(), "abc-123");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// Wraps a header value. Use [`RequestId::parse`] for untrusted input.
+    pub fn new(value: HeaderValue) -> Self {
+        Self(value)
+    }
+
+    /// A request ID from a static string (must be valid, see [`is_valid_request_id`]).
+    ///
+    /// # Panics
+    /// If `s` is not a valid request ID.
+    pub fn from_static(s: &'static str) -> Self {
+        assert!(is_valid_request_id(s.as_bytes()), "invalid request id");
+        Self(HeaderValue::from_static(s))
+    }
+
+    /// Accepts `bytes` only if it is a valid request ID (1..=128 printable ASCII characters).
+    ///
+    /// ```
+    /// use pf_log_enrich::RequestId;
+    /// assert!(RequestId::parse(b"abc").is_some());
+    /// assert!(RequestId::parse(b"").is_none());
+    /// assert!(RequestId::parse(b"a\x01b").is_none());
+    /// ```
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        if is_valid_request_id(bytes) {
+            HeaderValue::from_bytes(bytes).ok().map(Self)
+        } else {
+            None
+        }
+    }
+
+    /// The ID as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only constructed from printable ASCII (or a caller's header value).
+        self.0.to_str().unwrap_or("")
+    }
+
+    /// The ID as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+
+    /// The header value, without a copy.
+    pub fn into_header_value(self) -> HeaderValue {
+        self.0
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Trace and span ID of the request span (raw bytes), when OpenTelemetry is active.
+///
+/// ```
+/// # fn show(identity: &pf_log_enrich::Identity) {
+/// if let Some(ids) = identity.trace_ids() {
+///     println!("trace {} span {}", ids.trace_id_hex(), ids.span_id_hex());
+/// }
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TraceIds {
+    /// W3C trace ID.
+    pub trace_id: [u8; 16],
+    /// W3C span ID of the request span.
+    pub span_id: [u8; 8],
+    /// Whether the span is sampled.
+    pub sampled: bool,
+}
+
+impl TraceIds {
+    /// Trace and span IDs from their raw bytes.
+    pub fn new(trace_id: [u8; 16], span_id: [u8; 8], sampled: bool) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            sampled,
+        }
+    }
+
+    /// Lower-case hex of the trace ID.
+    pub fn trace_id_hex(&self) -> String {
+        pf_core::text::hex(&self.trace_id)
+    }
+
+    /// Lower-case hex of the span ID.
+    pub fn span_id_hex(&self) -> String {
+        pf_core::text::hex(&self.span_id)
+    }
+}
+
+/// What is known about one request, shared by its `Identity` handle and its span.
+pub(crate) struct RequestContext {
+    pub(crate) request_id: Option<RequestId>,
+    pub(crate) method: http::Method,
+    pub(crate) route: Option<Route>,
+    pub(crate) user_id: OnceLock<Box<str>>,
+    pub(crate) org_id: OnceLock<Box<str>>,
+    pub(crate) trace: Option<TraceIds>,
+}
+
+/// The request context in a span's extensions (put there through [`WithContext`]).
+#[derive(Clone)]
+pub(crate) struct SpanContext(pub(crate) Arc<RequestContext>);
+
+/// Stores a request context in a span's extensions, under whatever subscriber the layer
+/// providing it runs in.
+#[derive(Clone, Copy)]
+pub(crate) struct WithContext(fn(&Dispatch, &Id, &Arc<RequestContext>));
+
+impl WithContext {
+    /// The function for a layer over subscriber `S`.
+    pub(crate) fn new<S>() -> Self
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        Self(attach::<S>)
+    }
+
+    /// Puts `context` into the extensions of span `id` when `dispatch` holds a layer that
+    /// reads request contexts; does nothing otherwise.
+    pub(crate) fn attach(dispatch: &Dispatch, id: &Id, context: &Arc<RequestContext>) {
+        if let Some(with) = dispatch.downcast_ref::<WithContext>() {
+            (with.0)(dispatch, id, context);
+        }
+    }
+}
+
+fn attach<S>(dispatch: &Dispatch, id: &Id, context: &Arc<RequestContext>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    {
+        span.extensions_mut().insert(SpanContext(context.clone()));
+    }
+}
+
+/// `on_layer` and `downcast_raw` of a subscriber layer holding a
+/// `with_context: Option<WithContext>` field: the field is set for the subscriber `$s` the
+/// layer is added to, and `downcast_raw` answers for the layer itself and for [`WithContext`].
+/// (The one place of this crate that implements an `unsafe` trait method.)
+macro_rules! with_context_hooks {
+    ($s:ty) => {
+        fn on_layer(&mut self, _subscriber: &mut $s) {
+            self.with_context = Some(crate::context::WithContext::new::<$s>());
+        }
+
+        // SAFETY: the pointers are to `self` and to the `WithContext` in its `with_context`
+        // field, each returned only for its own `TypeId`, as `Layer::downcast_raw` requires.
+        #[allow(unsafe_code)]
+        unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+            if id == std::any::TypeId::of::<Self>() {
+                Some(std::ptr::from_ref(self).cast())
+            } else if id == std::any::TypeId::of::<crate::context::WithContext>() {
+                self.with_context
+                    .as_ref()
+                    .map(|with| std::ptr::from_ref(with).cast())
+            } else {
+                None
+            }
+        }
+    };
+}
+pub(crate) use with_context_hooks;
+
+/// Milliseconds with microsecond resolution (short decimal output: `0.5`, `12.345`).
+pub(crate) fn millis(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}

@@ -1,0 +1,376 @@
+//! The tracing pipeline: one entry point, pretty/compact local logs, or JSON lines plus
+//! OTLP traces and logs when `LOG_CLOUD_SHIPPING=true`.
+//!
+//! With `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (feature `grpc`) build the pipeline inside a
+//! multi-threaded Tokio runtime (e.g. at the top of `#[tokio::main]`): the gRPC channel runs
+//! on it. The HTTP exporter needs no runtime. Export runs on background threads with bounded
+//! queues (2048 spans, 2048 log records; the excess is dropped, never blocking a request).
+//!
+//! Configuration is read through a lookup function, so it can be tested without touching the
+//! process environment: [`LogConfig::from_lookup`](crate::LogConfig::from_lookup) (in [`config`]). [`init`] reads
+//! `std::env`. The pipeline is assembled here from the subscriber layers; [`export`] builds the
+//! OTLP exporters (feature `otlp`), [`stats`] counts what they do, [`guard`] shuts them down.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `LOG_CLOUD_SHIPPING` | `true`: JSON lines on stdout + OTLP export (feature `otlp`; without it [`init`] fails with [`InitError::MissingFeature`](crate::InitError::MissingFeature) unless `OTEL_SDK_DISABLED=true`) |
+//! | `LOG_FORMAT` | `pretty` (default), `compact` or `json` when not shipping |
+//! | `RUST_LOG` | filter directives (default `info`) |
+//! | `NO_COLOR` | no ANSI colours (colours are only used on a terminal anyway) |
+//! | `OTEL_SDK_DISABLED` | `true`: no OTLP export |
+//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | resource |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]ENDPOINT` | collector endpoint |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]PROTOCOL` | `http/protobuf` (default) or `grpc` (feature `grpc`) |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]HEADERS` | `key=value,...` (never logged) |
+//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]TIMEOUT` | export timeout in milliseconds (default 10000) |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | sampler (default `parentbased_always_on`) |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | spans / log records waiting for export at most (default 2048; the excess is dropped and counted) |
+//!
+//! Export never fails silently: when shipping, [`init`] writes one start-up line saying where
+//! logs and traces go (endpoint without credentials or query, protocol); a failed export or a
+//! full queue writes a warning (target `pf_log_enrich::export`, at most one per
+//! [`LogConfig::export_warning_interval`](crate::LogConfig::export_warning_interval) and signal, with the totals and how many warnings
+//! were held back); [`LoggingGuard::export_stats`](crate::LoggingGuard::export_stats) counts exported / failed / dropped spans and
+//! log records (with the `metrics` feature, on pf-metrics' `/metrics`).
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::Registry;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::pipeline::config::{LogConfig, LogFormat, OtlpProtocol};
+use crate::pipeline::error::InitError;
+use crate::pipeline::guard::LoggingGuard;
+use crate::redact::Redactor;
+use crate::subscriber::compact::RedactingFields;
+use crate::subscriber::human::HumanLayer;
+use crate::subscriber::json::JsonLayer;
+
+pub(crate) mod config;
+pub(crate) mod error;
+#[cfg(feature = "otlp")]
+pub(crate) mod export;
+pub(crate) mod guard;
+#[cfg(feature = "otlp")]
+pub(crate) mod redacting;
+pub(crate) mod stats;
+
+/// A boxed layer over the registry.
+pub type BoxLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// The subscriber built by [`Logging::build`].
+pub type LogSubscriber = tracing_subscriber::layer::Layered<Vec<BoxLayer>, Registry>;
+
+/// Targets never exported over OTLP (the exporter's own stack).
+/// (`pf_log_enrich::export` is the export's own warnings: they go to stdout only.)
+pub const EXPORT_EXCLUDED_TARGETS: &[&str] = &[
+    "opentelemetry",
+    "tonic",
+    "h2",
+    "hyper",
+    "reqwest",
+    "tower",
+    "pf_log_enrich::export",
+];
+
+#[cfg(feature = "otlp")]
+fn export_allowed(target: &str) -> bool {
+    !EXPORT_EXCLUDED_TARGETS
+        .iter()
+        .any(|t| target.starts_with(t))
+}
+
+/// Builder for the logging pipeline.
+///
+/// ```
+/// use pf_log_enrich::{LogConfig, Logging};
+/// // Build without installing globally, writing JSON to a sink:
+/// let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".to_string()));
+/// let (subscriber, _guard) = Logging::from_config(cfg)
+///     .writer(std::io::sink)
+///     .build()
+///     .unwrap();
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("ready"));
+/// ```
+pub struct Logging {
+    config: LogConfig,
+    redactor: Redactor,
+    writer: Option<BoxMakeWriter>,
+    is_terminal: bool,
+}
+
+impl fmt::Debug for Logging {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logging")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Logging {
+    /// Configuration from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_config(LogConfig::from_env())
+    }
+
+    /// Configuration given explicitly.
+    pub fn from_config(config: LogConfig) -> Self {
+        Self {
+            config,
+            redactor: Redactor::default(),
+            writer: None,
+            is_terminal: std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// The configuration, to change before building.
+    ///
+    /// ```
+    /// let mut logging = pf_log_enrich::Logging::from_env();
+    /// if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+    ///     logging.config_mut().service_name = "my-service".to_owned();
+    /// }
+    /// ```
+    pub fn config_mut(&mut self) -> &mut LogConfig {
+        &mut self.config
+    }
+
+    /// Uses this redactor everywhere (JSON lines, OTLP span and log attributes).
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Writes log lines here instead of stdout (no colours).
+    pub fn writer<W>(mut self, writer: W) -> Self
+    where
+        W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+    {
+        self.writer = Some(BoxMakeWriter::new(writer));
+        self.is_terminal = false;
+        self
+    }
+
+    fn env_filter(&self) -> Result<EnvFilter, InitError> {
+        EnvFilter::builder()
+            .parse(&self.config.filter)
+            .map_err(InitError::Filter)
+    }
+
+    /// Whether this configuration exports over OTLP, or the error naming the feature this
+    /// build lacks for it.
+    fn exports(&self) -> Result<bool, InitError> {
+        exports(&self.config, cfg!(feature = "otlp"), cfg!(feature = "grpc"))
+    }
+
+    /// Builds the layers (stdout and, when shipping, OTLP traces and logs) without installing
+    /// anything globally.
+    pub fn build_layers(mut self) -> Result<(Vec<BoxLayer>, LoggingGuard), InitError> {
+        let exports = self.exports()?;
+        let mut layers: Vec<BoxLayer> = Vec::new();
+        let writer = self
+            .writer
+            .take()
+            .unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+        let json = self.config.cloud_shipping || self.config.format == LogFormat::Json;
+        let filter = self.env_filter()?;
+        if json {
+            layers.push(Box::new(
+                JsonLayer::new(writer)
+                    .redactor(self.redactor.clone())
+                    .with_filter(filter),
+            ));
+        } else {
+            // Colours only on a terminal, and not with NO_COLOR.
+            let ansi = self.is_terminal && self.config.color;
+            if self.config.format == LogFormat::Compact {
+                let fmt = tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(ansi)
+                    .fmt_fields(RedactingFields::new(self.redactor.clone()));
+                layers.push(Box::new(fmt.compact().with_filter(filter)));
+            } else {
+                layers.push(Box::new(
+                    HumanLayer::new(writer)
+                        .redactor(self.redactor.clone())
+                        .ansi(ansi)
+                        .with_filter(filter),
+                ));
+            }
+        }
+        #[allow(unused_mut)]
+        let mut guard = LoggingGuard::local(self.config.shutdown_timeout);
+        #[cfg(feature = "otlp")]
+        if exports {
+            use tracing_subscriber::filter::{FilterExt, filter_fn};
+            let (tracer, logger, stats) =
+                crate::pipeline::export::build_providers(&self.config, &self.redactor)?;
+            guard.stats = Some(stats);
+            use opentelemetry::trace::TracerProvider as _;
+            let otel = tracing_opentelemetry::layer()
+                .with_tracer(tracer.tracer("pf-log-enrich"))
+                .with_error_events_to_status(false)
+                .with_filter(
+                    self.env_filter()?
+                        .and(filter_fn(|m| export_allowed(m.target()))),
+                );
+            layers.push(Box::new(otel));
+            let logs = crate::subscriber::otel_logs::OtelLogLayer::new(&logger)
+                .redactor(self.redactor.clone())
+                .with_filter(
+                    self.env_filter()?
+                        .and(filter_fn(|m| export_allowed(m.target()))),
+                );
+            layers.push(Box::new(logs));
+            guard.tracer = Some(tracer);
+            guard.logger = Some(logger);
+        }
+        let _ = exports;
+        Ok((layers, guard))
+    }
+
+    /// Builds the whole subscriber without installing it.
+    pub fn build(self) -> Result<(LogSubscriber, LoggingGuard), InitError> {
+        let (layers, guard) = self.build_layers()?;
+        Ok((tracing_subscriber::registry().with(layers), guard))
+    }
+
+    /// Builds the subscriber, installs it globally, and installs the W3C trace-context
+    /// propagator as the global propagator.
+    ///
+    /// When shipping, the first line it writes says where logs and traces go.
+    pub fn init(self) -> Result<LoggingGuard, InitError> {
+        let config = self.config.clone();
+        let (subscriber, guard) = self.build()?;
+        tracing::subscriber::set_global_default(subscriber).map_err(InitError::AlreadyInstalled)?;
+        announce(&config, guard.is_exporting());
+        #[cfg(feature = "opentelemetry")]
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        Ok(guard)
+    }
+}
+
+/// Whether `cfg` exports over OTLP in a build with (`otlp`, `grpc`), or the error naming the
+/// feature it lacks.
+fn exports(cfg: &LogConfig, otlp: bool, grpc: bool) -> Result<bool, InitError> {
+    if !cfg.cloud_shipping || cfg.sdk_disabled {
+        return Ok(false);
+    }
+    if !otlp {
+        return Err(InitError::MissingFeature {
+            feature: "otlp",
+            wanted_by: "LOG_CLOUD_SHIPPING=true",
+        });
+    }
+    if !grpc
+        && (cfg.traces.protocol == OtlpProtocol::Grpc || cfg.logs.protocol == OtlpProtocol::Grpc)
+    {
+        return Err(InitError::MissingFeature {
+            feature: "grpc",
+            wanted_by: "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+        });
+    }
+    Ok(true)
+}
+
+/// The start-up line of a shipping pipeline: where logs and traces go, without credentials.
+fn announce(cfg: &LogConfig, exporting: bool) {
+    if !cfg.cloud_shipping {
+        return;
+    }
+    #[cfg(feature = "otlp")]
+    if exporting {
+        use crate::pipeline::export::protocol_name;
+        use crate::pipeline::stats::display_endpoint;
+        let traces = display_endpoint(&cfg.traces.endpoint);
+        let logs = display_endpoint(&cfg.logs.endpoint);
+        let (tp, lp) = (
+            protocol_name(cfg.traces.protocol),
+            protocol_name(cfg.logs.protocol),
+        );
+        tracing::info!(
+            target: "pf_log_enrich::export",
+            service_name = %cfg.service_name,
+            traces_endpoint = %traces,
+            traces_protocol = tp,
+            logs_endpoint = %logs,
+            logs_protocol = lp,
+            "log shipping: JSON lines to stdout, OTLP traces to {traces} ({tp}), OTLP logs to {logs} ({lp})",
+        );
+        return;
+    }
+    let _ = exporting;
+    tracing::info!(
+        target: "pf_log_enrich::export",
+        "log shipping: JSON lines to stdout; OTLP export of traces and logs is off ({})",
+        "OTEL_SDK_DISABLED=true",
+    );
+}
+
+/// Installs the pipeline configured by the process environment: pretty logs locally, JSON
+/// lines plus OTLP traces and logs with `LOG_CLOUD_SHIPPING=true` (the variables are listed
+/// in the [crate documentation](crate#init-and-the-environment)). Fails with
+/// [`InitError::MissingFeature`] when the environment asks for OTLP (or gRPC) and this build
+/// lacks the feature.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() {
+/// let _guard = pf_log_enrich::init().expect("logging");
+/// tracing::info!("started");
+/// # }
+/// ```
+pub fn init() -> Result<LoggingGuard, InitError> {
+    Logging::from_env().init()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> LogConfig {
+        LogConfig::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn shipping_without_the_otlp_feature_names_it() {
+        let shipping = config(&[("LOG_CLOUD_SHIPPING", "true")]);
+        let error = exports(&shipping, false, false).unwrap_err();
+        assert!(matches!(
+            error,
+            InitError::MissingFeature {
+                feature: "otlp",
+                ..
+            }
+        ));
+        assert!(error.to_string().contains("`otlp` feature"), "{error}");
+        assert!(exports(&shipping, true, false).unwrap());
+        // Shipping with the SDK disabled exports nothing: no feature needed.
+        let disabled = config(&[
+            ("LOG_CLOUD_SHIPPING", "true"),
+            ("OTEL_SDK_DISABLED", "true"),
+        ]);
+        assert!(!exports(&disabled, false, false).unwrap());
+        assert!(!exports(&config(&[]), false, false).unwrap());
+    }
+
+    #[test]
+    fn grpc_without_the_grpc_feature_names_it() {
+        let grpc = config(&[
+            ("LOG_CLOUD_SHIPPING", "true"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+        ]);
+        let error = exports(&grpc, true, false).unwrap_err();
+        assert!(error.to_string().contains("`grpc` feature"), "{error}");
+        assert!(exports(&grpc, true, true).unwrap());
+    }
+}
