@@ -176,6 +176,7 @@ impl Identity {
 }
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
     type Rejection = std::convert::Infallible;
 

@@ -1,10 +1,10 @@
 //! A small axum service with request IDs, request spans, late identity and redaction.
 //!
 //! ```sh
-//! cargo run -p pf-log-enrich --example axum                       # pretty logs
-//! LOG_FORMAT=json cargo run -p pf-log-enrich --example axum       # JSON lines
+//! cargo run -p pf-log-enrich --example axum_logging --features axum,otlp     # pretty logs
+//! LOG_FORMAT=json cargo run -p pf-log-enrich --example axum_logging --features axum,otlp
 //! LOG_CLOUD_SHIPPING=true OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
-//!     cargo run -p pf-log-enrich --example axum                   # JSON + OTLP
+//!     cargo run -p pf-log-enrich --example axum_logging --features axum,otlp  # JSON + OTLP
 //! curl -H 'authorization: Bearer alice' 'localhost:3000/users/1?token=hidden'
 //! ```
 
