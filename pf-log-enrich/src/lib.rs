@@ -84,6 +84,7 @@
 // One exception, in `context`: the `downcast_raw` of the subscriber layers (tracing's
 // `WithContext` pattern needs that `unsafe` trait method).
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod context;
