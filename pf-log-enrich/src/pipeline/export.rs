@@ -211,6 +211,20 @@ impl SignalWatch {
         })
     }
 
+    /// Counts a batch of `batch` items as exported or failed, and warns (rate-limited) on
+    /// failure.
+    fn settle(&self, counters: &SignalCounters, batch: usize, result: &OTelSdkResult) {
+        match result {
+            Ok(()) => {
+                counters.exported.fetch_add(batch as u64, Ordering::AcqRel);
+            }
+            Err(e) => {
+                counters.failed.fetch_add(batch as u64, Ordering::AcqRel);
+                self.warn_failed(counters, batch, &e.to_string());
+            }
+        }
+    }
+
     fn warn_failed(&self, counters: &SignalCounters, batch: usize, error: &str) {
         let Some(suppressed) = self.limiter.allow(Instant::now()) else {
             return;
@@ -280,16 +294,7 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len();
         let result = self.inner.export(batch).await;
-        let c = &self.counters.spans;
-        match &result {
-            Ok(()) => {
-                c.exported.fetch_add(n as u64, Ordering::AcqRel);
-            }
-            Err(e) => {
-                c.failed.fetch_add(n as u64, Ordering::AcqRel);
-                self.watch.warn_failed(c, n, &e.to_string());
-            }
-        }
+        self.watch.settle(&self.counters.spans, n, &result);
         result
     }
 
@@ -376,16 +381,7 @@ impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
     async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
         let n = batch.iter().count();
         let result = self.inner.export(batch).await;
-        let c = &self.counters.logs;
-        match &result {
-            Ok(()) => {
-                c.exported.fetch_add(n as u64, Ordering::AcqRel);
-            }
-            Err(e) => {
-                c.failed.fetch_add(n as u64, Ordering::AcqRel);
-                self.watch.warn_failed(c, n, &e.to_string());
-            }
-        }
+        self.watch.settle(&self.counters.logs, n, &result);
         result
     }
 
