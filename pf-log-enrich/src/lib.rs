@@ -69,6 +69,22 @@
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | sampler (default `parentbased_always_on`) |
 //! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | spans / log records waiting for export at most (default 2048; the excess is dropped and counted) |
 //!
+//! [`LogConfig::from_lookup`] reads the same variables through a function, so configurations
+//! can be tested without touching the process environment, and [`Logging::build`] returns
+//! the subscriber without installing it.
+//!
+//! With `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (feature `grpc`) build the pipeline inside a
+//! multi-threaded Tokio runtime (e.g. at the top of `#[tokio::main]`): the gRPC channel runs
+//! on it. The HTTP exporter needs no runtime. Export runs on background threads with bounded
+//! queues; the excess is dropped, never blocking a request.
+//!
+//! Export never fails silently: when shipping, [`init()`] writes one start-up line saying
+//! where logs and traces go (endpoint without credentials or query, protocol); a failed export
+//! or a full queue writes a warning (target `pf_log_enrich::export`, at most one per
+//! [`LogConfig::export_warning_interval`] and signal, with the totals and how many warnings
+//! were held back); [`LoggingGuard::export_stats`] counts exported / failed / dropped spans
+//! and log records (with the `metrics` feature, on pf-metrics' `/metrics`).
+//!
 //! ## Features
 //!
 //! None is on by default: the default build is the middleware, the formatters and `init()`

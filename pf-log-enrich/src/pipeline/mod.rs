@@ -1,37 +1,11 @@
-//! The tracing pipeline: one entry point, pretty/compact local logs, or JSON lines plus
-//! OTLP traces and logs when `LOG_CLOUD_SHIPPING=true`.
+//! The tracing pipeline: [`init`] and [`Logging`] assemble the subscriber layers into pretty
+//! or compact local logs, or JSON lines plus OTLP traces and logs when
+//! `LOG_CLOUD_SHIPPING=true` (the variables are listed in the crate documentation).
 //!
-//! With `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (feature `grpc`) build the pipeline inside a
-//! multi-threaded Tokio runtime (e.g. at the top of `#[tokio::main]`): the gRPC channel runs
-//! on it. The HTTP exporter needs no runtime. Export runs on background threads with bounded
-//! queues (2048 spans, 2048 log records; the excess is dropped, never blocking a request).
-//!
-//! Configuration is read through a lookup function, so it can be tested without touching the
-//! process environment: [`LogConfig::from_lookup`](crate::LogConfig::from_lookup) (in [`config`]). [`init`] reads
-//! `std::env`. The pipeline is assembled here from the subscriber layers; [`export`] builds the
-//! OTLP exporters (feature `otlp`), [`stats`] counts what they do, [`guard`] shuts them down.
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `LOG_CLOUD_SHIPPING` | `true`: JSON lines on stdout + OTLP export (feature `otlp`; without it [`init`] fails with [`InitError::MissingFeature`](crate::InitError::MissingFeature) unless `OTEL_SDK_DISABLED=true`) |
-//! | `LOG_FORMAT` | `pretty` (default), `compact` or `json` when not shipping |
-//! | `RUST_LOG` | filter directives (default `info`) |
-//! | `NO_COLOR` | no ANSI colours (colours are only used on a terminal anyway) |
-//! | `OTEL_SDK_DISABLED` | `true`: no OTLP export |
-//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | resource |
-//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]ENDPOINT` | collector endpoint |
-//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]PROTOCOL` | `http/protobuf` (default) or `grpc` (feature `grpc`) |
-//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]HEADERS` | `key=value,...` (never logged) |
-//! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]TIMEOUT` | export timeout in milliseconds (default 10000) |
-//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | sampler (default `parentbased_always_on`) |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | spans / log records waiting for export at most (default 2048; the excess is dropped and counted) |
-//!
-//! Export never fails silently: when shipping, [`init`] writes one start-up line saying where
-//! logs and traces go (endpoint without credentials or query, protocol); a failed export or a
-//! full queue writes a warning (target `pf_log_enrich::export`, at most one per
-//! [`LogConfig::export_warning_interval`](crate::LogConfig::export_warning_interval) and signal, with the totals and how many warnings
-//! were held back); [`LoggingGuard::export_stats`](crate::LoggingGuard::export_stats) counts exported / failed / dropped spans and
-//! log records (with the `metrics` feature, on pf-metrics' `/metrics`).
+//! [`config`] reads the configuration from the environment (or any lookup function, for
+//! tests), [`error`] says why building failed, [`export`] builds the OTLP exporters (feature
+//! `otlp`) and [`redacting`] redacts their attributes, [`stats`] counts what they do and
+//! [`guard`] shuts them down.
 
 use std::fmt;
 use std::io::IsTerminal;
