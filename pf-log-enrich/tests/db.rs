@@ -1,25 +1,12 @@
 //! Database and cache operation helpers through the real JSON formatter.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use pf_log_enrich::LogConfig;
 use pf_log_enrich::Logging;
 use pf_log_enrich::db::DbOperation;
 use serde_json::Value;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use support::Capture;
 
 #[test]
 fn operations_are_logged_without_literal_values() {

@@ -1,0 +1,67 @@
+//! What the test binaries share: a writer capturing log lines, and the fake authentication
+//! and handler of the request tests.
+#![allow(dead_code)] // not every test binary uses every helper
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use pf_log_enrich::Identity;
+use serde_json::Value;
+
+/// A `MakeWriter` (through `move || capture.clone()`) collecting everything written.
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    pub fn lines(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Authentication: `Bearer user-<id>` records user `<id>` and organization `org-9`.
+pub async fn auth(req: Request, next: Next) -> Response {
+    let user = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer user-"))
+        .map(str::to_owned);
+    if let (Some(user), Some(identity)) = (user, req.extensions().get::<Identity>()) {
+        identity.set_user_id(user);
+        identity.set_organization_id("org-9");
+    }
+    next.run(req).await
+}
+
+/// A handler logging secrets (redacted on the way out) inside the request and a nested span.
+pub async fn project(identity: Identity) -> &'static str {
+    tracing::info!(
+        password = "p4ss-inside",
+        api_key = "k3y-inside",
+        note = "n",
+        "inside handler"
+    );
+    let span = tracing::info_span!("work", token = "t0ken-inside", step = 1);
+    span.in_scope(|| tracing::warn!(rows = 3u64, "nested"));
+    assert_eq!(identity.user_id(), Some("u1"));
+    "ok"
+}
