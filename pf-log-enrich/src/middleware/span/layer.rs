@@ -156,8 +156,9 @@ impl<R, C> RequestSpanLayer<R, C> {
     }
 
     /// Leaves requests to these route templates alone: no span (so nothing is exported over
-    /// OTLP), no completion event. Only the request ID is still set and echoed when
-    /// [`request_id`](Self::request_id) is on. The pattern is pf-core's [`RouteFilter`]
+    /// OTLP), no completion event, no [`Identity`](crate::Identity) in the extensions (the
+    /// axum extractor yields a detached one). Only the request ID is still set and echoed
+    /// when [`request_id`](Self::request_id) is on. The pattern is pf-core's [`RouteFilter`]
     /// syntax, the same as pf-metrics': an exact template (`/metrics`) or a prefix ending in
     /// `*` (`/internal/*`), matched against the route template (requests that matched no
     /// route are never excluded). Call it once per pattern.
