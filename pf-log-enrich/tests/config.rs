@@ -102,11 +102,7 @@ fn bad_filter_is_an_error() {
 #[test]
 fn guard_shutdown_is_bounded_with_an_unreachable_collector() {
     // Port from a listener we close again: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pf_tests::process::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let mut c = cfg(&[
         ("LOG_CLOUD_SHIPPING", "true"),
