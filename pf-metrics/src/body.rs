@@ -1,4 +1,12 @@
 //! Body wrappers that count the bytes that actually pass.
+//!
+//! Why not pf-core's `ObservedBody`: the response body also watches a gRPC
+//! call's trailers (its status) and a panic unwinding through `poll_frame`
+//! (status `Internal`), which an end-of-body observer cannot see. For the
+//! request body `ObservedBody` would do, but it keeps its byte counter
+//! beside the optional observer, so every request pays one more store (one
+//! instruction per request in `scripts/instructions`) than this wrapper, whose
+//! counter lives inside the optional recorder.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};

@@ -137,7 +137,7 @@ impl OperationSeries {
 pub(crate) struct Scope {
     pub(crate) kind: ScopeKind,
     pub(crate) name: Box<str>,
-    // Its own handles rather than the registry's `Inner`: the registry owns its
+    // Its own handles rather than the registry's `Store`: the registry owns its
     // scopes, and a scope owning the registry back would keep both alive forever.
     config: Arc<OperationConfig>,
     clock: quanta::Clock,
