@@ -2,11 +2,12 @@
 //!
 //! One home for "start a real part and stop it when the test ends": each crate's
 //! dev-dependency names the features it uses, so a crate's dev graph holds only what its own
-//! tests need (pf-metrics does not pull pf-log-enrich or gRPC through this crate).
+//! tests need (pf-metrics gets neither pf-log-enrich nor an HTTP client crate through it).
 //!
 //! | module | feature | what |
 //! |---|---|---|
-//! | [`process`] | always | child processes killed on drop, free ports, polling, the demo binary |
+//! | [`process`] | always | child processes killed on drop, free ports, polling, scratch dirs, the demo binary |
+//! | [`http`] | always | a blocking HTTP/1.1 GET over `std::net` (Prometheus' API, readiness probes) |
 //! | [`promtool`] | always | `promtool check metrics` on an exposition |
 //! | `loopback` | `loopback` | an axum app on a free 127.0.0.1 port; a raw HTTP/1.1 client |
 //! | `prometheus` | `prometheus` | a real Prometheus server scraping loopback targets |
@@ -15,6 +16,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod http;
 #[cfg(feature = "loopback")]
 pub mod loopback;
 #[cfg(feature = "otlp")]

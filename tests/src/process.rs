@@ -3,8 +3,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -213,19 +214,48 @@ pub fn require_tool(tool: &str, debian_package: &str) -> std::path::PathBuf {
 
 /// Polls `readyz_url` until it answers 200 (panics after 30 s): a service
 /// that connects its dependencies after it starts listening is ready then.
-#[cfg(feature = "prometheus")]
-pub fn wait_until_ready(client: &reqwest::blocking::Client, readyz_url: &str) {
-    let mut status = None;
+pub fn wait_until_ready(readyz_url: &str) {
+    let mut last = None;
     let ready = poll(Duration::from_secs(30), Duration::from_millis(50), || {
-        let s = client.get(readyz_url).send().map(|r| r.status().as_u16());
-        let ok = matches!(s, Ok(200));
-        status = Some(s);
+        let status = crate::http::get(readyz_url).map(|r| r.status);
+        let ok = matches!(status, Ok(200));
+        last = Some(status);
         ok.then_some(())
     });
     assert!(
         ready.is_some(),
-        "{readyz_url} not ready within 30 s (last: {status:?})"
+        "{readyz_url} not ready within 30 s (last: {last:?})"
     );
+}
+
+/// A directory under the system's temp dir, removed (with what is in it) on drop.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Creates `$TMPDIR/pf-<label>-<pid>-<n>`.
+    pub fn new(label: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "pf-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a scratch dir");
+        Self(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The demo binary started on a free loopback port with *every* line of its stdout and stderr

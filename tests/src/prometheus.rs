@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::process::{ChildGuard, free_port, poll, require_tool};
+use crate::http;
+use crate::process::{ChildGuard, ScratchDir, free_port, poll, require_tool};
 
 /// A running Prometheus, killed and its data removed on drop.
 pub struct Prometheus {
     _process: ChildGuard,
-    _dir: tempfile::TempDir,
+    _dir: ScratchDir,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    client: reqwest::blocking::Client,
 }
 
 impl Prometheus {
@@ -43,7 +43,7 @@ impl Prometheus {
         flags: &[&str],
     ) -> Self {
         let binary = require_tool("prometheus", "prometheus");
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = ScratchDir::new("prometheus");
         let port = free_port();
         let targets = targets
             .iter()
@@ -84,17 +84,10 @@ impl Prometheus {
             _process: process,
             _dir: dir,
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("http client"),
         };
         let ready = prometheus.poll(Duration::from_secs(60), || {
-            prometheus
-                .client
-                .get(format!("{}/-/ready", prometheus.base))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
+            http::get(&format!("{}/-/ready", prometheus.base))
+                .is_ok_and(|r| r.status == 200)
                 .then_some(())
         });
         assert!(
@@ -109,15 +102,17 @@ impl Prometheus {
         poll(timeout, Duration::from_millis(200), f)
     }
 
+    /// `GET /api/v1/<endpoint>?<params>` as JSON (panics when it cannot be read).
+    fn api(&self, endpoint: &str, params: &[(&str, &str)]) -> Value {
+        let url = format!("{}/api/v1/{endpoint}?{}", self.base, http::query(params));
+        let response = http::get(&url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("GET {url}: {} {e}: {}", response.status, response.text()))
+    }
+
     /// Runs an instant query; the `data.result` array.
     pub fn query(&self, promql: &str) -> Vec<Value> {
-        let response: Value = self
-            .client
-            .get(format!("{}/api/v1/query", self.base))
-            .query(&[("query", promql)])
-            .send()
-            .and_then(|r| r.json())
-            .unwrap_or_else(|e| panic!("query {promql:?}: {e}"));
+        let response = self.api("query", &[("query", promql)]);
         assert_eq!(
             response["status"], "success",
             "query {promql:?}: {response}"
@@ -137,13 +132,10 @@ impl Prometheus {
             .as_secs_f64();
         let start = format!("{:.3}", now - window.as_secs_f64());
         let end = format!("{:.3}", now + 60.0);
-        let response: Value = self
-            .client
-            .get(format!("{}/api/v1/query_exemplars", self.base))
-            .query(&[("query", promql), ("start", &start), ("end", &end)])
-            .send()
-            .and_then(|r| r.json())
-            .unwrap_or_else(|e| panic!("query_exemplars {promql:?}: {e}"));
+        let response = self.api(
+            "query_exemplars",
+            &[("query", promql), ("start", &start), ("end", &end)],
+        );
         assert_eq!(
             response["status"], "success",
             "query_exemplars {promql:?}: {response}"

@@ -38,7 +38,7 @@ fn a_frozen_redis_degrades_to_the_database_and_is_counted() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    wait_until_ready(&client, &demo.url("/readyz"));
+    wait_until_ready(&demo.url("/readyz"));
     assert_eq!(
         client
             .get(demo.url("/api/v1/users/3"))
@@ -99,7 +99,7 @@ fn repository_and_cache_metrics_count_exactly_on_postgres_and_redis() {
         &[("DATABASE_URL", DATABASE_URL), ("REDIS_URL", REDIS_URL)],
     );
     let client = reqwest::blocking::Client::new();
-    wait_until_ready(&client, &demo.url("/readyz"));
+    wait_until_ready(&demo.url("/readyz"));
     // A user ID no other test of this run reads, and a fresh cache entry for it.
     let id = 90 + (std::process::id() % 10);
     let key = format!("pf-demo:user:{id}");

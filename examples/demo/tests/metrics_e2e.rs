@@ -158,7 +158,7 @@ fn metrics_on_the_admin_listener_only_and_behind_the_token() {
         ],
     );
     let client = reqwest::blocking::Client::new();
-    pf_tests::process::wait_until_ready(&client, &demo.url("/readyz"));
+    pf_tests::process::wait_until_ready(&demo.url("/readyz"));
     assert_eq!(
         client
             .get(demo.url("/api/v1/users/1"))

@@ -20,7 +20,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pf_core::text::SubSecond;
-use pf_tests::process::{ChildGuard, Demo, free_port, poll, require_tool, wait_for_port};
+use pf_tests::process::{
+    ChildGuard, Demo, ScratchDir, free_port, poll, require_tool, wait_for_port,
+};
 use serde_json::{Value, json};
 
 const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -28,30 +30,6 @@ const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "pf-ops-e2e-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// How often the polls below look again.
@@ -67,8 +45,7 @@ impl Api {
     fn get(&self, url: &str, query: &[(&str, &str)]) -> Value {
         let response: Value = self
             .client
-            .get(url)
-            .query(query)
+            .get(format!("{url}?{}", pf_tests::http::query(query)))
             .send()
             .and_then(|r| r.json())
             .unwrap_or_else(|e| panic!("GET {url} {query:?}: {e}"));
@@ -163,8 +140,8 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         "prometheus-postgres-exporter",
     );
     let redis_exporter_bin = require_tool("prometheus-redis-exporter", "prometheus-redis-exporter");
-    let scratch = Scratch::new();
-    let dir = &scratch.0;
+    let scratch = ScratchDir::new("ops-e2e");
+    let dir = scratch.path();
 
     // ---- exporters on their own loopback ports ----------------------------------------
     let pg_port = free_port();

@@ -175,7 +175,7 @@ fn send_corpus(demo: &CapturedDemo, corpus: &[Secret], health_token: &str) -> Ou
         .build()
         .expect("client");
     // The demo connects PostgreSQL and Redis after it starts listening.
-    wait_until_ready(&c, &demo.url("/readyz"));
+    wait_until_ready(&demo.url("/readyz"));
     let mut request_ids = Vec::new();
     let mut health = String::new();
     let mut send = |req: reqwest::blocking::RequestBuilder| {

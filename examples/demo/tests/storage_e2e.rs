@@ -21,7 +21,7 @@ fn postgres_and_redis_back_the_api_and_the_health_checks() {
         ],
     );
     let client = reqwest::blocking::Client::new();
-    pf_tests::process::wait_until_ready(&client, &demo.url("/readyz"));
+    pf_tests::process::wait_until_ready(&demo.url("/readyz"));
     // A project name unique to this run, so reruns against the same database stay exact.
     let name = format!("storage-e2e-{}", std::process::id());
     let created = client
