@@ -127,9 +127,17 @@ fn repository_and_cache_metrics_count_exactly_on_postgres_and_redis() {
         .post(demo.url("/api/v1/projects"))
         .bearer_auth("demo-token-1-deps")
         .json(&serde_json::json!({ "name": "nul\u{0}byte" }))
+        .header("x-request-id", "deps-internal-1")
         .send()
         .unwrap();
     assert_eq!(refused.status(), 500);
+    // The cause goes through the logging pipeline, inside the request span: with the
+    // request ID, never only to stderr (issue 14 item 3).
+    let cause = std::iter::from_fn(|| demo.stdout.recv_timeout(Duration::from_secs(5)).ok())
+        .find(|l| l.contains("internal error"))
+        .expect("an internal-error log line on stdout");
+    assert!(cause.contains("deps-internal-1"), "{cause}");
+    assert!(cause.contains("ERROR"), "{cause}");
     let after = client
         .get(demo.url("/metrics"))
         .send()
