@@ -10,12 +10,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pf_tests::process::{Demo, demo_command, free_port, require_tool, wait_until_ready};
+use pf_tests::process::{Demo, demo_command, free_port, wait_until_ready};
 use pf_tests::services::RedisServer;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_pf-demo");
 const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 
 fn sample(metrics: &str, series: &str) -> f64 {
     metrics
@@ -94,21 +93,17 @@ fn a_frozen_redis_degrades_to_the_database_and_is_counted() {
 
 #[test]
 fn repository_and_cache_metrics_count_exactly_on_postgres_and_redis() {
+    // A Redis of this test's own: the first read is a miss for sure, and the shared server's
+    // keys are never touched.
+    let redis = RedisServer::start();
+    let redis_url = redis.url();
     let demo = Demo::start(
         Path::new(BINARY),
-        &[("DATABASE_URL", DATABASE_URL), ("REDIS_URL", REDIS_URL)],
+        &[("DATABASE_URL", DATABASE_URL), ("REDIS_URL", &redis_url)],
     );
     let client = reqwest::blocking::Client::new();
     wait_until_ready(&demo.url("/readyz"));
-    // A user ID no other test of this run reads, and a fresh cache entry for it.
-    let id = 90 + (std::process::id() % 10);
-    let key = format!("pf-demo:user:{id}");
-    let redis_cli = require_tool("redis-cli", "redis-tools");
-    let deleted = Command::new(redis_cli)
-        .args(["-h", "127.0.0.1", "-p", "6379", "DEL", &key])
-        .output()
-        .expect("redis-cli");
-    assert!(deleted.status.success());
+    let id = 42;
     let before = client
         .get(demo.url("/metrics"))
         .send()
