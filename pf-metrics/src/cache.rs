@@ -234,8 +234,6 @@ impl CacheMetrics {
     /// cache.record("get", CacheResult::Hit, Duration::from_micros(3));
     /// ```
     pub fn record(&self, operation: &str, result: CacheResult, duration: Duration) {
-        let series = self.scope.operation(operation);
-        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        self.scope.record_nanos(series, nanos, result.ending());
+        self.scope.record(operation, duration, result.ending());
     }
 }

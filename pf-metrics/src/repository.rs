@@ -169,8 +169,6 @@ impl RepositoryMetrics {
     /// users.record("vacuum", Outcome::Timeout, Duration::from_secs(30));
     /// ```
     pub fn record(&self, operation: &str, outcome: Outcome, duration: Duration) {
-        let series = self.scope.operation(operation);
-        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        self.scope.record_nanos(series, nanos, outcome.ending());
+        self.scope.record(operation, duration, outcome.ending());
     }
 }

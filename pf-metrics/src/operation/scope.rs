@@ -216,6 +216,12 @@ impl Scope {
         self.record_nanos(series, nanos, ending);
     }
 
+    /// Records one call of `operation` measured elsewhere (`record` of the public handles).
+    pub(crate) fn record(&self, operation: &str, duration: std::time::Duration, ending: Ending) {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.record_nanos(self.operation(operation), nanos, ending);
+    }
+
     /// Records one call that took `nanos`.
     #[inline]
     pub(crate) fn record_nanos(&self, series: &OperationSeries, nanos: u64, ending: Ending) {
