@@ -1,4 +1,6 @@
-//! One end-of-body observer: fires exactly once, with how the body ended.
+//! One end-of-body observer: fires exactly once, with how the body ended; one
+//! rule for which bodies end with their head; and the markers that choose how a
+//! layer hands bodies back ([`AnyBody`], [`AxumBody`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -20,6 +22,64 @@ pub enum BodyEnd {
     /// The body was dropped before its end: the client went away mid-stream.
     Aborted,
 }
+
+/// The largest body of exact, known size that counts as handed to the server
+/// together with its head (64 KiB): see [`sent_with_head`].
+pub const SENT_WITH_HEAD_LIMIT: u64 = 64 * 1024;
+
+/// The data bytes a response body hands to the server together with its head,
+/// or `None` when the body has to be observed to its end.
+///
+/// A body already at its end (404 fallback, 405, 204, 304) sends nothing and
+/// is never polled. A body of exact known size up to
+/// [`SENT_WITH_HEAD_LIMIT`] is a buffered response (JSON, a string, bytes):
+/// every byte of it exists when the head does, and hyper polls it in the same
+/// turn as it writes the head, so its end is its head. Streams (no exact size)
+/// and large bodies are observed to their end. This is the one rule every pf
+/// layer applies, so that a request's duration in the metrics and in its log
+/// line end at the same moment, and so that buffered responses need no body
+/// wrapper at all (no allocation when axum re-boxes bodies).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::{Empty, Full, StreamBody};
+/// use pf_core::sent_with_head;
+///
+/// assert_eq!(sent_with_head(&Empty::<Bytes>::new()), Some(0));
+/// assert_eq!(sent_with_head(&Full::new(Bytes::from_static(b"{\"id\":7}"))), Some(8));
+/// let big = Full::new(Bytes::from(vec![0u8; 1 << 20]));
+/// assert_eq!(sent_with_head(&big), None);
+/// let stream = StreamBody::new(futures_util::stream::empty::<
+///     Result<http_body::Frame<Bytes>, std::io::Error>,
+/// >());
+/// assert_eq!(sent_with_head(&stream), None);
+/// ```
+#[inline]
+pub fn sent_with_head<B: Body>(body: &B) -> Option<u64> {
+    if body.is_end_stream() {
+        return Some(0);
+    }
+    body.size_hint()
+        .exact()
+        .filter(|&n| n <= SENT_WITH_HEAD_LIMIT)
+}
+
+/// The default body handling of the pf layers: each wraps the bodies it
+/// observes in its own types, for any inner service (hyper, tonic, tower).
+/// See [`AxumBody`] for axum routers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnyBody;
+
+/// Body handling for services that speak `axum::body::Body` (feature `axum`):
+/// the layer hands back `axum::body::Body` itself, wrapping a body only when
+/// it must observe it (a request body that is not empty, a response streamed
+/// past its head), so that `Router::layer` does not box it again and
+/// `axum::middleware::from_fn` composes after the layer as it is. Chosen with
+/// each layer's `axum_body()` setter.
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AxumBody;
 
 /// Told once how a body ended and how many data bytes passed. Closures
 /// `FnOnce(BodyEnd, u64)` implement it.
@@ -69,15 +129,15 @@ pin_project! {
 }
 
 impl<B: Body, O: OnBodyEnd> ObservedBody<B, O> {
-    /// Observes `inner`. A body already at its end is complete at once: the
-    /// server would never poll it.
+    /// Observes `inner`. A body [sent with its head](sent_with_head) (empty,
+    /// or buffered) is complete at once.
     pub fn new(inner: B, observer: O) -> Self {
-        if inner.is_end_stream() {
-            observer.on_body_end(BodyEnd::Complete, 0);
+        if let Some(bytes) = sent_with_head(&inner) {
+            observer.on_body_end(BodyEnd::Complete, bytes);
             return Self {
                 inner,
                 observer: None,
-                bytes: 0,
+                bytes,
             };
         }
         Self {
@@ -177,6 +237,27 @@ mod tests {
         let body = ObservedBody::new(Empty::<Bytes>::new(), recorder(&seen));
         drop(body);
         assert_eq!(*seen.lock().unwrap(), vec![(BodyEnd::Complete, 0)]);
+    }
+
+    #[test]
+    fn a_buffered_body_is_complete_with_its_head_and_a_large_one_at_its_end() {
+        let seen = Seen::default();
+        let body = ObservedBody::new(Full::new(Bytes::from_static(b"{}")), recorder(&seen));
+        assert!(body.is_observed());
+        drop(body);
+        let large = Full::new(Bytes::from(vec![b'x'; SENT_WITH_HEAD_LIMIT as usize + 1]));
+        let body = ObservedBody::new(large, recorder(&seen));
+        assert!(!body.is_observed());
+        futures_util::FutureExt::now_or_never(body.collect())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                (BodyEnd::Complete, 2),
+                (BodyEnd::Complete, SENT_WITH_HEAD_LIMIT + 1)
+            ]
+        );
     }
 
     #[test]

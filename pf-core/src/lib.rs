@@ -35,7 +35,9 @@ pub mod redact;
 mod route;
 pub mod text;
 
-pub use body::{BodyEnd, ObservedBody, OnBodyEnd};
+#[cfg(feature = "axum")]
+pub use body::AxumBody;
+pub use body::{AnyBody, BodyEnd, ObservedBody, OnBodyEnd, SENT_WITH_HEAD_LIMIT, sent_with_head};
 pub use filter::RouteFilter;
 pub use method::{METHOD_LABELS, method_index, method_label, status_class};
 pub use route::{MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};

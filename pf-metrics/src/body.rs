@@ -108,16 +108,10 @@ pin_project! {
 }
 
 impl<B: Body> ResponseBody<B> {
+    /// Wraps a body whose recorder was already [settled](Completion::settle)
+    /// (an empty or buffered body is complete at its head).
     #[inline]
-    pub(crate) fn new(inner: B, completion: Option<Completion>) -> Self {
-        // An empty body may never be polled: complete now.
-        let completion = match completion {
-            Some(c) if inner.is_end_stream() => {
-                c.finish_ended();
-                None
-            }
-            c => c,
-        };
+    pub(crate) fn started(inner: B, completion: Option<Completion>) -> Self {
         Self { inner, completion }
     }
 }

@@ -1,6 +1,7 @@
 //! The response future of [`HttpMetrics`](crate::HttpMetrics).
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -9,7 +10,8 @@ use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
 use crate::grpc::Ending;
-use crate::record::InFlight;
+use crate::record::{Completion, InFlight};
+use pf_core::AnyBody;
 
 pin_project! {
     /// Response future of [`HttpMetrics`](crate::HttpMetrics).
@@ -18,13 +20,16 @@ pin_project! {
     /// recorded as `499` (client closed request), or as `500` when a panic in
     /// the inner service unwound through it; a gRPC call as `Canceled` (or
     /// `DeadlineExceeded` once its `grpc-timeout` passed), or `Internal`.
-    pub struct ResponseFuture<F> {
+    ///
+    /// `M` is the layer's body handling ([`AnyBody`] or `pf_core::AxumBody`).
+    pub struct ResponseFuture<F, M = AnyBody> {
         #[pin]
         inner: F,
         in_flight: Option<InFlight>,
+        mode: PhantomData<fn() -> M>,
     }
 
-    impl<F> PinnedDrop for ResponseFuture<F> {
+    impl<F, M> PinnedDrop for ResponseFuture<F, M> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(r) = this.project().in_flight.take() {
                 r.abort(if std::thread::panicking() {
@@ -37,13 +42,17 @@ pin_project! {
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, M> ResponseFuture<F, M> {
     pub(crate) fn new(inner: F, in_flight: Option<InFlight>) -> Self {
-        Self { inner, in_flight }
+        Self {
+            inner,
+            in_flight,
+            mode: PhantomData,
+        }
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F, M> std::fmt::Debug for ResponseFuture<F, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -64,22 +73,29 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    B: http_body::Body,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
+/// A response head and its request's recorder, if the body still has to be observed.
+type Head<B> = (Response<B>, Option<Completion>);
 
+impl<F, M> ResponseFuture<F, M> {
+    /// Polls the inner future; at the response head, settles the request's
+    /// recorder: `None` when the request is complete already (excluded route,
+    /// a body sent with its head) or failed.
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll_head<B, E>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Head<B>, E>>
+    where
+        F: Future<Output = Result<Response<B>, E>>,
+        B: http_body::Body,
+    {
         let this = self.project();
         let guard = PanicGuard(this.in_flight);
         let result = ready!(this.inner.poll(cx));
         let in_flight = guard.0.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let completion = in_flight.map(|r| {
+                let completion = in_flight.and_then(|r| {
                     let status = response.status().as_u16();
                     let grpc_status = if r.is_grpc() {
                         crate::grpc::status_header(response.headers())
@@ -87,8 +103,9 @@ where
                         None
                     };
                     r.head(status, is_long_lived(&response), grpc_status)
+                        .settle(response.body())
                 });
-                Ok(response.map(|b| ResponseBody::new(b, completion)))
+                Ok((response, completion))
             }
             Err(e) => {
                 // No response: the server answers with an error of its own.
@@ -98,6 +115,44 @@ where
                 Err(e)
             }
         })
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, AnyBody>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (response, completion) = ready!(self.poll_head(cx))?;
+        Poll::Ready(Ok(
+            response.map(|b| ResponseBody::started(b, completion))
+        ))
+    }
+}
+
+/// The axum-native path: the body goes back as it came, unless it has to be
+/// observed to its end (a stream, a large body), and only then is it wrapped
+/// (and boxed once by `axum::body::Body::new`).
+#[cfg(feature = "axum")]
+impl<F, E> Future for ResponseFuture<F, pf_core::AxumBody>
+where
+    F: Future<Output = Result<Response<axum::body::Body>, E>>,
+{
+    type Output = Result<Response<axum::body::Body>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (response, completion) = ready!(self.poll_head(cx))?;
+        Poll::Ready(Ok(match completion {
+            None => response,
+            Some(c) => {
+                response.map(|b| axum::body::Body::new(ResponseBody::started(b, Some(c))))
+            }
+        }))
     }
 }
 

@@ -4,7 +4,7 @@ use tower_layer::Layer;
 
 use crate::registry::MetricsRegistry;
 use crate::service::HttpMetrics;
-use pf_core::{MatchedPathRoute, RouteExtractor};
+use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 
 /// A [`Layer`] recording request count, duration, in-flight requests and body
 /// sizes per method, route template and status into a [`MetricsRegistry`].
@@ -27,10 +27,16 @@ use pf_core::{MatchedPathRoute, RouteExtractor};
 ///     .route_service("/metrics", registry.exposition());
 /// # let _ = app;
 /// ```
+///
+/// `M` is the body handling: [`AnyBody`] by default (the layer wraps the
+/// bodies in [`RequestBody`](crate::RequestBody) and
+/// [`ResponseBody`](crate::ResponseBody), for any service), or
+/// `pf_core::AxumBody` through [`axum_body`](Self::axum_body).
 #[derive(Clone, Debug)]
-pub struct HttpMetricsLayer<R = MatchedPathRoute> {
+pub struct HttpMetricsLayer<R = MatchedPathRoute, M = AnyBody> {
     registry: MetricsRegistry,
     extractor: R,
+    mode: M,
 }
 
 impl HttpMetricsLayer {
@@ -39,16 +45,48 @@ impl HttpMetricsLayer {
         Self {
             registry,
             extractor: MatchedPathRoute,
+            mode: AnyBody,
         }
     }
 }
 
-impl<R> HttpMetricsLayer<R> {
+impl<R, M> HttpMetricsLayer<R, M> {
     /// Uses `extractor` to find route templates (for services that are not axum routers).
-    pub fn route_extractor<R2: RouteExtractor>(self, extractor: R2) -> HttpMetricsLayer<R2> {
+    pub fn route_extractor<R2: RouteExtractor>(self, extractor: R2) -> HttpMetricsLayer<R2, M> {
         HttpMetricsLayer {
             registry: self.registry,
             extractor,
+            mode: self.mode,
+        }
+    }
+
+    /// Takes and hands back `axum::body::Body` (feature `axum`, for axum
+    /// routers): a body is wrapped only when it must be observed (a request
+    /// body that is not empty, a response streamed past its head, see
+    /// [`pf_core::sent_with_head`]), so `Router::layer` does not box bodies
+    /// again and `axum::middleware::from_fn` layers compose after this one
+    /// as they are. The numbers are the same as with the default.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use pf_metrics::{HttpMetricsLayer, MetricsRegistry};
+    ///
+    /// let registry = MetricsRegistry::new();
+    /// let app: Router = Router::new()
+    ///     .route("/api/v1/users/{id}", get(|| async { "user" }))
+    ///     .layer(axum::middleware::from_fn(
+    ///         |req: axum::extract::Request, next: axum::middleware::Next| next.run(req),
+    ///     ))
+    ///     .layer(HttpMetricsLayer::new(registry.clone()).axum_body());
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn axum_body(self) -> HttpMetricsLayer<R, pf_core::AxumBody> {
+        HttpMetricsLayer {
+            registry: self.registry,
+            extractor: self.extractor,
+            mode: pf_core::AxumBody,
         }
     }
 
@@ -58,8 +96,8 @@ impl<R> HttpMetricsLayer<R> {
     }
 }
 
-impl<S, R: Clone> Layer<S> for HttpMetricsLayer<R> {
-    type Service = HttpMetrics<S, R>;
+impl<S, R: Clone, M> Layer<S> for HttpMetricsLayer<R, M> {
+    type Service = HttpMetrics<S, R, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         HttpMetrics::new(inner, self.registry.clone(), self.extractor.clone())

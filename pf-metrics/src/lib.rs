@@ -198,7 +198,9 @@ pub use operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{OtlpPush, OtlpPushError, OtlpPushHandle};
-pub use pf_core::{MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
+#[cfg(feature = "axum")]
+pub use pf_core::AxumBody;
+pub use pf_core::{AnyBody, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
 pub use process::ProcessCollector;
 pub use registry::MetricsRegistry;
 pub use repository::{Outcome, RepositoryMetrics};

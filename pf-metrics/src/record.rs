@@ -230,6 +230,27 @@ impl Completion {
         self.grpc_timeout != NOT_GRPC
     }
 
+    /// Completes the request now when its body is sent with its head
+    /// ([`pf_core::sent_with_head`]: empty or buffered), and otherwise hands
+    /// the recorder back for the body wrapper. A gRPC call waiting for its
+    /// trailers is only complete at once when its body is empty.
+    #[inline]
+    pub(crate) fn settle<B: http_body::Body>(mut self, body: &B) -> Option<Self> {
+        let sent = if self.wants_trailers() {
+            body.is_end_stream().then_some(0)
+        } else {
+            pf_core::sent_with_head(body)
+        };
+        match sent {
+            Some(bytes) => {
+                self.bytes = bytes;
+                self.finish_ended();
+                None
+            }
+            None => Some(self),
+        }
+    }
+
     /// A trailers frame passed: keep its `grpc-status`.
     #[cold]
     pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {

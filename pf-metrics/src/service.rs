@@ -1,5 +1,6 @@
 //! The [`HttpMetrics`] service.
 
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -14,7 +15,8 @@ use crate::grpc::{NOT_GRPC, grpc_route, grpc_timeout};
 use crate::intern::RouteEntry;
 use crate::record::InFlight;
 use crate::registry::MetricsRegistry;
-use pf_core::{MatchedPathRoute, RouteExtractor, method_index};
+use crate::record::RequestSize;
+use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
 
 /// Records HTTP request metrics for the wrapped service; built by
 /// [`HttpMetricsLayer`](crate::HttpMetricsLayer).
@@ -40,9 +42,13 @@ use pf_core::{MatchedPathRoute, RouteExtractor, method_index};
 /// ));
 /// # }
 /// ```
-pub struct HttpMetrics<S, R = MatchedPathRoute> {
+///
+/// `M` is the body handling: [`AnyBody`] (the default, for any service) or
+/// `pf_core::AxumBody` (see [`HttpMetricsLayer::axum_body`](crate::HttpMetricsLayer::axum_body)).
+pub struct HttpMetrics<S, R = MatchedPathRoute, M = AnyBody> {
     inner: S,
     shared: Arc<Shared<R>>,
+    mode: PhantomData<fn() -> M>,
 }
 
 pub(crate) struct Shared<R> {
@@ -54,7 +60,7 @@ pub(crate) struct Shared<R> {
     last_route: AtomicPtr<RouteEntry>,
 }
 
-impl<S, R> HttpMetrics<S, R> {
+impl<S, R, M> HttpMetrics<S, R, M> {
     pub(crate) fn new(inner: S, registry: MetricsRegistry, extractor: R) -> Self {
         Self {
             inner,
@@ -63,6 +69,7 @@ impl<S, R> HttpMetrics<S, R> {
                 extractor,
                 last_route: AtomicPtr::new(ptr::null_mut()),
             }),
+            mode: PhantomData,
         }
     }
 
@@ -72,16 +79,17 @@ impl<S, R> HttpMetrics<S, R> {
     }
 }
 
-impl<S: Clone, R> Clone for HttpMetrics<S, R> {
+impl<S: Clone, R, M> Clone for HttpMetrics<S, R, M> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
+            mode: PhantomData,
         }
     }
 }
 
-impl<S: std::fmt::Debug, R> std::fmt::Debug for HttpMetrics<S, R> {
+impl<S: std::fmt::Debug, R, M> std::fmt::Debug for HttpMetrics<S, R, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpMetrics")
             .field("inner", &self.inner)
@@ -119,7 +127,27 @@ impl<R: RouteExtractor> Shared<R> {
     }
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S, R>
+impl<R: RouteExtractor> Shared<R> {
+    /// Starts recording a request: `None` for an excluded route; the request
+    /// body's recorder is `None` too when the body is empty (its size, zero,
+    /// is recorded at once).
+    #[inline]
+    fn start<B: http_body::Body>(
+        &self,
+        req: &Request<B>,
+    ) -> (Option<InFlight>, Option<RequestSize>) {
+        let grpc = grpc_timeout(req);
+        let route = self.route(req, grpc);
+        let in_flight = (!route.excluded)
+            .then(|| InFlight::start(&self.registry, route, method_index(req.method()), grpc));
+        let request_size = in_flight
+            .as_ref()
+            .and_then(|f| f.request_body(req.body().is_end_stream()));
+        (in_flight, request_size)
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S, R, AnyBody>
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     R: RouteExtractor,
@@ -137,15 +165,36 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let shared = &*self.shared;
-        let grpc = grpc_timeout(&req);
-        let route = shared.route(&req, grpc);
-        let in_flight = (!route.excluded)
-            .then(|| InFlight::start(&shared.registry, route, method_index(req.method()), grpc));
-        let request_size = in_flight
-            .as_ref()
-            .and_then(|f| f.request_body(req.body().is_end_stream()));
+        let (in_flight, request_size) = self.shared.start(&req);
         let req = req.map(|b| RequestBody::new(b, request_size));
+        ResponseFuture::new(self.inner.call(req), in_flight)
+    }
+}
+
+/// The axum-native path: `axum::body::Body` in, `axum::body::Body` out; a
+/// request body is wrapped (and boxed) only when it is not empty.
+#[cfg(feature = "axum")]
+impl<S, R> Service<Request<axum::body::Body>> for HttpMetrics<S, R, pf_core::AxumBody>
+where
+    S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
+    R: RouteExtractor,
+{
+    type Response = Response<axum::body::Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, pf_core::AxumBody>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Request<axum::body::Body>) -> Self::Future {
+        let (in_flight, request_size) = self.shared.start(&req);
+        let req = match request_size {
+            None => req,
+            Some(size) => req.map(|b| axum::body::Body::new(RequestBody::new(b, Some(size)))),
+        };
         ResponseFuture::new(self.inner.call(req), in_flight)
     }
 }
