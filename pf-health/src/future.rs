@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::Response;
+use pf_core::AnyBody;
 use pin_project_lite::pin_project;
 
 use crate::body::HealthBody;
@@ -15,11 +16,11 @@ use crate::respond::{HealthResponse, RespondFuture};
 
 pin_project! {
     /// Response future of [`HealthService`](crate::HealthService): either a probe answer or
-    /// the application's response.
-    pub struct ResponseFuture<F, E> {
+    /// the application's response. `M` is the layer's body handling.
+    pub struct ResponseFuture<F, E, M = AnyBody> {
         #[pin]
         kind: Kind<F>,
-        _error: PhantomData<fn() -> E>,
+        _error: PhantomData<fn() -> (E, M)>,
     }
 }
 
@@ -31,7 +32,7 @@ pin_project! {
     }
 }
 
-impl<F, E> ResponseFuture<F, E> {
+impl<F, E, M> ResponseFuture<F, E, M> {
     pub(crate) fn health(future: RespondFuture) -> Self {
         Self {
             kind: Kind::Health { future },
@@ -47,7 +48,7 @@ impl<F, E> ResponseFuture<F, E> {
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, E>
+impl<F, B, E> Future for ResponseFuture<F, E, AnyBody>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
@@ -63,6 +64,24 @@ where
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(HealthBody::inner)))
             }
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<F, E> Future for ResponseFuture<F, E, pf_core::AxumBody>
+where
+    F: Future<Output = Result<Response<axum::body::Body>, E>>,
+{
+    type Output = Result<Response<axum::body::Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Health { future } => {
+                let response = ready!(future.as_mut().poll(cx));
+                Poll::Ready(Ok(response.map(axum::body::Body::new)))
+            }
+            KindProj::Inner { future } => future.poll(cx),
         }
     }
 }
@@ -92,7 +111,7 @@ impl Future for EndpointFuture {
     }
 }
 
-impl<F, E> std::fmt::Debug for ResponseFuture<F, E> {
+impl<F, E, M> std::fmt::Debug for ResponseFuture<F, E, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

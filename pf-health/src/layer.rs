@@ -1,7 +1,10 @@
 //! [`HealthLayer`]: answers probes in front of an application.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
+
+use pf_core::AnyBody;
 
 use tower_layer::Layer;
 
@@ -33,12 +36,25 @@ use crate::service::HealthService;
 /// registry.lifecycle().mark_ready();
 /// # let _ = app;
 /// ```
-#[derive(Clone)]
-pub struct HealthLayer {
+///
+/// `M` is the body handling: [`AnyBody`] by default (responses carry a
+/// [`HealthBody`](crate::HealthBody)), or `pf_core::AxumBody` through
+/// [`axum_body`](Self::axum_body).
+pub struct HealthLayer<M = AnyBody> {
     config: Arc<Config>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl fmt::Debug for HealthLayer {
+impl<M> Clone for HealthLayer<M> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for HealthLayer<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HealthLayer")
             .field("livez", &self.config.livez)
@@ -54,6 +70,32 @@ impl HealthLayer {
     pub fn new(registry: HealthRegistry) -> Self {
         Self {
             config: Arc::new(Config::new(registry)),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> HealthLayer<M> {
+    /// Takes and hands back `axum::body::Body` (feature `axum`, for axum
+    /// routers): the application's responses pass through untouched, so
+    /// `Router::layer` does not box their bodies again and
+    /// `axum::middleware::from_fn` layers compose after this one as they are.
+    ///
+    /// ```
+    /// use pf_health::{HealthLayer, HealthRegistry};
+    ///
+    /// let registry = HealthRegistry::builder().build().unwrap();
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/", axum::routing::get(|| async { "hello" }))
+    ///     .layer(HealthLayer::new(registry).axum_body());
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn axum_body(self) -> HealthLayer<pf_core::AxumBody> {
+        HealthLayer {
+            config: self.config,
+            mode: PhantomData,
         }
     }
 
@@ -114,8 +156,8 @@ impl HealthLayer {
     }
 }
 
-impl<S> Layer<S> for HealthLayer {
-    type Service = HealthService<S>;
+impl<S, M> Layer<S> for HealthLayer<M> {
+    type Service = HealthService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         HealthService::new(inner, self.config.clone())
@@ -167,5 +209,31 @@ mod tests {
         let build = crate::BuildError::from(err.clone());
         let source = build.source().expect("the ConfigError is kept");
         assert_eq!(source.to_string(), err.to_string());
+    }
+
+    #[cfg(feature = "axum")]
+    #[tokio::test]
+    async fn the_axum_body_path_answers_probes_and_passes_application_bodies_through() {
+        use http_body_util::BodyExt;
+
+        let registry = HealthRegistry::builder().build().unwrap();
+        registry.lifecycle().mark_ready();
+        let app = tower::service_fn(|_: Request<axum::body::Body>| async {
+            Ok::<_, Infallible>(Response::new(axum::body::Body::from("application")))
+        });
+        let service = HealthLayer::new(registry).axum_body().layer(app);
+        let body = |response: Response<axum::body::Body>| async move {
+            response.into_body().collect().await.unwrap().to_bytes()
+        };
+        let get = |path: &str| Request::get(path).body(axum::body::Body::empty()).unwrap();
+        let probe = service.clone().oneshot(get("/readyz")).await.unwrap();
+        assert_eq!(probe.status(), StatusCode::OK);
+        assert_eq!(
+            probe.headers()[http::header::CONTENT_TYPE],
+            "application/health+json"
+        );
+        assert!(body(probe).await.starts_with(b"{"));
+        let response = service.oneshot(get("/users")).await.unwrap();
+        assert_eq!(body(response).await, "application");
     }
 }

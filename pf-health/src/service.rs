@@ -1,10 +1,12 @@
 //! [`HealthService`]: the service made by [`HealthLayer`](crate::HealthLayer).
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
+use pf_core::AnyBody;
 use tower::ServiceExt;
 use tower_service::Service;
 
@@ -30,15 +32,32 @@ use crate::respond::{Config, respond};
 /// assert_eq!(res.status(), 503); // the lifecycle is still "starting"
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct HealthService<S> {
+///
+/// `M` is the body handling ([`AnyBody`] or `pf_core::AxumBody`, see
+/// [`HealthLayer::axum_body`](crate::HealthLayer::axum_body)).
+pub struct HealthService<S, M = AnyBody> {
     inner: S,
     config: Arc<Config>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<S> HealthService<S> {
+impl<S: Clone, M> Clone for HealthService<S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<S, M> HealthService<S, M> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
-        Self { inner, config }
+        Self {
+            inner,
+            config,
+            mode: PhantomData,
+        }
     }
 
     /// The wrapped service.
@@ -47,7 +66,7 @@ impl<S> HealthService<S> {
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for HealthService<S> {
+impl<S: fmt::Debug, M> fmt::Debug for HealthService<S, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HealthService")
             .field("inner", &self.inner)
@@ -55,7 +74,31 @@ impl<S: fmt::Debug> fmt::Debug for HealthService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S>
+impl<S, M> HealthService<S, M> {
+    /// A probe's answer, or the application's response future.
+    fn route<ReqBody, M2>(
+        &mut self,
+        request: Request<ReqBody>,
+    ) -> ResponseFuture<tower::util::Oneshot<S, Request<ReqBody>>, S::Error, M2>
+    where
+        S: Service<Request<ReqBody>> + Clone,
+    {
+        match self.config.route(request.uri().path()) {
+            Some(endpoint) => {
+                let (parts, _body) = request.into_parts();
+                ResponseFuture::health(respond(self.config.clone(), endpoint, parts))
+            }
+            None => {
+                // Take the service that was cloned for this call, as axum does.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::inner(inner.oneshot(request))
+            }
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S, AnyBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
 {
@@ -70,17 +113,30 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match self.config.route(request.uri().path()) {
-            Some(endpoint) => {
-                let (parts, _body) = request.into_parts();
-                ResponseFuture::health(respond(self.config.clone(), endpoint, parts))
-            }
-            None => {
-                // Take the service that was cloned for this call, as axum does.
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::inner(inner.oneshot(request))
-            }
-        }
+        self.route(request)
+    }
+}
+
+/// The axum-native path: application responses pass through as they are.
+#[cfg(feature = "axum")]
+impl<S> Service<Request<axum::body::Body>> for HealthService<S, pf_core::AxumBody>
+where
+    S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>> + Clone,
+{
+    type Response = Response<axum::body::Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<
+        tower::util::Oneshot<S, Request<axum::body::Body>>,
+        S::Error,
+        pf_core::AxumBody,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Always ready, as above.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<axum::body::Body>) -> Self::Future {
+        self.route(request)
     }
 }

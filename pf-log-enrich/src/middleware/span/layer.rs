@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderName;
-use pf_core::{MatchedPathRoute, RouteExtractor, RouteFilter};
+use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor, RouteFilter};
 use tower_layer::Layer;
 
 use crate::middleware::client::TrustedProxies;
@@ -46,13 +46,14 @@ use crate::redact::Redactor;
 ///     .layer(RequestIdLayer::new());
 /// ```
 #[derive(Clone)]
-pub struct RequestSpanLayer<R = MatchedPathRoute, C = CompletionLevels> {
+pub struct RequestSpanLayer<R = MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
     route: R,
     on_completion: C,
     shared: Arc<Shared>,
+    mode: M,
 }
 
-impl<R, C: fmt::Debug> fmt::Debug for RequestSpanLayer<R, C> {
+impl<R, C: fmt::Debug, M> fmt::Debug for RequestSpanLayer<R, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestSpanLayer")
             .field("proxies", &self.shared.proxies)
@@ -87,11 +88,12 @@ impl RequestSpanLayer {
                 #[cfg(feature = "opentelemetry")]
                 parent: crate::middleware::otel::ParentContext::Global,
             }),
+            mode: AnyBody,
         }
     }
 }
 
-impl<R, C> RequestSpanLayer<R, C> {
+impl<R, C, M> RequestSpanLayer<R, C, M> {
     fn shared(&mut self) -> &mut Shared {
         Arc::make_mut(&mut self.shared)
     }
@@ -112,11 +114,12 @@ impl<R, C> RequestSpanLayer<R, C> {
     /// let layer = RequestSpanLayer::new().route_extractor(Users);
     /// # let _ = layer;
     /// ```
-    pub fn route_extractor<R2: RouteExtractor>(self, extractor: R2) -> RequestSpanLayer<R2, C> {
+    pub fn route_extractor<R2: RouteExtractor>(self, extractor: R2) -> RequestSpanLayer<R2, C, M> {
         RequestSpanLayer {
             route: extractor,
             on_completion: self.on_completion,
             shared: self.shared,
+            mode: self.mode,
         }
     }
 
@@ -129,11 +132,43 @@ impl<R, C> RequestSpanLayer<R, C> {
     ///     .on_completion(CompletionLevels::new().client_error(tracing::Level::INFO));
     /// # let _ = layer;
     /// ```
-    pub fn on_completion<C2: OnCompletion>(self, on_completion: C2) -> RequestSpanLayer<R, C2> {
+    pub fn on_completion<C2: OnCompletion>(self, on_completion: C2) -> RequestSpanLayer<R, C2, M> {
         RequestSpanLayer {
             route: self.route,
             on_completion,
             shared: self.shared,
+            mode: self.mode,
+        }
+    }
+
+    /// Takes and hands back `axum::body::Body` (feature `axum`, for axum
+    /// routers): the response body is wrapped only when the completion event
+    /// has to wait for its end (a stream, a large body: see
+    /// [`pf_core::sent_with_head`]), so `Router::layer` does not box bodies
+    /// again and `axum::middleware::from_fn` layers compose after this one
+    /// as they are. The span and the completion event are the same as with
+    /// the default.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use pf_log_enrich::RequestSpanLayer;
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/api/v1/users/{id}", get(|| async { "user" }))
+    ///     .layer(axum::middleware::from_fn(
+    ///         |req: axum::extract::Request, next: axum::middleware::Next| next.run(req),
+    ///     ))
+    ///     .layer(RequestSpanLayer::new().axum_body());
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn axum_body(self) -> RequestSpanLayer<R, C, pf_core::AxumBody> {
+        RequestSpanLayer {
+            route: self.route,
+            on_completion: self.on_completion,
+            shared: self.shared,
+            mode: pf_core::AxumBody,
         }
     }
 
@@ -209,8 +244,8 @@ impl<R, C> RequestSpanLayer<R, C> {
     }
 }
 
-impl<S, R: Clone, C: Clone> Layer<S> for RequestSpanLayer<R, C> {
-    type Service = RequestSpan<S, R, C>;
+impl<S, R: Clone, C: Clone, M> Layer<S> for RequestSpanLayer<R, C, M> {
+    type Service = RequestSpan<S, R, C, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RequestSpan {
@@ -218,6 +253,7 @@ impl<S, R: Clone, C: Clone> Layer<S> for RequestSpanLayer<R, C> {
             route: self.route.clone(),
             on_completion: self.on_completion.clone(),
             shared: self.shared.clone(),
+            mode: std::marker::PhantomData,
         }
     }
 }

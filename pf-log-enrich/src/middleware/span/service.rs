@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{HeaderName, Request, Response, Version};
-use pf_core::{RouteExtractor, RouteFilter};
+use pf_core::{AnyBody, RouteExtractor, RouteFilter};
 use tower_service::Service;
 use tracing::field::Empty;
 
@@ -33,15 +33,19 @@ pub(crate) struct Shared {
 }
 
 /// Service that wraps each request in an `HTTP request` span.
+///
+/// `M` is the body handling: [`AnyBody`] (the default, for any service) or
+/// `pf_core::AxumBody` (see [`RequestSpanLayer::axum_body`](crate::RequestSpanLayer::axum_body)).
 #[derive(Clone)]
-pub struct RequestSpan<S, R = pf_core::MatchedPathRoute, C = CompletionLevels> {
+pub struct RequestSpan<S, R = pf_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
     pub(crate) inner: S,
     pub(crate) route: R,
     pub(crate) on_completion: C,
     pub(crate) shared: Arc<Shared>,
+    pub(crate) mode: std::marker::PhantomData<fn() -> M>,
 }
 
-impl<S: fmt::Debug, R, C> fmt::Debug for RequestSpan<S, R, C> {
+impl<S: fmt::Debug, R, C, M> fmt::Debug for RequestSpan<S, R, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestSpan")
             .field("inner", &self.inner)
@@ -95,7 +99,7 @@ fn captured_headers(shared: &Shared, headers: &http::HeaderMap) -> Option<String
     Some(s)
 }
 
-impl<S, R, C, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S, R, C>
+impl<S, R, C, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S, R, C, AnyBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     R: RouteExtractor,
@@ -110,7 +114,39 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        self.start(req)
+    }
+}
+
+/// The axum-native path: `axum::body::Body` in and out; a response body is
+/// wrapped (and boxed) only when the completion event has to wait for its end.
+#[cfg(feature = "axum")]
+impl<S, R, C> Service<Request<axum::body::Body>> for RequestSpan<S, R, C, pf_core::AxumBody>
+where
+    S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
+    R: RouteExtractor,
+    C: OnCompletion,
+{
+    type Response = Response<axum::body::Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, C, pf_core::AxumBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<axum::body::Body>) -> Self::Future {
+        self.start(req)
+    }
+}
+
+impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
+    /// Opens the request's span and calls the inner service inside it.
+    fn start<ReqBody, M2>(&mut self, mut req: Request<ReqBody>) -> ResponseFuture<S::Future, C, M2>
+    where
+        S: Service<Request<ReqBody>>,
+    {
         let start = Instant::now();
         let shared = &*self.shared;
         let echo = shared.request_id_header.as_ref().map(|name| {
