@@ -81,10 +81,7 @@ impl<F, M> ResponseFuture<F, M> {
     /// recorder: `None` when the request is complete already (excluded route,
     /// a body sent with its head) or failed.
     #[inline]
-    fn poll_head<B, E>(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Head<B>, E>>
+    fn poll_head<B, E>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Head<B>, E>>
     where
         F: Future<Output = Result<Response<B>, E>>,
         B: http_body::Body,
@@ -128,9 +125,7 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (response, completion) = ready!(self.poll_head(cx))?;
-        Poll::Ready(Ok(
-            response.map(|b| ResponseBody::started(b, completion))
-        ))
+        Poll::Ready(Ok(response.map(|b| ResponseBody::started(b, completion))))
     }
 }
 
@@ -149,9 +144,7 @@ where
         let (response, completion) = ready!(self.poll_head(cx))?;
         Poll::Ready(Ok(match completion {
             None => response,
-            Some(c) => {
-                response.map(|b| axum::body::Body::new(ResponseBody::started(b, Some(c))))
-            }
+            Some(c) => response.map(|b| axum::body::Body::new(ResponseBody::started(b, Some(c)))),
         }))
     }
 }

@@ -14,8 +14,8 @@ use crate::future::ResponseFuture;
 use crate::grpc::{NOT_GRPC, grpc_route, grpc_timeout};
 use crate::intern::RouteEntry;
 use crate::record::InFlight;
-use crate::registry::MetricsRegistry;
 use crate::record::RequestSize;
+use crate::registry::MetricsRegistry;
 use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
 
 /// Records HTTP request metrics for the wrapped service; built by
