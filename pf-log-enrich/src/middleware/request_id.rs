@@ -55,8 +55,13 @@ pub struct MakeRequestUuidV7;
 impl MakeRequestId for MakeRequestUuidV7 {
     fn make_request_id<B>(&mut self, _req: &Request<B>) -> RequestId {
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let s = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
-        RequestId::new(HeaderValue::from_str(s).expect("uuid is a valid header value"))
+        uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+        // One allocation that every clone shares (the request header, the
+        // extension, the response header). A copied `Bytes` would allocate
+        // again on its first clone, to become shareable.
+        let value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(buf))
+            .expect("a UUID is a valid header value");
+        RequestId::new(value)
     }
 }
 
@@ -180,13 +185,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let id =
-            accept_incoming(&req, &self.header).unwrap_or_else(|| self.make.make_request_id(&req));
-        if req.headers().get(&self.header) != Some(id.header_value()) {
-            req.headers_mut()
-                .insert(self.header.clone(), id.header_value().clone());
-        }
-        req.extensions_mut().insert(id.clone());
+        let id = assign(&mut req, &self.header, &mut self.make);
         RequestIdFuture {
             inner: self.inner.call(req),
             header: Some((self.header.clone(), id)),
@@ -194,7 +193,29 @@ where
     }
 }
 
-pub(crate) fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Option<RequestId> {
+/// The request's ID: its incoming one when valid, or a new one from `make`,
+/// written into the request's `header` (replacing an invalid or duplicated
+/// value) and its extensions. One header-map lookup when the incoming ID is
+/// kept, two when one is made.
+pub(crate) fn assign<B>(
+    req: &mut Request<B>,
+    header: &HeaderName,
+    make: &mut impl MakeRequestId,
+) -> RequestId {
+    let id = match accept_incoming(req, header) {
+        Some(id) => id,
+        None => {
+            let id = make.make_request_id(req);
+            req.headers_mut()
+                .insert(header.clone(), id.header_value().clone());
+            id
+        }
+    };
+    req.extensions_mut().insert(id.clone());
+    id
+}
+
+fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Option<RequestId> {
     let mut values = req.headers().get_all(header).iter();
     let first = values.next()?;
     if values.next().is_some() {

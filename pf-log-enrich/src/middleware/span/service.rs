@@ -13,7 +13,7 @@ use tracing::field::Empty;
 use crate::context::{RequestContext, RequestId, WithContext};
 use crate::middleware::client::{TrustedProxies, peer_addr};
 use crate::middleware::identity::{Identity, IdentityOnSpan};
-use crate::middleware::request_id::{MakeRequestId, MakeRequestUuidV7, accept_incoming};
+use crate::middleware::request_id::{MakeRequestUuidV7, assign};
 use crate::middleware::span::body::ResponseBody;
 use crate::middleware::span::completion::{Completion, CompletionLevels, OnCompletion};
 use crate::middleware::span::future::ResponseFuture;
@@ -150,13 +150,7 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
         let start = Instant::now();
         let shared = &*self.shared;
         let echo = shared.request_id_header.as_ref().map(|name| {
-            let id = accept_incoming(&req, name)
-                .unwrap_or_else(|| MakeRequestUuidV7.make_request_id(&req));
-            if req.headers().get(name) != Some(id.header_value()) {
-                req.headers_mut()
-                    .insert(name.clone(), id.header_value().clone());
-            }
-            req.extensions_mut().insert(id.clone());
+            let id = assign(&mut req, name, &mut MakeRequestUuidV7);
             (name.clone(), id)
         });
         let route = self.route.route(req.uri(), req.extensions());
