@@ -112,10 +112,10 @@ fn main() {
     });
     rows.push(("tower/pf_metrics".into(), a, b));
 
-    println!("{:<34}{:>14}{:>14}", "contender", "allocs/req", "bytes/req");
+    println!("{:<38}{:>14}{:>14}", "contender", "allocs/req", "bytes/req");
     let mut json = String::from("{\n");
     for (i, (name, allocs, bytes)) in rows.iter().enumerate() {
-        println!("{name:<34}{allocs:>14.2}{bytes:>14.1}");
+        println!("{name:<38}{allocs:>14.2}{bytes:>14.1}");
         let comma = if i + 1 < rows.len() { "," } else { "" };
         writeln!(
             json,

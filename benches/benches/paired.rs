@@ -3,7 +3,10 @@
 //! request is recorded. Differences are taken within a round, so load from other processes
 //! that drifts over seconds cancels out; the medians of those per-round differences are the
 //! precise "added over bare / over no-op" numbers in BENCHMARKS.md (Criterion's medians, taken
-//! one contender after another, are shown beside them).
+//! one contender after another, are shown beside them). A few pairs of contenders are also
+//! compared directly (the median of their same-round differences, under `differences`): the
+//! metrics layer's marginal cost inside the composed stack, the JSON access line, and pf's
+//! request ID + span against axum-tracing-opentelemetry.
 //!
 //! `cargo bench -p pf-benches --bench paired` prints a table; with `PF_PAIRED_OUT=<file>` it
 //! also writes JSON (used by `scripts/bench`). Under `cargo test` it runs three short rounds.
@@ -248,7 +251,7 @@ fn main() {
     );
 
     println!(
-        "{:<28}{:>12}{:>16}{:>16}{:>16}{:>16}",
+        "{:<32}{:>12}{:>16}{:>16}{:>16}{:>16}",
         "contender", "median ns", "over bare", "over noop1", "over noop2", "over noop4"
     );
     let mut json =
@@ -263,7 +266,7 @@ fn main() {
             diff(i, noop4),
         );
         println!(
-            "{:<28}{med:>12.0}{ob:>16.0}{o1:>16.0}{o2:>16.0}{o4:>16.0}",
+            "{:<32}{med:>12.0}{ob:>16.0}{o1:>16.0}{o2:>16.0}{o4:>16.0}",
             c.name
         );
         let comma = if i + 1 < n { "," } else { "" };
@@ -275,13 +278,29 @@ fn main() {
         )
         .unwrap();
     }
+    // Same-round differences between two contenders, for the targets that compare them directly.
+    const DIFFERENCES: &[(&str, &str)] = &[
+        // metrics' marginal cost inside the composed stack
+        ("pf_stack_one_layer", "pf_stack_one_layer_no_metrics"),
+        // the JSON access line
+        ("pf_stack_json", "pf_stack"),
+        // pf's request ID + span against axum-tracing-opentelemetry's
+        ("pf_id_span", "axum_tracing_otel"),
+    ];
+    json.push_str("  },\n  \"differences\": {\n");
+    for (k, (a, b)) in DIFFERENCES.iter().enumerate() {
+        let d = diff(index(a), index(b));
+        println!("{a} − {b}: {d:+.0} ns (median of the same-round differences)");
+        let comma = if k + 1 < DIFFERENCES.len() { "," } else { "" };
+        writeln!(json, "    \"{a} - {b}\": {d:.1}{comma}").unwrap();
+    }
     let mut tb: Vec<f64> = plain_rounds.iter().map(|p| p[0]).collect();
     let mut tm: Vec<f64> = plain_rounds.iter().map(|p| p[1]).collect();
     let mut td: Vec<f64> = plain_rounds.iter().map(|p| p[1] - p[0]).collect();
     let (tb, tm, td) = (median(&mut tb), median(&mut tm), median(&mut td));
-    println!("{:<28}{tb:>12.0}", "tower_bare");
+    println!("{:<32}{tb:>12.0}", "tower_bare");
     println!(
-        "{:<28}{tm:>12.0}{td:>16.0}  (over tower_bare)",
+        "{:<32}{tm:>12.0}{td:>16.0}  (over tower_bare)",
         "tower_pf_metrics"
     );
     let [b1, b2, p1, p2] = contention(if bench_mode { 3_000 } else { 3 });
@@ -292,7 +311,7 @@ fn main() {
     let mut rw: Vec<f64> = r_rounds.iter().map(|r| r[1]).collect();
     let (rc, rw) = (median(&mut rc), median(&mut rw));
     println!(
-        "{:<28}{rc:>12.0}  (CPU; {rw:.0} ns wall)",
+        "{:<32}{rc:>12.0}  (CPU; {rw:.0} ns wall)",
         "loopback_bare (R)"
     );
     write!(

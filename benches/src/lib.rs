@@ -75,7 +75,9 @@ pub async fn call_collect(app: &Router) -> usize {
 /// - `pf_stack_json`: the same with pf-log-enrich's JSON formatter writing one access line
 ///   per request to `std::io::sink`;
 /// - `pf_stack_one_layer`: the whole stack composed with `tower::ServiceBuilder` and applied
-///   with a single `Router::layer` call (one boxing by axum instead of four; no output).
+///   with a single `Router::layer` call (one boxing by axum instead of four; no output);
+/// - `pf_stack_one_layer_no_metrics`: the same minus `HttpMetricsLayer` (the difference is the
+///   metrics layer's marginal cost inside the composed stack).
 pub const CONTENDERS: &[&str] = &[
     "bare",
     "noop_layer",
@@ -86,6 +88,7 @@ pub const CONTENDERS: &[&str] = &[
     "pf_stack",
     "pf_stack_json",
     "pf_stack_one_layer",
+    "pf_stack_one_layer_no_metrics",
 ];
 
 /// A contender: a prepared router and the tracing dispatcher it runs under.
@@ -138,6 +141,12 @@ pub fn contender(name: &str) -> Option<Contender> {
                 .layer(pf_metrics::HttpMetricsLayer::new(
                     pf_metrics::MetricsRegistry::new(),
                 )),
+        ),
+        "pf_stack_one_layer_no_metrics" => user_routes().layer(
+            tower::ServiceBuilder::new()
+                .layer(pf_health::HealthLayer::new(health_registry()))
+                .layer(pf_log_enrich::RequestIdLayer::new())
+                .layer(pf_log_enrich::RequestSpanLayer::new()),
         ),
         _ => return None,
     };

@@ -42,6 +42,7 @@ pub fn all_contenders() -> Vec<Contender> {
         "pf_stack",
         "pf_stack_json",
         "pf_stack_one_layer",
+        "pf_stack_one_layer_no_metrics",
         "tower_http_trace_id_json",
     ];
     assert!(
