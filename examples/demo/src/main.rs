@@ -110,16 +110,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     // one composed stack costs one boxing instead of five. First listed = outermost.
     let stack = ServiceBuilder::new()
         // Probes are answered before everything else: no request ID, log, metrics or auth.
-        .layer(health::layer(&health))
+        // `axum_body()`: each pf layer hands axum's own body type through, so axum boxes no
+        // body again and the `from_fn` middleware below takes the request as it is.
+        .layer(health::layer(&health).axum_body())
         .layer(RequestIdLayer::new())
-        .layer(logging::span_layer())
-        .layer(HttpMetricsLayer::new(registry.clone()))
-        // axum middleware takes axum's own body type.
-        .map_request(
-            |req: http::Request<pf_metrics::RequestBody<axum::body::Body>>| {
-                req.map(axum::body::Body::new)
-            },
-        )
+        .layer(logging::span_layer().axum_body())
+        .layer(HttpMetricsLayer::new(registry.clone()).axum_body())
         .layer(axum::middleware::from_fn(auth::authenticate));
     let mut metrics = registry.exposition();
     if let Some(token) = args.metrics_token.as_deref().filter(|t| !t.is_empty()) {
