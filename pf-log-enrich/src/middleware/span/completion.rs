@@ -149,14 +149,17 @@ impl OnCompletion for NoCompletionEvent {
     }
 }
 
+/// The completion event, a child of the request span given explicitly: the span is not
+/// entered and exited around it (two subscriber calls and a span-stack push and pop saved),
+/// and formatters find it through the event's scope all the same.
 macro_rules! completion_event {
-    ($level:expr, $($fields:tt)*) => {
+    ($span:expr, $level:expr, $($fields:tt)*) => {
         match $level {
-            Level::ERROR => tracing::event!(target: "pf_log_enrich::request", Level::ERROR, $($fields)*),
-            Level::WARN => tracing::event!(target: "pf_log_enrich::request", Level::WARN, $($fields)*),
-            Level::INFO => tracing::event!(target: "pf_log_enrich::request", Level::INFO, $($fields)*),
-            Level::DEBUG => tracing::event!(target: "pf_log_enrich::request", Level::DEBUG, $($fields)*),
-            _ => tracing::event!(target: "pf_log_enrich::request", Level::TRACE, $($fields)*),
+            Level::ERROR => tracing::event!(target: "pf_log_enrich::request", parent: $span, Level::ERROR, $($fields)*),
+            Level::WARN => tracing::event!(target: "pf_log_enrich::request", parent: $span, Level::WARN, $($fields)*),
+            Level::INFO => tracing::event!(target: "pf_log_enrich::request", parent: $span, Level::INFO, $($fields)*),
+            Level::DEBUG => tracing::event!(target: "pf_log_enrich::request", parent: $span, Level::DEBUG, $($fields)*),
+            _ => tracing::event!(target: "pf_log_enrich::request", parent: $span, Level::TRACE, $($fields)*),
         }
     };
 }
@@ -171,7 +174,6 @@ pub(crate) struct Completion<C> {
 impl<C: OnCompletion> Completion<C> {
     /// The response body ended (or there was none to send).
     pub(crate) fn response(self, status: u16, end: BodyEnd, bytes: u64) {
-        let _enter = self.span.enter();
         let ms = millis(self.start.elapsed());
         let body_error = end == BodyEnd::Errored;
         let error_type = if status >= 500 {
@@ -187,6 +189,7 @@ impl<C: OnCompletion> Completion<C> {
             .level(status, status >= 500 || body_error)
         {
             completion_event!(
+                &self.span,
                 level,
                 http.response.status_code = i64::from(status),
                 error.type = error_type,
@@ -207,10 +210,10 @@ impl<C: OnCompletion> Completion<C> {
 
     /// The inner service returned an error instead of a response.
     pub(crate) fn service_error(self) {
-        let _enter = self.span.enter();
         if let Some(level) = self.on_completion.level(500, true) {
             let ms = millis(self.start.elapsed());
             completion_event!(
+                &self.span,
                 level,
                 error.type = "_OTHER",
                 duration_ms = ms,
@@ -224,9 +227,8 @@ impl<C: OnCompletion> Completion<C> {
     /// The response future was dropped before the response.
     pub(crate) fn cancelled(self) {
         if let Some(level) = self.on_completion.cancelled_level() {
-            let _enter = self.span.enter();
             let ms = millis(self.start.elapsed());
-            completion_event!(level, duration_ms = ms, "request cancelled");
+            completion_event!(&self.span, level, duration_ms = ms, "request cancelled");
         }
     }
 }
