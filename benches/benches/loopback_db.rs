@@ -257,7 +257,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    let (warm_up, rounds): (u64, usize) = if bench_mode { (200, 3_000) } else { (3, 3) };
+    let (warm_up, rounds): (u64, usize) = if bench_mode { (200, 5_000) } else { (3, 3) };
     let database_url = std::env::var("PF_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let redis_url =
