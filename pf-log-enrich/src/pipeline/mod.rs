@@ -4,13 +4,13 @@
 //!
 //! [`config`] reads the configuration from the environment (or any lookup function, for
 //! tests), [`error`] says why building failed, [`export`] builds the OTLP exporters (feature
-//! `otlp`) and [`redacting`] redacts their attributes, [`stats`] counts what they do and
+//! `otlp`) and [`redacting`] redacts their attributes, [`filter`] picks the cheapest filter
+//! for `RUST_LOG`, [`stats`] counts what they do and
 //! [`guard`] shuts them down.
 
 use std::fmt;
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::Registry;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -18,6 +18,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::pipeline::config::{LogConfig, LogFormat, OtlpProtocol};
 use crate::pipeline::error::InitError;
+use crate::pipeline::filter::LogFilter;
 use crate::pipeline::guard::LoggingGuard;
 use crate::redact::Redactor;
 use crate::subscriber::compact::RedactingFields;
@@ -28,6 +29,7 @@ pub(crate) mod config;
 pub(crate) mod error;
 #[cfg(feature = "otlp")]
 pub(crate) mod export;
+pub(crate) mod filter;
 pub(crate) mod guard;
 #[cfg(feature = "otlp")]
 pub(crate) mod redacting;
@@ -129,10 +131,8 @@ impl Logging {
         self
     }
 
-    fn env_filter(&self) -> Result<EnvFilter, InitError> {
-        EnvFilter::builder()
-            .parse(&self.config.filter)
-            .map_err(InitError::Filter)
+    fn env_filter(&self) -> Result<LogFilter, InitError> {
+        LogFilter::parse(&self.config.filter).map_err(InitError::Filter)
     }
 
     /// Whether this configuration exports over OTLP, or the error naming the feature this
