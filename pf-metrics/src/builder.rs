@@ -55,6 +55,7 @@ pub struct MetricsRegistryBuilder {
     operation_buckets: Vec<f64>,
     slow_operation: std::time::Duration,
     max_operations: usize,
+    exemplars: crate::exemplar::Switch,
 }
 
 impl fmt::Debug for MetricsRegistryBuilder {
@@ -88,6 +89,7 @@ impl Default for MetricsRegistryBuilder {
             operation_buckets: DEFAULT_OPERATION_BUCKETS.to_vec(),
             slow_operation: std::time::Duration::from_millis(100),
             max_operations: 200,
+            exemplars: Default::default(),
         }
     }
 }
@@ -211,6 +213,51 @@ impl MetricsRegistryBuilder {
         self
     }
 
+    /// Whether requests leave exemplars (feature `exemplars`; on by default
+    /// when the feature is compiled). Off, the request path does not read
+    /// the OpenTelemetry context at all and the OpenMetrics output carries
+    /// no exemplar, as if the feature were not compiled: one build can then
+    /// turn exemplars on or off from its configuration (or compare the two).
+    ///
+    /// ```
+    /// use axum::{Router, body::Body, http::Request, routing::get};
+    /// use opentelemetry::trace::{
+    ///     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    /// };
+    /// use pf_metrics::{Format, HttpMetricsLayer, MetricsRegistry};
+    /// use tower::ServiceExt;
+    ///
+    /// let registry = MetricsRegistry::builder().exemplars(false).build().unwrap();
+    /// let app = Router::new()
+    ///     .route("/work", get(|| async { "done" }))
+    ///     .layer(HttpMetricsLayer::new(registry.clone()));
+    ///
+    /// // A request inside a sampled trace...
+    /// let _trace = opentelemetry::Context::new()
+    ///     .with_remote_span_context(SpanContext::new(
+    ///         TraceId::from_bytes([0x4b; 16]),
+    ///         SpanId::from_bytes([0x11; 8]),
+    ///         TraceFlags::SAMPLED,
+    ///         true,
+    ///         TraceState::default(),
+    ///     ))
+    ///     .attach();
+    /// let request = app.oneshot(Request::get("/work").body(Body::empty()).unwrap());
+    /// let response = futures_util::FutureExt::now_or_never(request).unwrap().unwrap();
+    /// drop(response); // the body ends: the request is recorded
+    ///
+    /// // ...is counted, and leaves no exemplar.
+    /// let text = registry.encode(Format::OpenMetrics);
+    /// assert!(text.contains(r#"http_requests_total{method="GET",route="/work",status="200"} 1"#));
+    /// assert!(!text.contains("trace_id"));
+    /// ```
+    #[cfg(feature = "exemplars")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "exemplars")))]
+    pub fn exemplars(mut self, on: bool) -> Self {
+        self.exemplars = crate::exemplar::Switch(on);
+        self
+    }
+
     /// Checks the configuration and builds the storage of the registry
     /// ([`build`](Self::build) wraps it).
     pub(crate) fn into_store(self) -> Result<Store, ConfigError> {
@@ -305,6 +352,7 @@ impl MetricsRegistryBuilder {
             group_status: self.group_status,
             timing: self.timing,
             naming: self.naming,
+            exemplars: self.exemplars,
             grpc: OnceLock::new(),
             routes,
         })

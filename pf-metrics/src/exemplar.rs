@@ -2,7 +2,9 @@
 //! kept for the OpenMetrics exposition (which writes them: `exposition/series.rs`).
 //!
 //! Without the feature every type here is zero-sized and every function a
-//! no-op, so the request path compiles to what it was.
+//! no-op, so the request path compiles to what it was. With it, the
+//! registry's [`Switch`] (`MetricsRegistryBuilder::exemplars`, on by default)
+//! decides per registry whether a request reads its trace at all.
 
 #[cfg(feature = "exemplars")]
 pub(crate) use enabled::*;
@@ -29,6 +31,18 @@ mod disabled {
     /// No storage: the feature is off.
     #[derive(Default)]
     pub(crate) struct Exemplars;
+
+    /// No switch: the feature is off.
+    #[derive(Clone, Copy, Default)]
+    pub(crate) struct Switch;
+
+    impl Switch {
+        /// No trace: the feature is off.
+        #[inline(always)]
+        pub(crate) fn trace(self) -> Trace {
+            Trace::current()
+        }
+    }
 }
 
 #[cfg(feature = "exemplars")]
@@ -70,6 +84,30 @@ mod enabled {
             if self.0 | self.1 != 0 {
                 let id = (u128::from(self.0) << 64) | u128::from(self.1);
                 exemplars.record(bounds, id, nanos);
+            }
+        }
+    }
+
+    /// Whether a registry keeps exemplars (`MetricsRegistryBuilder::exemplars`;
+    /// on by default).
+    #[derive(Clone, Copy)]
+    pub(crate) struct Switch(pub(crate) bool);
+
+    impl Default for Switch {
+        fn default() -> Self {
+            Switch(true)
+        }
+    }
+
+    impl Switch {
+        /// The request's trace when exemplars are on; when off, no trace and
+        /// no read of the OpenTelemetry context (one test of the flag).
+        #[inline]
+        pub(crate) fn trace(self) -> Trace {
+            if self.0 {
+                Trace::current()
+            } else {
+                Trace(0, 0)
             }
         }
     }

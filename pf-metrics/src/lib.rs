@@ -130,6 +130,12 @@
 //! read for the timestamp and a four-word write (and one allocation per
 //! series, at its first traced request).
 //!
+//! Exemplars are on in every registry when the feature is compiled;
+//! `MetricsRegistryBuilder::exemplars(false)` switches them off for one
+//! registry at run time (from configuration, say): its requests then do not
+//! read the OpenTelemetry context at all and its OpenMetrics output carries
+//! no exemplar. `BENCHMARKS.md` ("Exemplars (same run)") measures both.
+//!
 //! # Features
 //!
 //! - `axum` (default): route templates from axum's `MatchedPath`.

@@ -70,7 +70,7 @@ impl InFlight {
             method,
             start: inner.now(),
             grpc,
-            trace: Trace::current(),
+            trace: inner.exemplars.trace(),
             registry: registry.clone(),
         }
     }

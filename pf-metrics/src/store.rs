@@ -150,6 +150,9 @@ pub(crate) struct Store {
     pub(crate) group_status: bool,
     pub(crate) timing: Timing,
     pub(crate) naming: Naming,
+    /// Whether requests read their trace for exemplars (zero-sized without
+    /// the `exemplars` feature).
+    pub(crate) exemplars: crate::exemplar::Switch,
     /// gRPC series, created on the first gRPC call.
     pub(crate) grpc: OnceLock<GrpcSeries>,
 }

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
 };
@@ -123,6 +124,62 @@ async fn the_span_trace_id_is_the_exemplar_of_its_bucket_in_openmetrics_only() {
     let text = registry.encode(Format::Prometheus);
     assert!(!text.contains("trace_id"), "{text}");
     assert!(!bucket_line(&text, "/work", "0.05").contains('#'));
+}
+
+#[tokio::test]
+async fn switched_off_a_sampled_request_leaves_no_exemplar() {
+    install_tracing();
+    let app = |registry: &MetricsRegistry| {
+        Router::new()
+            .route("/work", get(|| async { "done" }))
+            .layer(HttpMetricsLayer::new(registry.clone()))
+    };
+    let call = |app: Router| async move {
+        let response = app
+            .oneshot(Request::get("/work").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        drop(response);
+    };
+    let on = MetricsRegistry::builder().exemplars(true).build().unwrap();
+    let off = MetricsRegistry::builder().exemplars(false).build().unwrap();
+    let (a, b) = (
+        0x0af7_6519_16cd_43dd_8448_eb21_1c80_319cu128,
+        0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128,
+    );
+    let mut encoded = Vec::new();
+    for registry in [&on, &off] {
+        // Inside a span with a sampled parent (tracing-opentelemetry's context)...
+        let span = tracing::info_span!("request");
+        span.set_parent(remote_parent(a, true)).unwrap();
+        call(app(registry)).instrument(span).await;
+        encoded.push(registry.encode(Format::OpenMetrics));
+        // ...and with a context attached by other code (current while polled).
+        call(app(registry))
+            .with_context(remote_parent(b, true))
+            .await;
+        encoded.push(registry.encode(Format::OpenMetrics));
+    }
+
+    // On: each request's trace is its bucket's exemplar in turn (latest wins).
+    assert!(
+        encoded[0].contains(r#"# {trace_id="0af7651916cd43dd8448eb211c80319c"}"#),
+        "{}",
+        encoded[0]
+    );
+    assert!(
+        encoded[1].contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#),
+        "{}",
+        encoded[1]
+    );
+    // Off: both requests are counted, and no exemplar is written.
+    let without = off.encode(Format::OpenMetrics);
+    assert!(
+        without.contains(r#"http_requests_total{method="GET",route="/work",status="200"} 2"#),
+        "{without}"
+    );
+    assert!(!without.contains("trace_id"), "{without}");
+    assert!(!without.contains(" # {"), "{without}");
 }
 
 async fn fetch(addr: SocketAddr, path: &str, headers: &str) -> String {
