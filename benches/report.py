@@ -278,6 +278,55 @@ w("`pf_stack_json` does more than its peer row (metrics and health in front as w
 w("the JSON line), so that ratio understates the difference in the logging path.")
 w("")
 
+# ---- exemplars (issue 9) ------------------------------------------------------------------
+def exemplars_section(paired_all):
+    """The `exemplars` feature compiled in, switched per registry (`.exemplars(false)`): what it
+    costs without and with a sampled trace context, from the interleaved (paired) run."""
+    contenders = (paired_all or {}).get("contenders", {})
+    differences = (paired_all or {}).get("differences", {})
+
+    def difference(a, b):
+        if f"{a} - {b}" in differences:  # median of the same-round differences
+            return differences[f"{a} - {b}"]
+        if a in contenders and b in contenders:  # difference of the added-over-bare medians
+            return contenders[a]["over_bare"] - contenders[b]["over_bare"]
+        return None
+
+    def shown(v):
+        return "not measured" if v is None else f"{'+' if v >= 0 else '−'}{abs(v):.1f} ns"
+
+    w("## Exemplars (same run)")
+    w("")
+    w("`HttpMetricsLayer` with pf-metrics' `exemplars` feature compiled in, on registries built with")
+    w("`.exemplars(true)` (the default) and `.exemplars(false)` (the request path does not read the")
+    w("OpenTelemetry context). The `_traced` contenders run the layer and the route with a sampled")
+    w("OpenTelemetry context current (`pf_benches::SampledTraceLayer`, composed with the metrics layer")
+    w("in one `Router::layer` call), so each difference is the exemplar's own cost. Interleaved medians.")
+    w("Switched off, the recorder still carries an empty trace (two words) that a build without the")
+    w("feature does not: that part is not in these rows (callgrind, when the switch was added: about")
+    w("50 instructions per request; the thread-local read of a switched-on registry, about 20 more).")
+    w("")
+    w("| contender | interleaved median | added over bare |")
+    w("|---|---:|---:|")
+    for name in ["pf_metrics", "pf_metrics_exemplars_off", "pf_metrics_traced", "pf_metrics_traced_exemplars_off"]:
+        p = contenders.get(name)
+        if p is None:
+            w(f"| `{name}` | not measured | not measured |")
+        else:
+            w(f"| `{name}` | {ns(p['median'])} | {signed(p['over_bare'])} |")
+    w("")
+    w("| exemplars on − off | added per request | target |")
+    w("|---|---:|---|")
+    idle = difference("pf_metrics", "pf_metrics_exemplars_off")
+    traced = difference("pf_metrics_traced", "pf_metrics_traced_exemplars_off")
+    target = "≤ 5 ns: " + ("not measured" if idle is None else verdict(idle <= 5))
+    w(f"| no trace context (`pf_metrics` − `pf_metrics_exemplars_off`) | {shown(idle)} | {target} |")
+    w(f"| sampled trace context (`pf_metrics_traced` − `pf_metrics_traced_exemplars_off`) | {shown(traced)} | stated |")
+    w("")
+
+
+exemplars_section(paired_all)
+
 # ---- loopback -----------------------------------------------------------------------------
 w("## End to end over loopback")
 w("")

@@ -5,8 +5,8 @@
 //! precise "added over bare / over no-op" numbers in BENCHMARKS.md (Criterion's medians, taken
 //! one contender after another, are shown beside them). A few pairs of contenders are also
 //! compared directly (the median of their same-round differences, under `differences`): the
-//! metrics layer's marginal cost inside the composed stack, the JSON access line, and pf's
-//! request ID + span against axum-tracing-opentelemetry.
+//! metrics layer's marginal cost inside the composed stack, the JSON access line, pf's
+//! request ID + span against axum-tracing-opentelemetry, and exemplars on against off.
 //!
 //! `cargo bench -p pf-benches --bench paired` prints a table; with `PF_PAIRED_OUT=<file>` it
 //! also writes JSON (used by `scripts/bench`). Under `cargo test` it runs three short rounds.
@@ -286,6 +286,9 @@ fn main() {
         ("pf_stack_json", "pf_stack"),
         // pf's request ID + span against axum-tracing-opentelemetry's
         ("pf_id_span", "axum_tracing_otel"),
+        // exemplars on − off, without and with a sampled trace context (issue 9)
+        ("pf_metrics", "pf_metrics_exemplars_off"),
+        ("pf_metrics_traced", "pf_metrics_traced_exemplars_off"),
     ];
     json.push_str("  },\n  \"differences\": {\n");
     for (k, (a, b)) in DIFFERENCES.iter().enumerate() {

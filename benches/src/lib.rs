@@ -69,7 +69,14 @@ pub async fn call_collect(app: &Router) -> usize {
 /// - `noop_layer`: one no-op layer applied with `Router::layer` (the floor for one layer);
 /// - `noop_layers2`: two no-op layers applied the same way (the floor for request ID + span);
 /// - `noop_layers4`: four no-op layers applied the same way (the floor for the whole stack);
-/// - `pf_metrics`: `HttpMetricsLayer`;
+/// - `pf_metrics`: `HttpMetricsLayer` (feature `exemplars` compiled and on, no trace context);
+/// - `pf_metrics_exemplars_off`: the same on a registry built with `.exemplars(false)` (the
+///   difference to `pf_metrics` is what the compiled-in exemplars cost without a trace);
+/// - `pf_metrics_traced`: `HttpMetricsLayer` behind [`SampledTraceLayer`] (a sampled
+///   OpenTelemetry context current while the layer and the route run), both in one
+///   `Router::layer` call;
+/// - `pf_metrics_traced_exemplars_off`: the same with `.exemplars(false)` (the difference to
+///   `pf_metrics_traced` is the exemplar's cost with a trace context);
 /// - `pf_id_span`: `RequestSpanLayer` + `RequestIdLayer` (subscriber at INFO, no output);
 /// - `pf_stack`: metrics, request span, request ID and `HealthLayer` in front (no output);
 /// - `pf_stack_json`: the same with pf-log-enrich's JSON formatter writing one access line
@@ -84,6 +91,9 @@ pub const CONTENDERS: &[&str] = &[
     "noop_layers2",
     "noop_layers4",
     "pf_metrics",
+    "pf_metrics_exemplars_off",
+    "pf_metrics_traced",
+    "pf_metrics_traced_exemplars_off",
     "pf_id_span",
     "pf_stack",
     "pf_stack_json",
@@ -129,6 +139,21 @@ pub fn contender(name: &str) -> Option<Contender> {
         "pf_metrics" => user_routes().layer(pf_metrics::HttpMetricsLayer::new(
             pf_metrics::MetricsRegistry::new(),
         )),
+        "pf_metrics_exemplars_off" => {
+            user_routes().layer(pf_metrics::HttpMetricsLayer::new(exemplars_off()))
+        }
+        "pf_metrics_traced" => user_routes().layer(
+            tower::ServiceBuilder::new()
+                .layer(SampledTraceLayer::new())
+                .layer(pf_metrics::HttpMetricsLayer::new(
+                    pf_metrics::MetricsRegistry::new(),
+                )),
+        ),
+        "pf_metrics_traced_exemplars_off" => user_routes().layer(
+            tower::ServiceBuilder::new()
+                .layer(SampledTraceLayer::new())
+                .layer(pf_metrics::HttpMetricsLayer::new(exemplars_off())),
+        ),
         "pf_id_span" => user_routes()
             .layer(pf_log_enrich::RequestSpanLayer::new())
             .layer(pf_log_enrich::RequestIdLayer::new()),
@@ -160,6 +185,85 @@ pub fn contender(name: &str) -> Option<Contender> {
         app: serving(app),
         dispatch,
     })
+}
+
+/// A registry with exemplars switched off at run time (the `exemplars` feature is compiled).
+pub fn exemplars_off() -> pf_metrics::MetricsRegistry {
+    pf_metrics::MetricsRegistry::builder()
+        .exemplars(false)
+        .build()
+        .expect("valid configuration")
+}
+
+/// Makes a sampled OpenTelemetry context (a remote parent, as propagated from `traceparent`)
+/// current while the inner service's `call` and its future run, as `tracing-opentelemetry`
+/// does while a request span is entered, without a tracing subscriber. One `Context` clone
+/// and attach per `call` and per poll.
+#[derive(Clone)]
+pub struct SampledTraceLayer {
+    cx: opentelemetry::Context,
+}
+
+impl SampledTraceLayer {
+    /// The layer with a fixed sampled trace.
+    pub fn new() -> Self {
+        use opentelemetry::trace::{
+            SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+        };
+        let span = SpanContext::new(
+            TraceId::from_bytes(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128.to_be_bytes()),
+            SpanId::from_bytes(0x00f0_67aa_0ba9_02b7u64.to_be_bytes()),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        SampledTraceLayer {
+            cx: opentelemetry::Context::new().with_remote_span_context(span),
+        }
+    }
+}
+
+impl Default for SampledTraceLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> tower::Layer<S> for SampledTraceLayer {
+    type Service = SampledTrace<S>;
+
+    fn layer(&self, inner: S) -> SampledTrace<S> {
+        SampledTrace {
+            inner,
+            cx: self.cx.clone(),
+        }
+    }
+}
+
+/// The service of [`SampledTraceLayer`].
+#[derive(Clone)]
+pub struct SampledTrace<S> {
+    inner: S,
+    cx: opentelemetry::Context,
+}
+
+impl<S: tower::Service<R>, R> tower::Service<R> for SampledTrace<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = opentelemetry::context::WithContext<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        use opentelemetry::context::FutureExt as _;
+        let _current = self.cx.clone().attach();
+        self.inner.call(req).with_context(self.cx.clone())
+    }
 }
 
 /// The whole pf stack in the order the demo applies it (with `Router::layer` the last call
