@@ -195,7 +195,7 @@ w("\"% of R\" divides the in-process added CPU time by R's CPU time.")
 w("")
 if paired_all:
     w(f"Two measurements side by side. **Interleaved** (`paired` bench): {paired_all['rounds']:,} rounds, each")
-    w(f"contender serving {paired_all['batch']} requests per round in rotating order; the added cost is the median of")
+    w(f"contender serving {paired_all['batch']} requests per round in a fresh shuffled order; the added cost is the median of")
     w("the per-round differences, so load drifting over seconds cancels — these are the numbers the")
     w("targets use. **Criterion**: each contender's own median, measured one after the other.")
     w("")

@@ -1,6 +1,10 @@
 //! Interleaved per-request cost of every in-process contender: round after round, each
-//! contender (in a rotating order) serves a short batch of requests and its thread CPU time per
-//! request is recorded. Differences are taken within a round, so load from other processes
+//! contender (in a fresh pseudo-random order every round) serves a short batch of requests and
+//! its thread CPU time per request is recorded. The order is shuffled rather than rotated: with
+//! a fixed cyclic order a contender always runs right after the same neighbour, and the first
+//! requests after different code run colder (two identical `pf_metrics` contenders differed by
+//! ~28 ns, one placed after `noop_layers4`, the other after another metrics contender; shuffled,
+//! they agree within a few ns). Differences are taken within a round, so load from other processes
 //! that drifts over seconds cancels out; the medians of those per-round differences are the
 //! precise "added over bare / over no-op" numbers in BENCHMARKS.md (Criterion's medians, taken
 //! one contender after another, are shown beside them). A few pairs of contenders are also
@@ -189,7 +193,9 @@ fn main() {
 
     // per_round[r][i]: CPU ns per request of contender i in round r
     let mut per_round = vec![vec![0.0f64; n]; rounds];
-    for (r, row) in per_round.iter_mut().enumerate() {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15; // fixed seed: the same orders in every run
+    for row in per_round.iter_mut() {
         let pair = rt.block_on(async {
             let start = thread_cpu_ns();
             for _ in 0..BATCH {
@@ -218,8 +224,15 @@ fn main() {
             ]
         });
         r_rounds.push(lb);
-        for k in 0..n {
-            let i = (r + k) % n;
+        // A fresh order every round (Fisher-Yates over xorshift64): each contender follows a
+        // random other one, so running after different code costs every contender alike.
+        for k in (1..n).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(k, (rng % (k as u64 + 1)) as usize);
+        }
+        for &i in &order {
             let c = &contenders[i];
             row[i] = tracing::dispatcher::with_default(&c.dispatch, || {
                 rt.block_on(async {
