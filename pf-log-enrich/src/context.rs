@@ -179,10 +179,14 @@ impl WithContext {
     }
 
     /// Puts `context` into the extensions of span `id` when `dispatch` holds a layer that
-    /// reads request contexts; does nothing otherwise.
-    pub(crate) fn attach(dispatch: &Dispatch, id: &Id, context: &Arc<RequestContext>) {
-        if let Some(with) = dispatch.downcast_ref::<WithContext>() {
-            (with.0)(dispatch, id, context);
+    /// reads request contexts, and says whether it did.
+    pub(crate) fn attach(dispatch: &Dispatch, id: &Id, context: &Arc<RequestContext>) -> bool {
+        match dispatch.downcast_ref::<WithContext>() {
+            Some(with) => {
+                (with.0)(dispatch, id, context);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -199,18 +203,103 @@ where
     }
 }
 
+/// The request span's fields, borrowed from the request while its span opens. A formatter
+/// that writes them itself ([`RequestFieldsHook`], the JSON layer) gets them here, instead of
+/// visiting the span's attributes field by field through tracing's `Visit`.
+pub(crate) struct RequestFields<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) route: Option<&'a str>,
+    pub(crate) path: &'a str,
+    pub(crate) scheme: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) client: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) version: &'a str,
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) headers: Option<&'a str>,
+}
+
+impl RequestFields<'_> {
+    /// Each present field with its name, in the order of the request span's fields (the
+    /// order its JSON line has always had; the enrich tests hold it).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&'static str, &str)) {
+        use crate::fields::*;
+        f(HTTP_REQUEST_METHOD, self.method);
+        if let Some(route) = self.route {
+            f(HTTP_ROUTE, route);
+        }
+        f(URL_PATH, self.path);
+        f(URL_SCHEME, self.scheme);
+        if let Some(query) = self.query {
+            f(URL_QUERY, query);
+        }
+        if let Some(client) = self.client {
+            f(CLIENT_ADDRESS, client);
+        }
+        if let Some(user_agent) = self.user_agent {
+            f(USER_AGENT_ORIGINAL, user_agent);
+        }
+        f(NETWORK_PROTOCOL_VERSION, self.version);
+        if let Some(request_id) = self.request_id {
+            f(REQUEST_ID, request_id);
+        }
+        if let Some(headers) = self.headers {
+            f(HTTP_REQUEST_HEADERS, headers);
+        }
+    }
+}
+
+/// Hands a request span's [`RequestFields`] to the one layer that formats them itself (the
+/// JSON layer, which then skips visiting that span's attributes), found like [`WithContext`].
+#[derive(Clone)]
+pub(crate) struct RequestFieldsHook {
+    render: fn(&Dispatch, &Id, &RequestFields<'_>, &crate::redact::Redactor),
+    redactor: crate::redact::Redactor,
+}
+
+impl RequestFieldsHook {
+    pub(crate) fn new(
+        render: fn(&Dispatch, &Id, &RequestFields<'_>, &crate::redact::Redactor),
+        redactor: crate::redact::Redactor,
+    ) -> Self {
+        Self { render, redactor }
+    }
+
+    /// Gives span `id`'s fields to the layer of `dispatch` that formats them, if any.
+    pub(crate) fn render(dispatch: &Dispatch, id: &Id, fields: &RequestFields<'_>) {
+        if let Some(hook) = dispatch.downcast_ref::<RequestFieldsHook>() {
+            (hook.render)(dispatch, id, fields, &hook.redactor);
+        }
+    }
+}
+
 /// `on_layer` and `downcast_raw` of a subscriber layer holding a
 /// `with_context: Option<WithContext>` field: the field is set for the subscriber `$s` the
 /// layer is added to, and `downcast_raw` answers for the layer itself and for [`WithContext`].
 /// (The one place of this crate that implements an `unsafe` trait method.)
+///
+/// With `request_fields = make`, the layer also holds a `request_fields` field set to
+/// `make::<$s>(self.redactor.clone())` and answers for [`RequestFieldsHook`].
 macro_rules! with_context_hooks {
     ($s:ty) => {
         fn on_layer(&mut self, _subscriber: &mut $s) {
             self.with_context = Some(crate::context::WithContext::new::<$s>());
         }
 
-        // SAFETY: the pointers are to `self` and to the `WithContext` in its `with_context`
-        // field, each returned only for its own `TypeId`, as `Layer::downcast_raw` requires.
+        crate::context::with_context_hooks!(@downcast);
+    };
+    ($s:ty, request_fields = $make:ident) => {
+        fn on_layer(&mut self, _subscriber: &mut $s) {
+            self.with_context = Some(crate::context::WithContext::new::<$s>());
+            self.request_fields = Some($make::<$s>(self.redactor.clone()));
+        }
+
+        crate::context::with_context_hooks!(@downcast request_fields);
+    };
+    (@downcast $($field:ident)?) => {
+        // SAFETY: the pointers are to `self`, to the `WithContext` in its `with_context` field
+        // and (with `request_fields`) to the `RequestFieldsHook` in that field, each returned
+        // only for its own `TypeId`, as `Layer::downcast_raw` requires.
         #[allow(unsafe_code)]
         unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
             if id == std::any::TypeId::of::<Self>() {
@@ -219,7 +308,13 @@ macro_rules! with_context_hooks {
                 self.with_context
                     .as_ref()
                     .map(|with| std::ptr::from_ref(with).cast())
-            } else {
+            }
+            $(else if id == std::any::TypeId::of::<crate::context::RequestFieldsHook>() {
+                self.$field
+                    .as_ref()
+                    .map(|hook| std::ptr::from_ref(hook).cast())
+            })?
+            else {
                 None
             }
         }

@@ -32,5 +32,7 @@ pub const DURATION_MS: &str = "duration_ms";
 pub const HTTP_REQUEST_HEADERS: &str = "http.request.headers";
 /// The target of the request span and the completion event.
 pub const REQUEST_TARGET: &str = "pf_log_enrich::request";
+/// The name of the request span.
+pub const REQUEST_SPAN_NAME: &str = "HTTP request";
 /// The message of the completion event.
 pub const COMPLETED_MESSAGE: &str = "request completed";

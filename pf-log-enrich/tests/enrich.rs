@@ -120,6 +120,22 @@ async fn json_lines_carry_request_context_and_no_secrets() {
     };
     let a = completed("req-a");
     assert_eq!(a.len(), 1, "exactly one completion event");
+    // The request span's fields, exactly as written, in the span's field order.
+    let raw = text
+        .lines()
+        .find(|l| l.contains("\"request_id\":\"req-a\"") && l.contains("request completed"))
+        .unwrap();
+    assert!(
+        raw.contains(concat!(
+            r#""http.request.method":"GET","http.route":"/projects/{id}","url.path":"/projects/17","#,
+            r#""url.scheme":"http","url.query":"access_token=[REDACTED]&page=2","#,
+            r#""client.address":"203.0.113.9","user_agent.original":"test-agent/1","#,
+            r#""network.protocol.version":"1.1","request_id":"req-a","#,
+            r#""http.request.headers":"authorization: [REDACTED]; x-tenant: acme","#,
+            r#""user.id":"u1","pf.organization.id":"org-9"}"#,
+        )),
+        "{raw}"
+    );
     assert_eq!(a[0]["level"], "INFO");
     assert_eq!(a[0]["http.response.status_code"], 200);
     assert_eq!(a[0]["user.id"], "u1");

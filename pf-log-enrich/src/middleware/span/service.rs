@@ -10,7 +10,7 @@ use pf_core::{AnyBody, RouteExtractor, RouteFilter};
 use tower_service::Service;
 use tracing::field::Empty;
 
-use crate::context::{RequestContext, RequestId, WithContext};
+use crate::context::{RequestContext, RequestFields, RequestFieldsHook, RequestId, WithContext};
 use crate::middleware::client::{TrustedProxies, peer_addr};
 use crate::middleware::identity::{Identity, IdentityOnSpan};
 use crate::middleware::request_id::{MakeRequestUuidV7, assign};
@@ -213,7 +213,27 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
             trace,
         });
         if !span.is_disabled() {
-            span.with_subscriber(|(id, dispatch)| WithContext::attach(dispatch, id, &context));
+            span.with_subscriber(|(id, dispatch)| {
+                if !WithContext::attach(dispatch, id, &context) {
+                    // No pf formatter in this subscriber: no one to hand the fields to.
+                    return;
+                }
+                // The same values as the span's fields above, for a formatter that writes
+                // them itself.
+                let fields = RequestFields {
+                    method,
+                    route: context.route.as_deref(),
+                    path: req.uri().path(),
+                    scheme,
+                    query: query.as_deref(),
+                    client: client.as_deref(),
+                    user_agent,
+                    version: version_str(req.version()),
+                    request_id: context.request_id.as_ref().map(RequestId::as_str),
+                    headers: captured.as_deref(),
+                };
+                RequestFieldsHook::render(dispatch, id, &fields);
+            });
         }
         req.extensions_mut().insert(Identity {
             inner: context,
