@@ -105,12 +105,10 @@ fn db_routes(db: Db) -> Router {
 /// request span, metrics), around the database route.
 fn pf_stack_db(db: Db) -> Router {
     db_routes(db)
-        .layer(pf_metrics::HttpMetricsLayer::new(
-            pf_metrics::MetricsRegistry::new(),
-        ))
-        .layer(pf_log_enrich::RequestSpanLayer::new())
+        .layer(pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()).axum_body())
+        .layer(pf_log_enrich::RequestSpanLayer::new().axum_body())
         .layer(pf_log_enrich::RequestIdLayer::new())
-        .layer(pf_health::HealthLayer::new(pf_benches::health_registry()))
+        .layer(pf_health::HealthLayer::new(pf_benches::health_registry()).axum_body())
 }
 
 /// A contender: the router served by axum on a free 127.0.0.1 port, one keep-alive HTTP/1.1

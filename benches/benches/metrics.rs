@@ -266,7 +266,7 @@ fn contention(c: &mut Criterion<ThreadCpuTime>) {
         ("bare", serving(user_routes())),
         (
             "pf_metrics",
-            serving(user_routes().layer(HttpMetricsLayer::new(MetricsRegistry::new()))),
+            serving(user_routes().layer(HttpMetricsLayer::new(MetricsRegistry::new()).axum_body())),
         ),
     ] {
         for threads in [1usize, 2] {

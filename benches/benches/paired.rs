@@ -73,13 +73,12 @@ fn contention(rounds: usize) -> [f64; 4] {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Barrier};
 
-    let apps =
-        [
-            pf_benches::serving(pf_benches::user_routes()),
-            pf_benches::serving(pf_benches::user_routes().layer(
-                pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()),
-            )),
-        ];
+    let apps = [
+        pf_benches::serving(pf_benches::user_routes()),
+        pf_benches::serving(pf_benches::user_routes().layer(
+            pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()).axum_body(),
+        )),
+    ];
     let barrier = Arc::new(Barrier::new(3));
     let mode = Arc::new(AtomicUsize::new(0)); // app index * 2 + (threads - 1); 4 = stop
     let took = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);

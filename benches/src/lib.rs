@@ -136,42 +136,44 @@ pub fn contender(name: &str) -> Option<Contender> {
             .layer(noop())
             .layer(noop())
             .layer(noop()),
-        "pf_metrics" => user_routes().layer(pf_metrics::HttpMetricsLayer::new(
-            pf_metrics::MetricsRegistry::new(),
-        )),
+        "pf_metrics" => user_routes().layer(
+            pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()).axum_body(),
+        ),
         "pf_metrics_exemplars_off" => {
-            user_routes().layer(pf_metrics::HttpMetricsLayer::new(exemplars_off()))
+            user_routes().layer(pf_metrics::HttpMetricsLayer::new(exemplars_off()).axum_body())
         }
         "pf_metrics_traced" => user_routes().layer(
             tower::ServiceBuilder::new()
                 .layer(SampledTraceLayer::new())
-                .layer(pf_metrics::HttpMetricsLayer::new(
-                    pf_metrics::MetricsRegistry::new(),
-                )),
+                .layer(
+                    pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new())
+                        .axum_body(),
+                ),
         ),
         "pf_metrics_traced_exemplars_off" => user_routes().layer(
             tower::ServiceBuilder::new()
                 .layer(SampledTraceLayer::new())
-                .layer(pf_metrics::HttpMetricsLayer::new(exemplars_off())),
+                .layer(pf_metrics::HttpMetricsLayer::new(exemplars_off()).axum_body()),
         ),
         "pf_id_span" => user_routes()
-            .layer(pf_log_enrich::RequestSpanLayer::new())
+            .layer(pf_log_enrich::RequestSpanLayer::new().axum_body())
             .layer(pf_log_enrich::RequestIdLayer::new()),
         "pf_stack" | "pf_stack_json" => pf_stack(),
         "pf_stack_one_layer" => user_routes().layer(
             tower::ServiceBuilder::new()
-                .layer(pf_health::HealthLayer::new(health_registry()))
+                .layer(pf_health::HealthLayer::new(health_registry()).axum_body())
                 .layer(pf_log_enrich::RequestIdLayer::new())
-                .layer(pf_log_enrich::RequestSpanLayer::new())
-                .layer(pf_metrics::HttpMetricsLayer::new(
-                    pf_metrics::MetricsRegistry::new(),
-                )),
+                .layer(pf_log_enrich::RequestSpanLayer::new().axum_body())
+                .layer(
+                    pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new())
+                        .axum_body(),
+                ),
         ),
         "pf_stack_one_layer_no_metrics" => user_routes().layer(
             tower::ServiceBuilder::new()
-                .layer(pf_health::HealthLayer::new(health_registry()))
+                .layer(pf_health::HealthLayer::new(health_registry()).axum_body())
                 .layer(pf_log_enrich::RequestIdLayer::new())
-                .layer(pf_log_enrich::RequestSpanLayer::new()),
+                .layer(pf_log_enrich::RequestSpanLayer::new().axum_body()),
         ),
         _ => return None,
     };
@@ -270,12 +272,10 @@ impl<S: tower::Service<R>, R> tower::Service<R> for SampledTrace<S> {
 /// is the outermost): health endpoints in front, then request ID, request span, metrics.
 pub fn pf_stack() -> Router {
     user_routes()
-        .layer(pf_metrics::HttpMetricsLayer::new(
-            pf_metrics::MetricsRegistry::new(),
-        ))
-        .layer(pf_log_enrich::RequestSpanLayer::new())
+        .layer(pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()).axum_body())
+        .layer(pf_log_enrich::RequestSpanLayer::new().axum_body())
         .layer(pf_log_enrich::RequestIdLayer::new())
-        .layer(pf_health::HealthLayer::new(health_registry()))
+        .layer(pf_health::HealthLayer::new(health_registry()).axum_body())
 }
 
 /// A ready health registry with one on-demand check (never run by application requests).
