@@ -151,6 +151,7 @@ impl TraceIds {
 }
 
 /// What is known about one request, shared by its `Identity` handle and its span.
+#[derive(Clone)]
 pub(crate) struct RequestContext {
     pub(crate) request_id: Option<RequestId>,
     pub(crate) method: http::Method,

@@ -10,10 +10,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 fn app(combined: bool) -> Router {
     let router = Router::new()
-        .route(
-            "/ok",
-            get(|id: axum::Extension<RequestId>| async move { id.0.to_string() }),
-        )
+        .route("/ok", get(|id: RequestId| async move { id.to_string() }))
         .route("/bad", get(|| async { (StatusCode::BAD_REQUEST, "no") }))
         .route(
             "/fail",
@@ -115,4 +112,49 @@ async fn custom_header_name_and_generator() {
     assert!(head.all("x-request-id").is_empty());
     let head = loopback::get(addr, "/", &[b"x-correlation-id: mine"]).await;
     assert_eq!(head.one("x-correlation-id"), "mine");
+}
+
+/// The request ID and span layers share one request extension, the `Identity`: it carries the
+/// request ID, the span, and a user set by a layer between the two.
+#[tokio::test(flavor = "current_thread")]
+async fn the_id_and_span_layers_share_one_extension() {
+    use std::convert::Infallible;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    let subscriber = tracing_subscriber::registry();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let inner = tower::service_fn(|req: http::Request<String>| async move {
+        let extensions = req.extensions();
+        let identity = pf_log_enrich::Identity::from_extensions(extensions).expect("an Identity");
+        let seen = format!(
+            "{} {} {:?} {}",
+            extensions.len(),
+            identity.request_id().map(RequestId::as_str).unwrap_or("-"),
+            identity.user_id(),
+            identity.span().is_none(),
+        );
+        Ok::<_, Infallible>(http::Response::new(seen))
+    });
+    let service = ServiceBuilder::new()
+        .layer(RequestIdLayer::new())
+        // An authentication step between the two layers: its user is kept.
+        .map_request(|req: http::Request<String>| {
+            if let Some(identity) = pf_log_enrich::Identity::from_extensions(req.extensions()) {
+                identity.set_user_id("u7");
+            }
+            req
+        })
+        .layer(RequestSpanLayer::new())
+        .service(inner);
+    let request = http::Request::get("/x")
+        .header("x-request-id", "one-extension")
+        .body(String::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], "one-extension");
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body, r#"1 one-extension Some("u7") false"#);
 }

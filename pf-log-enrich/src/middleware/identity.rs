@@ -90,9 +90,15 @@ impl Identity {
     /// assert_eq!(id.user_id(), Some("u1"));
     /// ```
     pub fn detached() -> Self {
+        Self::unattached(None)
+    }
+
+    /// A handle for a request that has no span (yet): the request ID layer's, which the span
+    /// layer completes in place.
+    fn unattached(request_id: Option<RequestId>) -> Self {
         Self {
             inner: Arc::new(RequestContext {
-                request_id: None,
+                request_id,
                 method: http::Method::GET,
                 route: None,
                 user_id: OnceLock::new(),
@@ -102,6 +108,74 @@ impl Identity {
             span: tracing::Span::none(),
             on_span: IdentityOnSpan::OtelAttributes,
         }
+    }
+
+    /// Stores `id` as the request ID in `extensions`: in the request's `Identity`, inserted
+    /// now if there is none. pf-log-enrich keeps one value per request in the extensions (the
+    /// `Identity`), so the request ID and span layers together insert one, not two.
+    pub(crate) fn store_request_id(extensions: &mut Extensions, id: RequestId) {
+        match extensions.get_mut::<Identity>() {
+            Some(identity) => match Arc::get_mut(&mut identity.inner) {
+                Some(context) => context.request_id = Some(id),
+                // Shared already (cloned by a layer in between): a context of its own.
+                None => {
+                    let mut context = RequestContext::clone(&identity.inner);
+                    context.request_id = Some(id);
+                    identity.inner = Arc::new(context);
+                }
+            },
+            None => {
+                extensions.insert(Self::unattached(Some(id)));
+            }
+        }
+    }
+
+    /// Makes `context` and `span` the request's: completes the `Identity` the request ID layer
+    /// stored (user and organization set before the span are kept), or inserts one. Returns
+    /// the context, to share with the span.
+    pub(crate) fn open(
+        extensions: &mut Extensions,
+        context: RequestContext,
+        span: &tracing::Span,
+        on_span: IdentityOnSpan,
+    ) -> Arc<RequestContext> {
+        let Some(identity) = extensions.get_mut::<Identity>() else {
+            let inner = Arc::new(context);
+            extensions.insert(Identity {
+                inner: inner.clone(),
+                span: span.clone(),
+                on_span,
+            });
+            return inner;
+        };
+        if let Some(user) = identity.inner.user_id.get() {
+            let _ = context.user_id.set(user.clone());
+        }
+        if let Some(org) = identity.inner.org_id.get() {
+            let _ = context.org_id.set(org.clone());
+        }
+        match Arc::get_mut(&mut identity.inner) {
+            Some(inner) => *inner = context,
+            None => identity.inner = Arc::new(context),
+        }
+        identity.span = span.clone();
+        identity.on_span = on_span;
+        identity.inner.clone()
+    }
+
+    /// The request's `Identity` from its extensions: what [`RequestIdLayer`] and
+    /// [`RequestSpanLayer`](crate::RequestSpanLayer) stored (the request ID, the span, the
+    /// user and organization set so far).
+    ///
+    /// [`RequestIdLayer`]: crate::RequestIdLayer
+    ///
+    /// ```
+    /// use pf_log_enrich::Identity;
+    /// let request = http::Request::new(());
+    /// assert!(Identity::from_extensions(request.extensions()).is_none());
+    /// ```
+    pub fn from_extensions(extensions: &Extensions) -> Option<&Identity> {
+        extensions.get::<Identity>()
     }
 
     /// Records the user ID (first call wins). Returns `false` if it was already set.
@@ -149,7 +223,8 @@ impl Identity {
     }
 
     /// The request ID, when [`RequestIdLayer`](crate::RequestIdLayer) ran first (or the span
-    /// layer has [`request_id`](crate::RequestSpanLayer::request_id) set).
+    /// layer has [`request_id`](crate::RequestSpanLayer::request_id) set). Handlers can also
+    /// take the [`RequestId`] itself as an axum extractor.
     pub fn request_id(&self) -> Option<&RequestId> {
         self.inner.request_id.as_ref()
     }
@@ -189,6 +264,55 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
             .get::<Identity>()
             .cloned()
             .unwrap_or_else(Identity::detached))
+    }
+}
+
+/// The request ID as an axum extractor (feature `axum`), read from the request's [`Identity`].
+/// Without [`RequestIdLayer`](crate::RequestIdLayer) in front (or the span layer's
+/// [`request_id`](crate::RequestSpanLayer::request_id)) the request fails with 500 and says
+/// so: a missing layer is a server bug. Take `Option<RequestId>` where it may be absent.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use pf_log_enrich::{RequestId, RequestIdLayer};
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|id: RequestId| async move { id.to_string() }))
+///     .route("/maybe", get(|id: Option<RequestId>| async move { format!("{id:?}") }))
+///     .layer(RequestIdLayer::new());
+/// # let _ = app;
+/// ```
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = (http::StatusCode, &'static str);
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Identity::from_extensions(&parts.extensions)
+            .and_then(Identity::request_id)
+            .cloned()
+            .ok_or((
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "no request ID: add pf_log_enrich::RequestIdLayer in front of this handler",
+            ))
+    }
+}
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(Identity::from_extensions(&parts.extensions)
+            .and_then(Identity::request_id)
+            .cloned())
     }
 }
 

@@ -13,6 +13,7 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderName, HeaderValue, Request, Response};
 
 use crate::context::RequestId;
+use crate::middleware::identity::Identity;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -114,7 +115,8 @@ where
 ///
 /// An incoming header is kept only when it appears exactly once and is 1..=128 printable ASCII
 /// characters; otherwise a new ID is generated. The ID is inserted into the request headers
-/// (replacing the rejected value), the request extensions (as [`RequestId`]) and the response
+/// (replacing the rejected value), the request's [`Identity`] in its extensions (read it with
+/// [`Identity::request_id`], or take the [`RequestId`] as an axum extractor) and the response
 /// headers (always, including responses built by inner layers).
 ///
 /// ```
@@ -222,7 +224,7 @@ pub(crate) fn assign<B>(
             id
         }
     };
-    req.extensions_mut().insert(id.clone());
+    Identity::store_request_id(req.extensions_mut(), id.clone());
     id
 }
 

@@ -162,18 +162,23 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
             let head = false;
             return ResponseFuture::new(self.inner.call(req), None, head, echo);
         }
-        let method = pf_core::method_label(req.method());
-        let query = req.uri().query().map(|q| shared.redactor.redact_query(q));
-        let scheme = req.uri().scheme_str().unwrap_or("http");
-        let user_agent = req
-            .headers()
+        // The request's parts apart, so that the extensions can be updated while the span's
+        // fields still borrow the URI and headers.
+        let (mut parts, body) = req.into_parts();
+        let method = pf_core::method_label(&parts.method);
+        let query = parts.uri.query().map(|q| shared.redactor.redact_query(q));
+        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let user_agent = parts
+            .headers
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
         let client = shared
             .proxies
-            .client_address(req.headers(), peer_addr(req.extensions()));
-        let request_id = req.extensions().get::<RequestId>().cloned();
-        let captured = captured_headers(shared, req.headers());
+            .client_address(&parts.headers, peer_addr(&parts.extensions));
+        let request_id = Identity::from_extensions(&parts.extensions)
+            .and_then(Identity::request_id)
+            .cloned();
+        let captured = captured_headers(shared, &parts.headers);
 
         let span = tracing::info_span!(
             target: "pf_log_enrich::request",
@@ -182,12 +187,12 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
             otel.kind = "server",
             http.request.method = method,
             http.route = route.as_deref(),
-            url.path = req.uri().path(),
+            url.path = parts.uri.path(),
             url.scheme = scheme,
             url.query = query.as_deref(),
             client.address = client.as_deref(),
             user_agent.original = user_agent,
-            network.protocol.version = version_str(req.version()),
+            network.protocol.version = version_str(parts.version),
             request_id = request_id.as_ref().map(RequestId::as_str),
             http.request.headers = captured.as_deref(),
             http.response.status_code = Empty,
@@ -201,17 +206,23 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
         let mut trace = None;
         #[cfg(feature = "opentelemetry")]
         if !span.is_disabled() {
-            trace = crate::middleware::otel::attach_parent(&span, &shared.parent, req.headers());
+            trace = crate::middleware::otel::attach_parent(&span, &shared.parent, &parts.headers);
         }
 
-        let context = Arc::new(RequestContext {
-            request_id,
-            method: req.method().clone(),
-            route,
-            user_id: OnceLock::new(),
-            org_id: OnceLock::new(),
-            trace,
-        });
+        // One extension per request: the request ID layer's `Identity`, completed here.
+        let context = Identity::open(
+            &mut parts.extensions,
+            RequestContext {
+                request_id,
+                method: parts.method.clone(),
+                route,
+                user_id: OnceLock::new(),
+                org_id: OnceLock::new(),
+                trace,
+            },
+            &span,
+            shared.identity_on_span,
+        );
         if !span.is_disabled() {
             span.with_subscriber(|(id, dispatch)| {
                 if !WithContext::attach(dispatch, id, &context) {
@@ -223,23 +234,19 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
                 let fields = RequestFields {
                     method,
                     route: context.route.as_deref(),
-                    path: req.uri().path(),
+                    path: parts.uri.path(),
                     scheme,
                     query: query.as_deref(),
                     client: client.as_deref(),
                     user_agent,
-                    version: version_str(req.version()),
+                    version: version_str(parts.version),
                     request_id: context.request_id.as_ref().map(RequestId::as_str),
                     headers: captured.as_deref(),
                 };
                 RequestFieldsHook::render(dispatch, id, &fields);
             });
         }
-        req.extensions_mut().insert(Identity {
-            inner: context,
-            span: span.clone(),
-            on_span: shared.identity_on_span,
-        });
+        let req = Request::from_parts(parts, body);
 
         // A HEAD response's body is never sent: the server drops it unread.
         let head = req.method() == http::Method::HEAD;
