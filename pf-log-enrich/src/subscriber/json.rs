@@ -244,7 +244,8 @@ impl Visit for FieldWriter<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if self.key(field) {
             if value.is_finite() {
-                let _ = write!(self.out, "{value},");
+                push_f64(self.out, value);
+                self.out.push(',');
             } else {
                 let _ = write!(self.out, "\"{value}\",");
             }
@@ -310,6 +311,20 @@ fn render_request<S>(
 thread_local! {
     static BUF: RefCell<(String, String, String)> =
         const { RefCell::new((String::new(), String::new(), String::new())) };
+}
+
+/// A finite `f64` exactly as `Display` writes it (the shortest digits that read back the same,
+/// no exponent), through `ryu`: the completion event's `duration_ms` is on every access line.
+fn push_f64(out: &mut String, v: f64) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    if s.contains('e') {
+        // Display never uses an exponent: spell the number out.
+        let _ = write!(out, "{v}");
+    } else {
+        // ryu writes integers as `3.0`, Display as `3`.
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
+    }
 }
 
 fn push_u64(out: &mut String, mut v: u64) {
@@ -448,6 +463,37 @@ mod tests {
         let mut s = String::new();
         escape_into(&mut s, "a\"b\\c\nd\u{1}é");
         assert_eq!(s, "a\\\"b\\\\c\\nd\\u0001é");
+    }
+
+    #[test]
+    fn floats_are_written_as_display_writes_them() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.488,
+            12.345,
+            1000.0,
+            3.0,
+            0.1 + 0.2,
+            1e-7,
+            1.5e-5,
+            123_456.789,
+            1e15,
+            1e16,
+            1e21,
+            2.5e300,
+            -4.25,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::EPSILON,
+        ];
+        // Microsecond durations in milliseconds, as the completion event writes them.
+        values.extend((0..5000u32).map(|us| f64::from(us * 37) / 1000.0));
+        for v in values {
+            let mut s = String::new();
+            push_f64(&mut s, v);
+            assert_eq!(s, v.to_string(), "{v:?}");
+        }
     }
 
     /// The word-at-a-time scan agrees with the byte table for every byte in every position,
