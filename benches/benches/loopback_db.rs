@@ -243,15 +243,7 @@ async fn redis_call<T: redis::FromRedisValue>(
         .unwrap_or_else(|e| panic!("Redis {what} failed: {e}"))
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
+use pf_benches::median;
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");

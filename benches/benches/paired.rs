@@ -138,15 +138,7 @@ fn contention(rounds: usize) -> [f64; 4] {
     samples.map(|mut v| median(&mut v))
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
+use pf_benches::median;
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");

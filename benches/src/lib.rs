@@ -313,6 +313,17 @@ pub fn json_dispatch() -> Dispatch {
     Dispatch::new(subscriber)
 }
 
+/// The median of `v` (sorted in place; the mean of the middle two for an even count).
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// The router as `axum::serve` runs it: `with_state(())` turns handlers into
 /// routes once, as `into_make_service` does. Calling an unprepared `Router<()>`
 /// directly re-applies every layer to a fresh handler route on each request.

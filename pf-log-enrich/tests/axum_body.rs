@@ -4,11 +4,9 @@
 mod support;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::routing::get;
-use futures_util::StreamExt;
-use pf_log_enrich::{LogConfig, Logging, RequestIdLayer, RequestSpanLayer};
+use pf_log_enrich::{RequestIdLayer, RequestSpanLayer};
 use pf_tests::loopback;
 use serde_json::Value;
 use support::Capture;
@@ -16,33 +14,12 @@ use support::Capture;
 #[tokio::test(flavor = "current_thread")]
 async fn completion_events_are_the_same_as_on_the_default_path() {
     let capture = Capture::default();
-    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
-    let writer = capture.clone();
-    let (subscriber, _guard) = Logging::from_config(cfg)
-        .writer(move || writer.clone())
-        .build()
-        .unwrap();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _logging = support::json_into(&capture);
     let app = Router::new()
         .route("/users", get(|| async { "a body of some bytes" }))
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
-        .route(
-            "/stream",
-            get(|| async {
-                let chunks = futures_util::stream::iter(["abc", "de", "f"])
-                    .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c.as_bytes())));
-                Body::from_stream(chunks)
-            }),
-        )
-        .route(
-            "/endless",
-            get(|| async {
-                let first = futures_util::stream::iter([Ok::<_, std::io::Error>(
-                    Bytes::from_static(b"first"),
-                )]);
-                Body::from_stream(first.chain(futures_util::stream::pending()))
-            }),
-        )
+        .route("/stream", get(|| async { support::chunked_body() }))
+        .route("/endless", get(|| async { support::endless_body() }))
         // A from_fn layer outside the span layer takes its `Request<Body>` as it is.
         .layer(RequestSpanLayer::new().axum_body())
         .layer(axum::middleware::from_fn(

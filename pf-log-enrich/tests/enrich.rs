@@ -163,13 +163,7 @@ async fn identity_layer_reads_the_apps_user_type() {
         id: u32,
     }
     let capture = Capture::default();
-    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
-    let writer = capture.clone();
-    let (subscriber, _guard) = Logging::from_config(cfg)
-        .writer(move || writer.clone())
-        .build()
-        .unwrap();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _logging = support::json_into(&capture);
     let app = Router::new()
         .route("/", get(|| async { "" }))
         .layer(pf_log_enrich::RecordIdentityLayer::new(
@@ -252,33 +246,11 @@ async fn human_formats_are_redacted_too() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn completion_waits_for_the_end_of_streamed_bodies() {
-    use futures_util::StreamExt;
     let capture = Capture::default();
-    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
-    let writer = capture.clone();
-    let (subscriber, _guard) = Logging::from_config(cfg)
-        .writer(move || writer.clone())
-        .build()
-        .unwrap();
-    let _default = tracing::subscriber::set_default(subscriber);
-    let chunks = || {
-        futures_util::stream::iter(["abc", "de", "f"])
-            .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from_static(c.as_bytes())))
-    };
+    let _logging = support::json_into(&capture);
     let app = Router::new()
-        .route(
-            "/stream",
-            get(move || async move { axum::body::Body::from_stream(chunks()) }),
-        )
-        .route(
-            "/endless",
-            get(|| async {
-                let first = futures_util::stream::iter([Ok::<_, std::io::Error>(
-                    axum::body::Bytes::from_static(b"first"),
-                )]);
-                axum::body::Body::from_stream(first.chain(futures_util::stream::pending()))
-            }),
-        )
+        .route("/stream", get(|| async { support::chunked_body() }))
+        .route("/endless", get(|| async { support::endless_body() }))
         .layer(RequestSpanLayer::new())
         .layer(RequestIdLayer::new());
     let server = loopback::serve(app).await;
@@ -328,13 +300,7 @@ async fn completion_waits_for_the_end_of_streamed_bodies() {
 #[tokio::test(flavor = "current_thread")]
 async fn empty_and_head_responses_are_complete_not_incomplete() {
     let capture = Capture::default();
-    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
-    let writer = capture.clone();
-    let (subscriber, _guard) = Logging::from_config(cfg)
-        .writer(move || writer.clone())
-        .build()
-        .unwrap();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _logging = support::json_into(&capture);
     let app = Router::new()
         .route("/users", get(|| async { "a body of some bytes" }))
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))

@@ -37,6 +37,39 @@ impl Capture {
     }
 }
 
+/// Installs pf-log-enrich's JSON output, writing into `capture`, as this thread's subscriber
+/// for as long as the returned guards live.
+pub fn json_into(
+    capture: &Capture,
+) -> (
+    tracing::subscriber::DefaultGuard,
+    pf_log_enrich::LoggingGuard,
+) {
+    let cfg = pf_log_enrich::LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
+    let writer = capture.clone();
+    let (subscriber, guard) = pf_log_enrich::Logging::from_config(cfg)
+        .writer(move || writer.clone())
+        .build()
+        .unwrap();
+    (tracing::subscriber::set_default(subscriber), guard)
+}
+
+/// A streamed body of three chunks, six bytes: `abc`, `de`, `f`.
+pub fn chunked_body() -> axum::body::Body {
+    use futures_util::StreamExt;
+    let chunks = futures_util::stream::iter(["abc", "de", "f"])
+        .map(|c| Ok::<_, io::Error>(axum::body::Bytes::from_static(c.as_bytes())));
+    axum::body::Body::from_stream(chunks)
+}
+
+/// A streamed body that sends `first` and then never ends (for clients that leave mid-body).
+pub fn endless_body() -> axum::body::Body {
+    use futures_util::StreamExt;
+    let first =
+        futures_util::stream::iter([Ok::<_, io::Error>(axum::body::Bytes::from_static(b"first"))]);
+    axum::body::Body::from_stream(first.chain(futures_util::stream::pending()))
+}
+
 /// Authentication: `Bearer user-<id>` records user `<id>` and organization `org-9`.
 pub async fn auth(req: Request, next: Next) -> Response {
     let user = req

@@ -119,16 +119,11 @@ where
     type Output = Result<Response<ResponseBody<B, C>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Head {
-            response,
-            completion,
-            status,
-            head,
-        } = ready!(self.poll_head(cx))?;
+        let h = ready!(self.poll_head(cx))?;
         // The completion event waits for the end of the body (streams, SSE).
-        Poll::Ready(Ok(
-            response.map(|body| ResponseBody::new(body, completion, status, head))
-        ))
+        Poll::Ready(Ok(h.response.map(|body| {
+            ResponseBody::new(body, h.completion, h.status, h.head)
+        })))
     }
 }
 
@@ -144,27 +139,22 @@ where
     type Output = Result<Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Head {
-            response,
-            completion,
-            status,
-            head,
-        } = ready!(self.poll_head(cx))?;
-        let Some(completion) = completion else {
-            return Poll::Ready(Ok(response));
+        let h = ready!(self.poll_head(cx))?;
+        let Some(completion) = h.completion else {
+            return Poll::Ready(Ok(h.response));
         };
-        let sent = if head {
+        let sent = if h.head {
             Some(0)
         } else {
-            pf_core::sent_with_head(response.body())
+            pf_core::sent_with_head(h.response.body())
         };
         Poll::Ready(Ok(match sent {
             Some(bytes) => {
-                completion.response(status, pf_core::BodyEnd::Complete, bytes);
-                response
+                completion.response(h.status, pf_core::BodyEnd::Complete, bytes);
+                h.response
             }
-            None => response.map(|body| {
-                axum::body::Body::new(ResponseBody::new(body, Some(completion), status, head))
+            None => h.response.map(|body| {
+                axum::body::Body::new(ResponseBody::new(body, Some(completion), h.status, h.head))
             }),
         }))
     }
