@@ -373,13 +373,23 @@ else:
             f"{'—' if first else signed(v['over_bare_wall'])} | {'—' if first else pct(v['over_bare_wall'], R_db_wall)} |"
         )
     w("")
-    w("`pf_stack`: the whole pf stack as `pf_stack` above (no output); `pf_stack_json`: the same")
-    w("with pf-log-enrich's JSON formatter writing one access line per request to `io::sink`.")
-    w("The added cost here is several times the in-process one and has grown with the load on")
-    w("the machine in trial runs. A likely reason (not measured separately): each request is")
+    w("`noop_layers4`: four no-op layers applied with `Router::layer`, axum's floor for the")
+    w("four-layer stack; `pf_stack`: the whole pf stack as `pf_stack` above (no output);")
+    w("`pf_stack_json`: the same with pf-log-enrich's JSON formatter writing one access line per")
+    w("request to `io::sink`; `pf_stack_one_layer_json`: the README's composition (one")
+    w("`ServiceBuilder`, one `Router::layer` call) with the same JSON line. Contenders run in a")
+    w("fresh shuffled order every round.")
+    w("")
+    for name in ("noop_layers4", "pf_stack", "pf_stack_json"):
+        here, there = (db.get(name) or {}).get("over_bare_cpu"), added(name)
+        if here is not None and there:
+            w(f"`{name}` adds {signed(here)} here against {signed(there)} in process ({here / there:.1f}×).")
+            w("")
+    w("A likely reason the same layers cost more on this request than in process: each request is")
     w("polled several times (it waits for PostgreSQL, then for Redis), every poll runs through each")
-    w("layer's future, and between polls other processes run on the core, so that work meets")
-    w("colder caches than in the in-process loop above.")
+    w("layer's future, and while the thread waits the database servers run on the same two cores,")
+    w("so each layer's code and data meet colder caches than in the in-process loop. The no-op row")
+    w("shows how much of that is axum's layering alone.")
 w("")
 
 # ---- allocations --------------------------------------------------------------------------

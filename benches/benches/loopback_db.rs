@@ -111,6 +111,29 @@ fn pf_stack_db(db: Db) -> Router {
         .layer(pf_health::HealthLayer::new(pf_benches::health_registry()).axum_body())
 }
 
+/// Four no-op layers, each applied with `Router::layer` (the floor of `pf_stack_db`).
+fn noop_layers4_db(db: Db) -> Router {
+    let noop = tower::layer::util::Identity::new;
+    db_routes(db)
+        .layer(noop())
+        .layer(noop())
+        .layer(noop())
+        .layer(noop())
+}
+
+/// The whole pf stack as the README composes it: one `ServiceBuilder`, one `Router::layer`.
+fn pf_stack_one_layer_db(db: Db) -> Router {
+    db_routes(db).layer(
+        tower::ServiceBuilder::new()
+            .layer(pf_health::HealthLayer::new(pf_benches::health_registry()).axum_body())
+            .layer(pf_log_enrich::RequestIdLayer::new())
+            .layer(pf_log_enrich::RequestSpanLayer::new().axum_body())
+            .layer(
+                pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new()).axum_body(),
+            ),
+    )
+}
+
 /// A contender: the router served by axum on a free 127.0.0.1 port, one keep-alive HTTP/1.1
 /// connection to it, and the subscriber its requests run under.
 struct Contender {
@@ -279,6 +302,13 @@ fn main() {
     let mut contenders = rt.block_on(async {
         [
             Contender::start("bare", db_routes(db.clone()), pf_benches::quiet_dispatch()).await,
+            // axum's floor for a four-layer stack: what layering alone costs on this request
+            Contender::start(
+                "noop_layers4",
+                noop_layers4_db(db.clone()),
+                pf_benches::quiet_dispatch(),
+            )
+            .await,
             Contender::start(
                 "pf_stack",
                 pf_stack_db(db.clone()),
@@ -288,6 +318,13 @@ fn main() {
             Contender::start(
                 "pf_stack_json",
                 pf_stack_db(db.clone()),
+                pf_benches::json_dispatch(),
+            )
+            .await,
+            // the README's composition: the whole stack in one `Router::layer` call
+            Contender::start(
+                "pf_stack_one_layer_json",
+                pf_stack_one_layer_db(db.clone()),
                 pf_benches::json_dispatch(),
             )
             .await,
@@ -304,9 +341,11 @@ fn main() {
 
     // per_round[r][i] = [CPU ns, wall ns] per request of contender i in round r
     let mut per_round = vec![vec![[0.0f64; 2]; n]; rounds];
-    for (r, row) in per_round.iter_mut().enumerate() {
-        for k in 0..n {
-            let i = (r + k) % n;
+    let (mut order, mut rng): (Vec<usize>, u64) = ((0..n).collect(), 0x9E37_79B9_7F4A_7C15);
+    for row in per_round.iter_mut() {
+        // A fresh order every round, as in the paired bench.
+        pf_benches::shuffle(&mut order, &mut rng);
+        for &i in &order {
             row[i] = contenders[i].batch(&rt);
         }
     }

@@ -215,14 +215,9 @@ fn main() {
             ]
         });
         r_rounds.push(lb);
-        // A fresh order every round (Fisher-Yates over xorshift64): each contender follows a
-        // random other one, so running after different code costs every contender alike.
-        for k in (1..n).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(k, (rng % (k as u64 + 1)) as usize);
-        }
+        // A fresh order every round: each contender follows a random other one, so running
+        // after different code costs every contender alike.
+        pf_benches::shuffle(&mut order, &mut rng);
         for &i in &order {
             let c = &contenders[i];
             row[i] = tracing::dispatcher::with_default(&c.dispatch, || {

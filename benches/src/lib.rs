@@ -324,6 +324,19 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Shuffles `order` (Fisher-Yates over xorshift64 with the caller's `state`, any non-zero
+/// seed): the interleaved benches give every round a fresh contender order, so that no
+/// contender always runs right after the same neighbour (the first requests after different
+/// code run colder).
+pub fn shuffle(order: &mut [usize], state: &mut u64) {
+    for k in (1..order.len()).rev() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        order.swap(k, (*state % (k as u64 + 1)) as usize);
+    }
+}
+
 /// The router as `axum::serve` runs it: `with_state(())` turns handlers into
 /// routes once, as `into_make_service` does. Calling an unprepared `Router<()>`
 /// directly re-applies every layer to a fresh handler route on each request.
