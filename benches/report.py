@@ -381,18 +381,27 @@ else:
     w("`pf_stack_json`: the same with pf-log-enrich's JSON formatter writing one access line per")
     w("request to `io::sink`; `pf_stack_one_layer_json`: the README's composition (one")
     w("`ServiceBuilder`, one `Router::layer` call) with the same JSON line. Contenders run in a")
-    w("fresh shuffled order every round.")
+    w("fresh shuffled order every round. `pf_stack_no_subscriber` is `pf_stack` with tracing switched")
+    w("off (`Dispatch::none()`); `request_id_only`, `span_only` and `metrics_only` are each pf layer")
+    w("alone in one `Router::layer` call.")
     w("")
-    for name in ("noop_layers4", "pf_stack", "pf_stack_json"):
-        here, there = (db.get(name) or {}).get("over_bare_cpu"), added(name)
+    # (R_db contender, the in-process contender with the same layers)
+    for name, same in (("noop_layers4", "noop_layers4"), ("pf_stack", "pf_stack"),
+                       ("pf_stack_json", "pf_stack_json"), ("metrics_only", "pf_metrics")):
+        here, there = (db.get(name) or {}).get("over_bare_cpu"), added(same)
         if here is not None and there:
-            w(f"`{name}` adds {signed(here)} here against {signed(there)} in process ({here / there:.1f}×).")
+            w(f"`{name}` adds {signed(here)} here against {signed(there)} in process (`{same}`, {here / there:.1f}×).")
             w("")
-    w("A likely reason the same layers cost more on this request than in process: each request is")
-    w("polled several times (it waits for PostgreSQL, then for Redis), every poll runs through each")
-    w("layer's future, and while the thread waits the database servers run on the same two cores,")
-    w("so each layer's code and data meet colder caches than in the in-process loop. The no-op row")
-    w("shows how much of that is axum's layering alone.")
+    w("The same layers cost several times more on this request than in process, and not because of")
+    w("the subscriber: with tracing switched off the stack costs nearly as much. What differs is the")
+    w("waiting: each request is polled several times (it waits for PostgreSQL, then for Redis), every")
+    w("poll runs through each layer's future, and while the thread sleeps the database servers run on")
+    w("the same two cores, so each layer's code and data meet cold caches, again after every wait.")
+    w("The no-op row shows that axum's layering alone is subject to it; the per-layer rows show that")
+    w("it grows with the code a layer runs (the span layer most). This is not visible in process")
+    w("(warm caches) nor in instruction counts; a machine with more cores than busy processes")
+    w("would show less of it. (A trial with glibc's fastbins off and trimming disabled gave the")
+    w("same shares, so it is not the allocator.)")
 w("")
 
 # ---- allocations --------------------------------------------------------------------------

@@ -321,6 +321,35 @@ fn main() {
                 pf_benches::json_dispatch(),
             )
             .await,
+            // the same stack with tracing switched off: what is not the subscriber's work
+            Contender::start(
+                "pf_stack_no_subscriber",
+                pf_stack_db(db.clone()),
+                tracing::Dispatch::none(),
+            )
+            .await,
+            // each layer alone, in its own `Router::layer` call
+            Contender::start(
+                "request_id_only",
+                db_routes(db.clone()).layer(pf_log_enrich::RequestIdLayer::new()),
+                pf_benches::quiet_dispatch(),
+            )
+            .await,
+            Contender::start(
+                "span_only",
+                db_routes(db.clone()).layer(pf_log_enrich::RequestSpanLayer::new().axum_body()),
+                pf_benches::quiet_dispatch(),
+            )
+            .await,
+            Contender::start(
+                "metrics_only",
+                db_routes(db.clone()).layer(
+                    pf_metrics::HttpMetricsLayer::new(pf_metrics::MetricsRegistry::new())
+                        .axum_body(),
+                ),
+                pf_benches::quiet_dispatch(),
+            )
+            .await,
             // the README's composition: the whole stack in one `Router::layer` call
             Contender::start(
                 "pf_stack_one_layer_json",
