@@ -359,7 +359,7 @@ w("against the local servers, each under a timeout (`cargo bench -p pf-benches -
 w("Client, server and both database clients share one current-thread runtime thread, so its CPU")
 w("time covers all of our side; the PostgreSQL and Redis servers are other processes, whose work")
 w("shows only in the wall time. Interleaved: per round each contender sends a batch on its own")
-w("connection, in rotating order; added = median of the same-round differences to `bare`.")
+w("connection, in a fresh shuffled order; added = median of the same-round differences to `bare`.")
 w("")
 if not db:
     w("Not measured in this run (no `loopback_db` output).")
