@@ -25,12 +25,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use http_body_util::{BodyExt, Empty};
 use pf_benches::cpu_time::thread_cpu_ns;
 use serde::Serialize;
 use tokio::time::timeout;
@@ -139,44 +137,24 @@ fn pf_stack_one_layer_db(db: Db) -> Router {
 struct Contender {
     name: &'static str,
     dispatch: Dispatch,
-    host: String,
-    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    client: pf_benches::LoopbackClient,
 }
 
 impl Contender {
     async fn start(name: &'static str, app: Router, dispatch: Dispatch) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-        tokio::spawn(conn);
         Contender {
             name,
             dispatch,
-            host: addr.to_string(),
-            sender,
+            client: pf_benches::LoopbackClient::start(app).await,
         }
     }
 
     async fn request(&mut self) {
-        let req = hyper::Request::get("/api/v1/users/42")
-            .header("host", self.host.as_str())
-            .body(Empty::new())
-            .unwrap();
-        let (status, body) = timeout(REQUEST_TIMEOUT, async {
-            let res = self
-                .sender
-                .send_request(req)
-                .await
-                .expect("loopback request");
-            let status = res.status();
-            (status, res.into_body().collect().await.unwrap().to_bytes())
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{}: request timed out after {REQUEST_TIMEOUT:?}", self.name));
+        let (status, body) = timeout(REQUEST_TIMEOUT, self.client.get_user())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{}: request timed out after {REQUEST_TIMEOUT:?}", self.name)
+            });
         assert!(
             status == StatusCode::OK,
             "{}: the handler failed ({status}): {}",

@@ -53,38 +53,14 @@ fn loopback_wall(c: &mut Criterion<WallTime>) {
 }
 
 fn loopback_in<M: Measurement>(c: &mut Criterion<M>, group: &str) {
-    use http_body_util::BodyExt;
-    use hyper_util::rt::TokioIo;
-
     let rt = rt();
     let mut g = c.benchmark_group(group);
     for name in ["bare", "pf_metrics", "pf_stack", "pf_stack_json"] {
         let Contender { app, dispatch, .. } = contender(name).expect("known contender");
-        let (addr, mut sender) = rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            (addr, sender)
-        });
-        let host = addr.to_string();
+        let mut client = rt.block_on(pf_benches::LoopbackClient::start(app));
         tracing::dispatcher::with_default(&dispatch, || {
             g.bench_function(name, |b| {
-                b.iter(|| {
-                    rt.block_on(async {
-                        let req = hyper::Request::get("/api/v1/users/42")
-                            .header("host", host.as_str())
-                            .body(http_body_util::Empty::<axum::body::Bytes>::new())
-                            .unwrap();
-                        let res = sender.send_request(req).await.unwrap();
-                        black_box(res.into_body().collect().await.unwrap().to_bytes());
-                    })
-                })
+                b.iter(|| rt.block_on(async { black_box(client.get_user().await) }))
             });
         });
     }

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use pf_benches::cpu_time::thread_cpu_ns;
 use pf_benches::{call_collect, plain};
 
@@ -31,39 +31,6 @@ const BATCH: u64 = 32;
 
 /// Loopback requests per round.
 const LOOPBACK_BATCH: u64 = 4;
-
-/// A keep-alive HTTP/1.1 connection to the bare router served by axum on 127.0.0.1.
-struct Loopback {
-    host: String,
-    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
-}
-
-impl Loopback {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = pf_benches::user_routes();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-        tokio::spawn(conn);
-        Loopback {
-            host: addr.to_string(),
-            sender,
-        }
-    }
-
-    async fn request(&mut self) {
-        let req = hyper::Request::get("/api/v1/users/42")
-            .header("host", self.host.as_str())
-            .body(Empty::new())
-            .unwrap();
-        let res = self.sender.send_request(req).await.unwrap();
-        std::hint::black_box(res.into_body().collect().await.unwrap().to_bytes());
-    }
-}
 
 /// Two threads sending requests into the same series, interleaved with one thread, for the
 /// bare router and with the metrics layer: per round, each of the four modes runs a batch
@@ -174,10 +141,10 @@ fn main() {
 
     // R: the bare router behind axum::serve over one keep-alive loopback connection, client
     // and server on this runtime thread (as in the `loopback` Criterion group).
-    let mut loopback = rt.block_on(Loopback::start());
+    let mut loopback = rt.block_on(pf_benches::LoopbackClient::start(pf_benches::user_routes()));
     rt.block_on(async {
         for _ in 0..200 {
-            loopback.request().await;
+            std::hint::black_box(loopback.get_user().await);
         }
     });
     let mut r_rounds: Vec<[f64; 2]> = Vec::with_capacity(rounds);
@@ -206,7 +173,7 @@ fn main() {
         let lb = rt.block_on(async {
             let (cpu, wall) = (thread_cpu_ns(), Instant::now());
             for _ in 0..LOOPBACK_BATCH {
-                loopback.request().await;
+                std::hint::black_box(loopback.get_user().await);
             }
             let n = LOOPBACK_BATCH as f64;
             [

@@ -50,6 +50,53 @@ pub fn user_request() -> Request<Body> {
         .expect("valid request")
 }
 
+/// A keep-alive HTTP/1.1 connection to a router that axum serves on a free 127.0.0.1 port:
+/// the client of the loopback benches (R, R_db). Server and client run on the caller's runtime.
+pub struct LoopbackClient {
+    host: String,
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Empty<axum::body::Bytes>>,
+}
+
+impl LoopbackClient {
+    /// Serves `app` on 127.0.0.1 and opens one connection to it (`TCP_NODELAY`).
+    pub async fn start(app: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("local address");
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connect to 127.0.0.1");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .expect("HTTP/1.1 handshake");
+        tokio::spawn(conn);
+        LoopbackClient {
+            host: addr.to_string(),
+            sender,
+        }
+    }
+
+    /// `GET /api/v1/users/42` with its `host` header: the status and the whole body.
+    pub async fn get_user(&mut self) -> (axum::http::StatusCode, axum::body::Bytes) {
+        let req = axum::http::Request::get("/api/v1/users/42")
+            .header(axum::http::header::HOST, self.host.as_str())
+            .body(http_body_util::Empty::new())
+            .expect("valid request");
+        let res = self
+            .sender
+            .send_request(req)
+            .await
+            .expect("loopback request");
+        let status = res.status();
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        (status, body)
+    }
+}
+
 /// Sends one request through `app` in-process and collects the body, as a server would.
 pub async fn call_collect(app: &Router) -> usize {
     let response = app
