@@ -2,7 +2,9 @@
 //! the route template ([`RouteExtractor`], [`Route`], `__unmatched__`), the
 //! method and status labels ([`method_label`], [`status_class`]), which
 //! routes are excluded ([`RouteFilter`]), when and how a response body ended
-//! ([`ObservedBody`], [`BodyEnd`]), which keys hold secrets
+//! ([`ObservedBody`], [`BodyEnd`]) and which bodies end with their head
+//! ([`sent_with_head`]), how a layer hands bodies back ([`AnyBody`], and
+//! `AxumBody` with the `axum` feature), which keys hold secrets
 //! ([`redact::is_sensitive_key`]), and the small text utilities they share
 //! ([`text`]).
 //!
@@ -23,7 +25,8 @@
 //!
 //! # Features
 //!
-//! - `axum`: [`MatchedPathRoute`] reads axum's `MatchedPath`.
+//! - `axum`: [`MatchedPathRoute`] reads axum's `MatchedPath`; `AxumBody` selects
+//!   the layers' axum-native body path.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
