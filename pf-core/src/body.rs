@@ -66,7 +66,7 @@ pub fn sent_with_head<B: Body>(body: &B) -> Option<u64> {
 
 /// The default body handling of the pf layers: each wraps the bodies it
 /// observes in its own types, for any inner service (hyper, tonic, tower).
-/// See [`AxumBody`] for axum routers.
+/// See `AxumBody` (feature `axum`) for axum routers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AnyBody;
 

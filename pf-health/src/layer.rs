@@ -39,7 +39,7 @@ use crate::service::HealthService;
 ///
 /// `M` is the body handling: [`AnyBody`] by default (responses carry a
 /// [`HealthBody`](crate::HealthBody)), or `pf_core::AxumBody` through
-/// [`axum_body`](Self::axum_body).
+/// `axum_body` (feature `axum`).
 pub struct HealthLayer<M = AnyBody> {
     config: Arc<Config>,
     mode: PhantomData<fn() -> M>,

@@ -3,7 +3,7 @@
 //!
 //! - [`HealthCheck`]: an async check returning pass / warn / fail with observed values;
 //!   [`check_fn`] makes one from a closure. Built-in checks for PostgreSQL (`sqlx`,
-//!   `deadpool-postgres`) and Redis behind features, in [`checks`].
+//!   `deadpool-postgres`) and Redis behind features, in `checks`.
 //! - [`HealthRegistry`]: checks with per-check [`CheckOptions`] — timeout, critical or not,
 //!   groups, on demand with a TTL and single-flight or periodic in the background with jitter,
 //!   failure / recovery thresholds, staleness, status listeners. Checks run concurrently, each

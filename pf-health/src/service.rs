@@ -34,7 +34,7 @@ use crate::respond::{Config, respond};
 /// ```
 ///
 /// `M` is the body handling ([`AnyBody`] or `pf_core::AxumBody`, see
-/// [`HealthLayer::axum_body`](crate::HealthLayer::axum_body)).
+/// `HealthLayer::axum_body`, feature `axum`).
 pub struct HealthService<S, M = AnyBody> {
     inner: S,
     config: Arc<Config>,

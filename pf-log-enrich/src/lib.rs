@@ -44,7 +44,7 @@
 //!   produce ([`RequestSpan`], [`ResponseFuture`], [`ResponseBody`]), late identity
 //!   ([`Identity`], [`RecordIdentityLayer`]), [`TrustedProxies`].
 //! - The subscriber layers (tracing): [`JsonLayer`], [`HumanLayer`], [`RedactingFields`],
-//!   [`OtelLogLayer`]. They find each request's context under any subscriber that supports
+//!   `OtelLogLayer`. They find each request's context under any subscriber that supports
 //!   span lookup (a `Registry`, a `Layered` stack, a `fmt()` subscriber).
 //! - The pipeline: [`init()`], [`Logging`], [`LogConfig`], [`LoggingGuard`], [`ExportStats`].
 //! - Shared: [`Redactor`] (pf-core's secret-key lists plus your own), the field names in

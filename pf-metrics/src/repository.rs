@@ -36,7 +36,7 @@ impl Outcome {
 /// Get one with [`MetricsRegistry::repository`] when the repository is built
 /// and keep it next to the pool; every call is then one line. `outcome` is
 /// `ok` or `error` from the call's `Result`, `timeout` when
-/// [`time_with_timeout`](Self::time_with_timeout)'s limit passes, and
+/// `time_with_timeout`'s limit (feature `tokio`) passes, and
 /// `cancelled` when the call's future is dropped before it completes (a
 /// timeout around it, a client that went away).
 ///

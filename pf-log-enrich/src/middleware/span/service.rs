@@ -35,7 +35,7 @@ pub(crate) struct Shared {
 /// Service that wraps each request in an `HTTP request` span.
 ///
 /// `M` is the body handling: [`AnyBody`] (the default, for any service) or
-/// `pf_core::AxumBody` (see [`RequestSpanLayer::axum_body`](crate::RequestSpanLayer::axum_body)).
+/// `pf_core::AxumBody` (see `RequestSpanLayer::axum_body`, feature `axum`).
 #[derive(Clone)]
 pub struct RequestSpan<S, R = pf_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
     pub(crate) inner: S,
