@@ -13,6 +13,7 @@
 //! its type. Without such a layer nothing is stored.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -251,11 +252,16 @@ impl RequestFields<'_> {
 }
 
 /// Hands a request span's [`RequestFields`] to the one layer that formats them itself (the
-/// JSON layer, which then skips visiting that span's attributes), found like [`WithContext`].
-#[derive(Clone)]
+/// JSON layer), found like [`WithContext`].
+///
+/// The layer skips visiting a request span's attributes only once the middleware has reached
+/// its hook ([`reached`](Self::reached)): a wrapper that does not forward `downcast_raw`
+/// (tracing-subscriber's `reload::Layer`, for one) hides the hook, and then the attributes
+/// are the only way the fields arrive.
 pub(crate) struct RequestFieldsHook {
     render: fn(&Dispatch, &Id, &RequestFields<'_>, &crate::redact::Redactor),
     redactor: crate::redact::Redactor,
+    reached: AtomicBool,
 }
 
 impl RequestFieldsHook {
@@ -263,12 +269,22 @@ impl RequestFieldsHook {
         render: fn(&Dispatch, &Id, &RequestFields<'_>, &crate::redact::Redactor),
         redactor: crate::redact::Redactor,
     ) -> Self {
-        Self { render, redactor }
+        Self {
+            render,
+            redactor,
+            reached: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the request middleware has handed fields to this hook at least once.
+    pub(crate) fn reached(&self) -> bool {
+        self.reached.load(Ordering::Relaxed)
     }
 
     /// Gives span `id`'s fields to the layer of `dispatch` that formats them, if any.
     pub(crate) fn render(dispatch: &Dispatch, id: &Id, fields: &RequestFields<'_>) {
         if let Some(hook) = dispatch.downcast_ref::<RequestFieldsHook>() {
+            hook.reached.store(true, Ordering::Relaxed);
             (hook.render)(dispatch, id, fields, &hook.redactor);
         }
     }

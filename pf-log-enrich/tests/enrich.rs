@@ -50,19 +50,24 @@ async fn json_lines_carry_request_context_and_no_secrets() {
 
     let server = loopback::serve(app()).await;
     let addr = server.addr();
-    let h = loopback::get(
-        addr,
-        "/projects/17?access_token=qs-secret&page=2",
-        &[
-            b"authorization: Bearer user-u1",
-            b"x-forwarded-for: 203.0.113.9",
-            b"x-tenant: acme",
-            b"x-request-id: req-a",
-            b"user-agent: test-agent/1",
-        ],
-    )
-    .await;
-    assert_eq!(h.status, 200);
+    // The first request span's fields come from its attributes, the later ones from the
+    // request itself (once the middleware has reached the JSON layer): the same line either way.
+    for id in ["req-a", "req-a2"] {
+        let id_header = format!("x-request-id: {id}");
+        let h = loopback::get(
+            addr,
+            "/projects/17?access_token=qs-secret&page=2",
+            &[
+                b"authorization: Bearer user-u1",
+                b"x-forwarded-for: 203.0.113.9",
+                b"x-tenant: acme",
+                id_header.as_bytes(),
+                b"user-agent: test-agent/1",
+            ],
+        )
+        .await;
+        assert_eq!(h.status, 200);
+    }
     let h = loopback::get(addr, "/fail", &[b"x-request-id: req-b"]).await;
     assert_eq!(h.status, 500);
     let h = loopback::get(addr, "/nowhere", &[b"x-request-id: req-c"]).await;
@@ -120,22 +125,25 @@ async fn json_lines_carry_request_context_and_no_secrets() {
     };
     let a = completed("req-a");
     assert_eq!(a.len(), 1, "exactly one completion event");
-    // The request span's fields, exactly as written, in the span's field order.
-    let raw = text
-        .lines()
-        .find(|l| l.contains("\"request_id\":\"req-a\"") && l.contains("request completed"))
-        .unwrap();
-    assert!(
-        raw.contains(concat!(
+    // The request span's fields, exactly as written, in the span's field order, on both paths.
+    for id in ["req-a", "req-a2"] {
+        let raw = text
+            .lines()
+            .find(|l| {
+                l.contains(&format!("\"request_id\":\"{id}\"")) && l.contains("request completed")
+            })
+            .unwrap_or_else(|| panic!("no completion line for {id}:\n{text}"));
+        let expected = format!(
+            "{}{}{}{}{}{}",
             r#""http.request.method":"GET","http.route":"/projects/{id}","url.path":"/projects/17","#,
             r#""url.scheme":"http","url.query":"access_token=[REDACTED]&page=2","#,
             r#""client.address":"203.0.113.9","user_agent.original":"test-agent/1","#,
-            r#""network.protocol.version":"1.1","request_id":"req-a","#,
+            format_args!(r#""network.protocol.version":"1.1","request_id":"{id}","#),
             r#""http.request.headers":"authorization: [REDACTED]; x-tenant: acme","#,
             r#""user.id":"u1","pf.organization.id":"org-9"}"#,
-        )),
-        "{raw}"
-    );
+        );
+        assert!(raw.contains(&expected), "{id}: {raw}");
+    }
     assert_eq!(a[0]["level"], "INFO");
     assert_eq!(a[0]["http.response.status_code"], 200);
     assert_eq!(a[0]["user.id"], "u1");
@@ -342,5 +350,46 @@ async fn empty_and_head_responses_are_complete_not_incomplete() {
         if id == "e-204" || id == "e-head" {
             assert_eq!(line["level"], "INFO", "{id}: {line}");
         }
+    }
+}
+
+/// Behind a wrapper that hides `downcast_raw` (tracing-subscriber's `reload::Layer`), the
+/// middleware cannot reach the JSON layer: the request span's fields still come, from its
+/// attributes, on every request.
+#[tokio::test(flavor = "current_thread")]
+async fn json_lines_keep_the_request_fields_behind_a_reload_layer() {
+    use tower::ServiceExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let (json, _handle) =
+        tracing_subscriber::reload::Layer::new(pf_log_enrich::JsonLayer::new(move || {
+            writer.clone()
+        }));
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(json));
+    let app = tower::ServiceBuilder::new()
+        .layer(RequestIdLayer::new())
+        .layer(RequestSpanLayer::new())
+        .service_fn(|_req: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        });
+    for id in ["reload-1", "reload-2"] {
+        let request = http::Request::get("/reloaded?page=1")
+            .header("x-request-id", id)
+            .body(String::new())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        drop(response); // the body's end (or drop) completes the request
+    }
+    for id in ["reload-1", "reload-2"] {
+        let line = capture
+            .lines()
+            .into_iter()
+            .find(|l| l["request_id"] == id && l["message"] == "request completed")
+            .unwrap_or_else(|| panic!("no completion line for {id}: {}", capture.text()));
+        assert_eq!(line["http.request.method"], "GET", "{line}");
+        assert_eq!(line["url.path"], "/reloaded", "{line}");
+        assert_eq!(line["url.query"], "page=1", "{line}");
     }
 }

@@ -215,6 +215,10 @@ fn render_request<S>(
     else {
         return;
     };
+    if span.extensions().get::<SpanFields>().is_some() {
+        // Visited already: the span opened before the hook was first reached.
+        return;
+    }
     // A request span's fields take about 250 bytes: one allocation, no regrowth.
     let mut s = String::with_capacity(384);
     fields.for_each(|key, value| {
@@ -244,7 +248,12 @@ where
     with_context_hooks!(S, request_fields = request_fields_hook);
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if is_request_span(attrs.metadata()) {
+        if is_request_span(attrs.metadata())
+            && self
+                .request_fields
+                .as_ref()
+                .is_some_and(RequestFieldsHook::reached)
+        {
             // The request middleware hands its fields over right after (`render_request`).
             return;
         }
