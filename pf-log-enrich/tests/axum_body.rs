@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use pf_log_enrich::{RequestIdLayer, RequestSpanLayer};
 use pf_tests::loopback;
-use serde_json::Value;
 use support::Capture;
 
 #[tokio::test(flavor = "current_thread")]
@@ -53,7 +52,7 @@ async fn completion_events_are_the_same_as_on_the_default_path() {
         assert!(s.read(&mut buf).await.unwrap() > 0);
     }
     for (_, _, id, status, bytes) in cases {
-        let line = completion(&capture, id).await;
+        let line = capture.completion(id).await;
         assert!(
             line.get("pf.response.incomplete").is_none(),
             "{id} logged as incomplete: {line}"
@@ -61,21 +60,6 @@ async fn completion_events_are_the_same_as_on_the_default_path() {
         assert_eq!(line["http.response.status_code"], status, "{id}: {line}");
         assert_eq!(line["http.response.body.size"], bytes, "{id}: {line}");
     }
-    let gone = completion(&capture, "a-gone").await;
+    let gone = capture.completion("a-gone").await;
     assert_eq!(gone["pf.response.incomplete"], true, "{gone}");
-}
-
-/// The completion event of request `id`, waited for (the server completes asynchronously).
-async fn completion(capture: &Capture, id: &str) -> Value {
-    for _ in 0..400 {
-        if let Some(line) = capture
-            .lines()
-            .into_iter()
-            .find(|l| l["request_id"] == id && l["message"] == "request completed")
-        {
-            return line;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("no completion event for {id}: {}", capture.text());
 }

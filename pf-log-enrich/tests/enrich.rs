@@ -290,15 +290,7 @@ async fn completion_waits_for_the_end_of_streamed_bodies() {
         let n = s.read(&mut buf).await.unwrap();
         assert!(n > 0);
     } // connection closed here
-    let mut found = None;
-    for _ in 0..400 {
-        if let Some(l) = line("s-2") {
-            found = Some(l);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let aborted = found.expect("completion event for the aborted stream");
+    let aborted = capture.completion("s-2").await;
     assert_eq!(aborted["pf.response.incomplete"], true);
     assert_eq!(aborted["http.response.status_code"], 200);
 }
@@ -326,22 +318,8 @@ async fn empty_and_head_responses_are_complete_not_incomplete() {
         let head = loopback::request(addr, method, path, &[id]).await;
         assert_eq!(head.status, status, "{method} {path}");
     }
-    let completion = |id: &str| {
-        capture
-            .lines()
-            .into_iter()
-            .find(|l| l["request_id"] == id && l["message"] == "request completed")
-    };
     for id in ["e-404", "e-405", "e-204", "e-head"] {
-        let mut line = completion(id);
-        for _ in 0..200 {
-            if line.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            line = completion(id);
-        }
-        let line = line.unwrap_or_else(|| panic!("completion event for {id}"));
+        let line = capture.completion(id).await;
         assert!(
             line.get("pf.response.incomplete").is_none(),
             "{id} logged as incomplete: {line}"

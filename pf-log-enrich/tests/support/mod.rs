@@ -54,6 +54,24 @@ pub fn json_into(
     (tracing::subscriber::set_default(subscriber), guard)
 }
 
+impl Capture {
+    /// The completion event of request `id`, waited for (at most 10 s): the server completes a
+    /// request asynchronously, after the client has its response.
+    pub async fn completion(&self, id: &str) -> Value {
+        for _ in 0..400 {
+            if let Some(line) = self
+                .lines()
+                .into_iter()
+                .find(|l| l["request_id"] == id && l["message"] == "request completed")
+            {
+                return line;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("no completion event for {id}: {}", self.text());
+    }
+}
+
 /// A streamed body of three chunks, six bytes: `abc`, `de`, `f`.
 pub fn chunked_body() -> axum::body::Body {
     use futures_util::StreamExt;
