@@ -58,21 +58,26 @@ pub struct LoopbackClient {
 }
 
 impl LoopbackClient {
-    /// Serves `app` on 127.0.0.1 and opens one connection to it (`TCP_NODELAY`).
+    /// Serves `app` on 127.0.0.1 and opens one connection to it (`TCP_NODELAY`), within 10 s
+    /// (the runtime needs its timer).
     pub async fn start(app: Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        let stream = tokio::net::TcpStream::connect(addr)
+        let connect = async {
+            let stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .expect("connect to 127.0.0.1");
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("HTTP/1.1 handshake")
+        };
+        let (sender, conn) = tokio::time::timeout(Duration::from_secs(10), connect)
             .await
-            .expect("connect to 127.0.0.1");
-        stream.set_nodelay(true).expect("TCP_NODELAY");
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .expect("HTTP/1.1 handshake");
+            .unwrap_or_else(|_| panic!("no HTTP/1.1 connection to {addr} within 10 s"));
         tokio::spawn(conn);
         LoopbackClient {
             host: addr.to_string(),
@@ -80,7 +85,9 @@ impl LoopbackClient {
         }
     }
 
-    /// `GET /api/v1/users/42` with its `host` header: the status and the whole body.
+    /// `GET /api/v1/users/42` with its `host` header: the status and the whole body. No timeout
+    /// of its own, so that the timed loop measures the request alone: callers that wait on
+    /// other servers wrap it (`loopback_db` does).
     pub async fn get_user(&mut self) -> (axum::http::StatusCode, axum::body::Bytes) {
         let req = axum::http::Request::get("/api/v1/users/42")
             .header(axum::http::header::HOST, self.host.as_str())
