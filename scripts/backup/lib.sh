@@ -220,6 +220,9 @@ spawn() {
     # other end is opened
     if [[ -n ${PF_SPAWN_IN:-} ]]; then exec <"$PF_SPAWN_IN"; fi
     if [[ -n ${PF_SPAWN_OUT:-} ]]; then exec >"$PF_SPAWN_OUT"; fi
+    # tests only: widen the instant in which this subshell still takes the
+    # signals of the tool's process group (see swap_sql in pf-restore)
+    if [[ -n ${PF_TEST_SPAWN_PAUSE:-} ]]; then sleep "$PF_TEST_SPAWN_PAUSE"; fi
     if ((PF_SPAWN_IGNORE_SIGNALS)); then
       trap '' INT TERM
     else

@@ -902,9 +902,10 @@ t_swap_sigterm() {
   assert_log_format "$WORK/swapterm.err"
   assert_no_staging
 
-  # the same with SIGTERM to the whole process group, as timeout(1) sends it
+  # the same with SIGTERM to the whole process group, as timeout(1) sends it, at the worst
+  # moment: each swap statement's client is still forking (PF_TEST_SPAWN_PAUSE holds it there)
   sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
-  setsid "$RS" --target "$target" --force "$dump" >"$WORK/swapterm2.out" 2>"$WORK/swapterm2.err" &
+  PF_TEST_SPAWN_PAUSE=0.3 setsid "$RS" --target "$target" --force "$dump" >"$WORK/swapterm2.out" 2>"$WORK/swapterm2.err" &
   pid=$!
   wait_grep 'swap:' "$WORK/swapterm2.err" 600 || fail "the restore never reached the swap: $(tail -n 5 "$WORK/swapterm2.err")"
   kill -TERM -- "-$pid" 2>/dev/null || true
@@ -912,7 +913,8 @@ t_swap_sigterm() {
   wait_bounded "$pid" 60
   db_exists "$target" || fail "SIGTERM to the process group during the swap left no database '$target' (exit $RC)"
   [[ $(q "$target" "SELECT count(*) FROM items") == 300 ]] || fail "'$target' does not hold the restored data after a group SIGTERM: $(tail -n 5 "$WORK/swapterm2.err")"
-  [[ $RC == 143 ]] || fail "group SIGTERM: exit code $RC, expected 143"
+  [[ $(q "$target" "SELECT to_regclass('precious') IS NULL") == t ]] || fail "group SIGTERM: '$target' still holds the table of the previous database: the swap did not happen (exit $RC): $(tail -n 5 "$WORK/swapterm2.err")"
+  [[ $RC == 143 ]] || fail "group SIGTERM: exit code $RC, expected 143: $(tail -n 5 "$WORK/swapterm2.err")"
   assert_grep 'the swap was completed' "$WORK/swapterm2.err"
   assert_no_staging
 
