@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::Response;
-use pf_core::AnyBody;
+use pf_http_core::AnyBody;
 use pin_project_lite::pin_project;
 
 use crate::body::HealthBody;
@@ -69,7 +69,7 @@ where
 }
 
 #[cfg(feature = "axum")]
-impl<F, E> Future for ResponseFuture<F, E, pf_core::AxumBody>
+impl<F, E> Future for ResponseFuture<F, E, pf_http_core::AxumBody>
 where
     F: Future<Output = Result<Response<axum::body::Body>, E>>,
 {

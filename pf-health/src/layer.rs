@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use pf_core::AnyBody;
+use pf_http_core::AnyBody;
 
 use tower_layer::Layer;
 
@@ -38,7 +38,7 @@ use crate::service::HealthService;
 /// ```
 ///
 /// `M` is the body handling: [`AnyBody`] by default (responses carry a
-/// [`HealthBody`](crate::HealthBody)), or `pf_core::AxumBody` through
+/// [`HealthBody`](crate::HealthBody)), or `pf_http_core::AxumBody` through
 /// `axum_body` (feature `axum`).
 pub struct HealthLayer<M = AnyBody> {
     config: Arc<Config>,
@@ -92,7 +92,7 @@ impl<M> HealthLayer<M> {
     /// ```
     #[cfg(feature = "axum")]
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-    pub fn axum_body(self) -> HealthLayer<pf_core::AxumBody> {
+    pub fn axum_body(self) -> HealthLayer<pf_http_core::AxumBody> {
         HealthLayer {
             config: self.config,
             mode: PhantomData,

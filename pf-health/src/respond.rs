@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::Full;
-use pf_core::text::percent_decode;
+use pf_http_core::text::percent_decode;
 
 use crate::check::Status;
 use crate::error::ConfigError;

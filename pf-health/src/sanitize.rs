@@ -1,7 +1,7 @@
 //! [`sanitize_output`]: what of a check's output may be shown. Which keys hold secrets comes
-//! from [`pf_core::redact`], the rules every pf crate shares.
+//! from [`pf_http_core::redact`], the rules every pf crate shares.
 
-use pf_core::redact::is_sensitive_key;
+use pf_http_core::redact::is_sensitive_key;
 
 /// The maximum length in bytes of a check's output as shown in reports.
 pub const MAX_OUTPUT_LEN: usize = 256;

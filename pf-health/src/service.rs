@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pf_core::AnyBody;
+use pf_http_core::AnyBody;
 use tower::ServiceExt;
 use tower_service::Service;
 
@@ -33,7 +33,7 @@ use crate::respond::{Config, respond};
 /// # }
 /// ```
 ///
-/// `M` is the body handling ([`AnyBody`] or `pf_core::AxumBody`, see
+/// `M` is the body handling ([`AnyBody`] or `pf_http_core::AxumBody`, see
 /// `HealthLayer::axum_body`, feature `axum`).
 pub struct HealthService<S, M = AnyBody> {
     inner: S,
@@ -119,7 +119,7 @@ where
 
 /// The axum-native path: application responses pass through as they are.
 #[cfg(feature = "axum")]
-impl<S> Service<Request<axum::body::Body>> for HealthService<S, pf_core::AxumBody>
+impl<S> Service<Request<axum::body::Body>> for HealthService<S, pf_http_core::AxumBody>
 where
     S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>> + Clone,
 {
@@ -128,7 +128,7 @@ where
     type Future = ResponseFuture<
         tower::util::Oneshot<S, Request<axum::body::Body>>,
         S::Error,
-        pf_core::AxumBody,
+        pf_http_core::AxumBody,
     >;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http::HeaderValue;
-use pf_core::Route;
+use pf_http_core::Route;
 use tracing::{Dispatch, Subscriber, span::Id};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -142,12 +142,12 @@ impl TraceIds {
 
     /// Lower-case hex of the trace ID.
     pub fn trace_id_hex(&self) -> String {
-        pf_core::text::hex(&self.trace_id)
+        pf_http_core::text::hex(&self.trace_id)
     }
 
     /// Lower-case hex of the span ID.
     pub fn span_id_hex(&self) -> String {
-        pf_core::text::hex(&self.span_id)
+        pf_http_core::text::hex(&self.span_id)
     }
 }
 

@@ -156,7 +156,7 @@ impl DbOperation {
     ) -> Self {
         let command = command.to_ascii_uppercase();
         let key_summary: String = if redactor.is_sensitive(key) {
-            pf_core::redact::REDACTED.to_owned()
+            pf_http_core::redact::REDACTED.to_owned()
         } else {
             key.chars()
                 .map(|c| if c.is_ascii_digit() { '?' } else { c })

@@ -47,9 +47,9 @@
 //!   `OtelLogLayer`. They find each request's context under any subscriber that supports
 //!   span lookup (a `Registry`, a `Layered` stack, a `fmt()` subscriber).
 //! - The pipeline: [`init()`], [`Logging`], [`LogConfig`], [`LoggingGuard`], [`ExportStats`].
-//! - Shared: [`Redactor`] (pf-core's secret-key lists plus your own), the field names in
+//! - Shared: [`Redactor`] (pf-http-core's secret-key lists plus your own), the field names in
 //!   [`fields`], database and cache helpers in [`db`]. Route templates and route filters are
-//!   pf-core's ([`RouteExtractor`], [`MatchedPathRoute`], [`RouteFilter`]), the same as
+//!   pf-http-core's ([`RouteExtractor`], [`MatchedPathRoute`], [`RouteFilter`]), the same as
 //!   pf-metrics'.
 //!
 //! ## `init()` and the environment
@@ -129,7 +129,7 @@ pub use middleware::span::completion::{CompletionLevels, NoCompletionEvent, OnCo
 pub use middleware::span::future::ResponseFuture;
 pub use middleware::span::layer::RequestSpanLayer;
 pub use middleware::span::service::RequestSpan;
-pub use pf_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
+pub use pf_http_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
 pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 pub use pipeline::error::InitError;
 pub use pipeline::guard::LoggingGuard;

@@ -9,16 +9,16 @@
 //! Query strings are also checked by value: a value holding a URL with user information
 //! (`postgres://app:hunter2@db/app`, percent-encoded or not) is redacted whatever its key.
 //!
-//! The default words and keys are pf-core's ([`pf_core::redact::SENSITIVE_WORDS`],
-//! [`pf_core::redact::SENSITIVE_KEYS`]), the same lists pf-health's output sanitiser uses;
+//! The default words and keys are pf-http-core's ([`pf_http_core::redact::SENSITIVE_WORDS`],
+//! [`pf_http_core::redact::SENSITIVE_KEYS`]), the same lists pf-health's output sanitiser uses;
 //! a [`Redactor`] adds its own words and keys on top.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use pf_core::redact::{REDACTED, SENSITIVE_KEYS, SENSITIVE_WORDS, has_userinfo, normalize_key};
-use pf_core::text::percent_decode;
+use pf_http_core::redact::{REDACTED, SENSITIVE_KEYS, SENSITIVE_WORDS, has_userinfo, normalize_key};
+use pf_http_core::text::percent_decode;
 
 /// Key-based redactor. Cheap to clone (shared list).
 ///
@@ -78,7 +78,7 @@ fn start_table(words: &[Box<[u8]>]) -> Arc<[u64; 1024]> {
 }
 
 impl Default for Redactor {
-    /// pf-core's [`SENSITIVE_WORDS`] and [`SENSITIVE_KEYS`].
+    /// pf-http-core's [`SENSITIVE_WORDS`] and [`SENSITIVE_KEYS`].
     fn default() -> Self {
         SENSITIVE_KEYS
             .iter()

@@ -1,6 +1,6 @@
 //! Body wrappers that count the bytes that actually pass.
 //!
-//! Why not pf-core's `ObservedBody`: the response body also watches a gRPC
+//! Why not pf-http-core's `ObservedBody`: the response body also watches a gRPC
 //! call's trailers (its status) and a panic unwinding through `poll_frame`
 //! (status `Internal`), which an end-of-body observer cannot see. For the
 //! request body `ObservedBody` would do, but it keeps its byte counter

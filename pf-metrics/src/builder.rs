@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use pf_core::{METHOD_LABELS, RouteFilter};
+use pf_http_core::{METHOD_LABELS, RouteFilter};
 
 use crate::config::{
     ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,

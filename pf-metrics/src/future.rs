@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use crate::body::ResponseBody;
 use crate::grpc::Ending;
 use crate::record::{Completion, InFlight};
-use pf_core::AnyBody;
+use pf_http_core::AnyBody;
 
 pin_project! {
     /// Response future of [`HttpMetrics`](crate::HttpMetrics).
@@ -21,7 +21,7 @@ pin_project! {
     /// the inner service unwound through it; a gRPC call as `Canceled` (or
     /// `DeadlineExceeded` once its `grpc-timeout` passed), or `Internal`.
     ///
-    /// `M` is the layer's body handling ([`AnyBody`] or `pf_core::AxumBody`).
+    /// `M` is the layer's body handling ([`AnyBody`] or `pf_http_core::AxumBody`).
     pub struct ResponseFuture<F, M = AnyBody> {
         #[pin]
         inner: F,
@@ -133,7 +133,7 @@ where
 /// observed to its end (a stream, a large body), and only then is it wrapped
 /// (and boxed once by `axum::body::Body::new`).
 #[cfg(feature = "axum")]
-impl<F, E> Future for ResponseFuture<F, pf_core::AxumBody>
+impl<F, E> Future for ResponseFuture<F, pf_http_core::AxumBody>
 where
     F: Future<Output = Result<Response<axum::body::Body>, E>>,
 {

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use pf_core::{RouteFilter, UNMATCHED_ROUTE};
+use pf_http_core::{RouteFilter, UNMATCHED_ROUTE};
 
 use crate::config::OVERFLOW_ROUTE;
 use crate::table::{Lookup, SeriesTable};

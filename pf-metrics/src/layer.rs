@@ -4,7 +4,7 @@ use tower_layer::Layer;
 
 use crate::registry::MetricsRegistry;
 use crate::service::HttpMetrics;
-use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor};
+use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 
 /// A [`Layer`] recording request count, duration, in-flight requests and body
 /// sizes per method, route template and status into a [`MetricsRegistry`].
@@ -31,7 +31,7 @@ use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 /// `M` is the body handling: [`AnyBody`] by default (the layer wraps the
 /// bodies in [`RequestBody`](crate::RequestBody) and
 /// [`ResponseBody`](crate::ResponseBody), for any service), or
-/// `pf_core::AxumBody` through [`axum_body`](Self::axum_body).
+/// `pf_http_core::AxumBody` through [`axum_body`](Self::axum_body).
 #[derive(Clone, Debug)]
 pub struct HttpMetricsLayer<R = MatchedPathRoute, M = AnyBody> {
     registry: MetricsRegistry,
@@ -63,7 +63,7 @@ impl<R, M> HttpMetricsLayer<R, M> {
     /// Takes and hands back `axum::body::Body` (feature `axum`, for axum
     /// routers): a body is wrapped only when it must be observed (a request
     /// body that is not empty, a response streamed past its head, see
-    /// [`pf_core::sent_with_head`]), so `Router::layer` does not box bodies
+    /// [`pf_http_core::sent_with_head`]), so `Router::layer` does not box bodies
     /// again and `axum::middleware::from_fn` layers compose after this one
     /// as they are. The numbers are the same as with the default.
     ///
@@ -82,11 +82,11 @@ impl<R, M> HttpMetricsLayer<R, M> {
     /// ```
     #[cfg(feature = "axum")]
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-    pub fn axum_body(self) -> HttpMetricsLayer<R, pf_core::AxumBody> {
+    pub fn axum_body(self) -> HttpMetricsLayer<R, pf_http_core::AxumBody> {
         HttpMetricsLayer {
             registry: self.registry,
             extractor: self.extractor,
-            mode: pf_core::AxumBody,
+            mode: pf_http_core::AxumBody,
         }
     }
 

@@ -205,8 +205,8 @@ pub use operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{OtlpPush, OtlpPushError, OtlpPushHandle};
 #[cfg(feature = "axum")]
-pub use pf_core::AxumBody;
-pub use pf_core::{AnyBody, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
+pub use pf_http_core::AxumBody;
+pub use pf_http_core::{AnyBody, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
 pub use process::ProcessCollector;
 pub use registry::MetricsRegistry;
 pub use repository::{Outcome, RepositoryMetrics};

@@ -231,7 +231,7 @@ impl Completion {
     }
 
     /// Completes the request now when its body is sent with its head
-    /// ([`pf_core::sent_with_head`]: empty or buffered), and otherwise hands
+    /// ([`pf_http_core::sent_with_head`]: empty or buffered), and otherwise hands
     /// the recorder back for the body wrapper. A gRPC call waiting for its
     /// trailers is only complete at once when its body is empty.
     #[inline]
@@ -239,7 +239,7 @@ impl Completion {
         let sent = if self.wants_trailers() {
             body.is_end_stream().then_some(0)
         } else {
-            pf_core::sent_with_head(body)
+            pf_http_core::sent_with_head(body)
         };
         match sent {
             Some(bytes) => {

@@ -132,7 +132,7 @@ mod tests {
     use crate::config::OVERFLOW_ROUTE;
     use crate::intern::RouteEntry;
     use crate::store::ResponseSeries;
-    use pf_core::UNMATCHED_ROUTE;
+    use pf_http_core::UNMATCHED_ROUTE;
 
     #[test]
     fn invalid_configuration_is_refused_with_a_reason() {

@@ -16,7 +16,7 @@ use crate::intern::RouteEntry;
 use crate::record::InFlight;
 use crate::record::RequestSize;
 use crate::registry::MetricsRegistry;
-use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
+use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
 
 /// Records HTTP request metrics for the wrapped service; built by
 /// [`HttpMetricsLayer`](crate::HttpMetricsLayer).
@@ -44,7 +44,7 @@ use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
 /// ```
 ///
 /// `M` is the body handling: [`AnyBody`] (the default, for any service) or
-/// `pf_core::AxumBody` (see [`HttpMetricsLayer::axum_body`](crate::HttpMetricsLayer::axum_body)).
+/// `pf_http_core::AxumBody` (see [`HttpMetricsLayer::axum_body`](crate::HttpMetricsLayer::axum_body)).
 pub struct HttpMetrics<S, R = MatchedPathRoute, M = AnyBody> {
     inner: S,
     shared: Arc<Shared<R>>,
@@ -174,14 +174,14 @@ where
 /// The axum-native path: `axum::body::Body` in, `axum::body::Body` out; a
 /// request body is wrapped (and boxed) only when it is not empty.
 #[cfg(feature = "axum")]
-impl<S, R> Service<Request<axum::body::Body>> for HttpMetrics<S, R, pf_core::AxumBody>
+impl<S, R> Service<Request<axum::body::Body>> for HttpMetrics<S, R, pf_http_core::AxumBody>
 where
     S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
     R: RouteExtractor,
 {
     type Response = Response<axum::body::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, pf_core::AxumBody>;
+    type Future = ResponseFuture<S::Future, pf_http_core::AxumBody>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use pf_core::METHOD_LABELS;
+use pf_http_core::METHOD_LABELS;
 
 use crate::collector::Collector;
 use crate::config::{Naming, OVERFLOW_ROUTE, Timing};

@@ -16,7 +16,7 @@ pub(crate) struct RedactingSpanExporter<E> {
 fn redact(redactor: &Redactor, attrs: &mut [KeyValue]) {
     for kv in attrs.iter_mut() {
         if redactor.is_sensitive(kv.key.as_str()) {
-            *kv = KeyValue::new(kv.key.clone(), Value::from(pf_core::redact::REDACTED));
+            *kv = KeyValue::new(kv.key.clone(), Value::from(pf_http_core::redact::REDACTED));
         } else if kv.key.as_str() == crate::fields::URL_QUERY
             && let Value::String(s) = &kv.value
         {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use pf_core::redact::REDACTED;
+use pf_http_core::redact::REDACTED;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::FormatFields;

@@ -14,7 +14,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use pf_core::redact::REDACTED;
+use pf_http_core::redact::REDACTED;
 
 use crate::context::{SpanContext, WithContext, with_context_hooks};
 use crate::fields;

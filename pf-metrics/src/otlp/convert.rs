@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use pf_core::{METHOD_LABELS, UNMATCHED_ROUTE};
+use pf_http_core::{METHOD_LABELS, UNMATCHED_ROUTE};
 
 use crate::series::{Cells, HistogramLayout};
 use crate::store::{IN_FLIGHT_WORD, Store};

@@ -1,5 +1,5 @@
 //! [`ResponseBody`]: the completion event at the end of the response body, so that the
-//! duration and the span cover streamed bodies too. Built on pf-core's [`ObservedBody`],
+//! duration and the span cover streamed bodies too. Built on pf-http-core's [`ObservedBody`],
 //! which tells how the body ended exactly once (a body already at its end and a HEAD
 //! response's body are complete at once: the server never polls or sends them).
 
@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
-use pf_core::{BodyEnd, ObservedBody, OnBodyEnd};
+use pf_http_core::{BodyEnd, ObservedBody, OnBodyEnd};
 use pin_project_lite::pin_project;
 
 use crate::middleware::span::completion::{Completion, CompletionLevels, OnCompletion};

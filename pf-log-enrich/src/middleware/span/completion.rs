@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use pf_core::BodyEnd;
+use pf_http_core::BodyEnd;
 use tracing::{Level, Span};
 
 use crate::context::millis;

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderName, Response};
-use pf_core::AnyBody;
+use pf_http_core::AnyBody;
 use pin_project_lite::pin_project;
 
 use crate::context::RequestId;
@@ -21,7 +21,7 @@ pin_project! {
     /// If it is dropped before completion (client went away, or the handler panicked without
     /// a catch-panic layer inside), a "request cancelled" event is emitted instead.
     ///
-    /// `M` is the layer's body handling ([`AnyBody`] or `pf_core::AxumBody`).
+    /// `M` is the layer's body handling ([`AnyBody`] or `pf_http_core::AxumBody`).
     pub struct ResponseFuture<F, C = CompletionLevels, M = AnyBody>
     where
         C: OnCompletion,
@@ -131,7 +131,7 @@ where
 /// event need not wait for it (excluded route, HEAD, a body sent with its
 /// head); otherwise it is wrapped and boxed once.
 #[cfg(feature = "axum")]
-impl<F, E, C> Future for ResponseFuture<F, C, pf_core::AxumBody>
+impl<F, E, C> Future for ResponseFuture<F, C, pf_http_core::AxumBody>
 where
     F: Future<Output = Result<Response<axum::body::Body>, E>>,
     C: OnCompletion,
@@ -146,11 +146,11 @@ where
         let sent = if h.head {
             Some(0)
         } else {
-            pf_core::sent_with_head(h.response.body())
+            pf_http_core::sent_with_head(h.response.body())
         };
         Poll::Ready(Ok(match sent {
             Some(bytes) => {
-                completion.response(h.status, pf_core::BodyEnd::Complete, bytes);
+                completion.response(h.status, pf_http_core::BodyEnd::Complete, bytes);
                 h.response
             }
             None => h.response.map(|body| {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderName;
-use pf_core::{AnyBody, MatchedPathRoute, RouteExtractor, RouteFilter};
+use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor, RouteFilter};
 use tower_layer::Layer;
 
 use crate::middleware::client::TrustedProxies;
@@ -144,7 +144,7 @@ impl<R, C, M> RequestSpanLayer<R, C, M> {
     /// Takes and hands back `axum::body::Body` (feature `axum`, for axum
     /// routers): the response body is wrapped only when the completion event
     /// has to wait for its end (a stream, a large body: see
-    /// [`pf_core::sent_with_head`]), so `Router::layer` does not box bodies
+    /// [`pf_http_core::sent_with_head`]), so `Router::layer` does not box bodies
     /// again and `axum::middleware::from_fn` layers compose after this one
     /// as they are. The span and the completion event are the same as with
     /// the default.
@@ -163,12 +163,12 @@ impl<R, C, M> RequestSpanLayer<R, C, M> {
     /// ```
     #[cfg(feature = "axum")]
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-    pub fn axum_body(self) -> RequestSpanLayer<R, C, pf_core::AxumBody> {
+    pub fn axum_body(self) -> RequestSpanLayer<R, C, pf_http_core::AxumBody> {
         RequestSpanLayer {
             route: self.route,
             on_completion: self.on_completion,
             shared: self.shared,
-            mode: pf_core::AxumBody,
+            mode: pf_http_core::AxumBody,
         }
     }
 
@@ -193,7 +193,7 @@ impl<R, C, M> RequestSpanLayer<R, C, M> {
     /// Leaves requests to these route templates alone: no span (so nothing is exported over
     /// OTLP), no completion event, no [`Identity`](crate::Identity) in the extensions (the
     /// axum extractor yields a detached one). Only the request ID is still set and echoed
-    /// when [`request_id`](Self::request_id) is on. The pattern is pf-core's [`RouteFilter`]
+    /// when [`request_id`](Self::request_id) is on. The pattern is pf-http-core's [`RouteFilter`]
     /// syntax, the same as pf-metrics': an exact template (`/metrics`) or a prefix ending in
     /// `*` (`/internal/*`), matched against the route template (requests that matched no
     /// route are never excluded). Call it once per pattern.

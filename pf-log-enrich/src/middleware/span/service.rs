@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{HeaderName, Request, Response, Version};
-use pf_core::{AnyBody, RouteExtractor, RouteFilter};
+use pf_http_core::{AnyBody, RouteExtractor, RouteFilter};
 use tower_service::Service;
 use tracing::field::Empty;
 
@@ -35,9 +35,9 @@ pub(crate) struct Shared {
 /// Service that wraps each request in an `HTTP request` span.
 ///
 /// `M` is the body handling: [`AnyBody`] (the default, for any service) or
-/// `pf_core::AxumBody` (see `RequestSpanLayer::axum_body`, feature `axum`).
+/// `pf_http_core::AxumBody` (see `RequestSpanLayer::axum_body`, feature `axum`).
 #[derive(Clone)]
-pub struct RequestSpan<S, R = pf_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
+pub struct RequestSpan<S, R = pf_http_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
     pub(crate) inner: S,
     pub(crate) route: R,
     pub(crate) on_completion: C,
@@ -90,7 +90,7 @@ fn captured_headers(shared: &Shared, headers: &http::HeaderMap) -> Option<String
             s.push_str(name.as_str());
             s.push_str(": ");
             if shared.redactor.is_sensitive(name.as_str()) {
-                s.push_str(pf_core::redact::REDACTED);
+                s.push_str(pf_http_core::redact::REDACTED);
             } else {
                 s.push_str(v.to_str().unwrap_or("<non-ascii>"));
             }
@@ -122,7 +122,7 @@ where
 /// The axum-native path: `axum::body::Body` in and out; a response body is
 /// wrapped (and boxed) only when the completion event has to wait for its end.
 #[cfg(feature = "axum")]
-impl<S, R, C> Service<Request<axum::body::Body>> for RequestSpan<S, R, C, pf_core::AxumBody>
+impl<S, R, C> Service<Request<axum::body::Body>> for RequestSpan<S, R, C, pf_http_core::AxumBody>
 where
     S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
     R: RouteExtractor,
@@ -130,7 +130,7 @@ where
 {
     type Response = Response<axum::body::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, C, pf_core::AxumBody>;
+    type Future = ResponseFuture<S::Future, C, pf_http_core::AxumBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -165,7 +165,7 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
         // The request's parts apart, so that the extensions can be updated while the span's
         // fields still borrow the URI and headers.
         let (mut parts, body) = req.into_parts();
-        let method = pf_core::method_label(&parts.method);
+        let method = pf_http_core::method_label(&parts.method);
         let query = parts.uri.query().map(|q| shared.redactor.redact_query(q));
         let scheme = parts.uri.scheme_str().unwrap_or("http");
         let user_agent = parts

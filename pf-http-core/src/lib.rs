@@ -14,7 +14,7 @@
 //! the layers take them.
 //!
 //! ```
-//! use pf_core::{RouteFilter, UNMATCHED_ROUTE, method_label};
+//! use pf_http_core::{RouteFilter, UNMATCHED_ROUTE, method_label};
 //!
 //! let excluded = RouteFilter::new(["/metrics", "/internal/*"]);
 //! assert!(excluded.matches("/internal/debug"));

@@ -12,7 +12,7 @@ pub const METHOD_LABELS: [&str; 10] = [
 /// The index of a method's label in [`METHOD_LABELS`] (9 for `_OTHER`).
 ///
 /// ```
-/// use pf_core::{METHOD_LABELS, method_index};
+/// use pf_http_core::{METHOD_LABELS, method_index};
 /// assert_eq!(METHOD_LABELS[usize::from(method_index(&http::Method::PATCH))], "PATCH");
 /// ```
 #[inline]
@@ -35,7 +35,7 @@ pub fn method_index(method: &Method) -> u8 {
 /// The label of a method: its name when standard, `_OTHER` otherwise.
 ///
 /// ```
-/// use pf_core::method_label;
+/// use pf_http_core::method_label;
 /// assert_eq!(method_label(&http::Method::GET), "GET");
 /// assert_eq!(method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()), "_OTHER");
 /// ```
@@ -47,8 +47,8 @@ pub fn method_label(method: &Method) -> &'static str {
 /// The class of a status code: `"1xx"` to `"5xx"`, `"_OTHER"` outside 100..=599.
 ///
 /// ```
-/// assert_eq!(pf_core::status_class(404), "4xx");
-/// assert_eq!(pf_core::status_class(99), "_OTHER");
+/// assert_eq!(pf_http_core::status_class(404), "4xx");
+/// assert_eq!(pf_http_core::status_class(99), "_OTHER");
 /// ```
 #[inline]
 pub fn status_class(status: u16) -> &'static str {

@@ -15,7 +15,7 @@ pub const UNMATCHED_ROUTE: &str = "__unmatched__";
 /// count increment, not a copy).
 ///
 /// ```
-/// use pf_core::Route;
+/// use pf_http_core::Route;
 ///
 /// let route = Route::from("/api/v1/users/{id}");
 /// assert_eq!(route.as_str(), "/api/v1/users/{id}");
@@ -109,7 +109,7 @@ impl From<axum::extract::MatchedPath> for Route {
 ///
 /// ```
 /// use http::{Extensions, Uri};
-/// use pf_core::{Route, RouteExtractor};
+/// use pf_http_core::{Route, RouteExtractor};
 ///
 /// /// Routes of a hand-written hyper service: two fixed templates.
 /// #[derive(Clone)]
@@ -159,7 +159,7 @@ pub trait RouteExtractor: Clone + Send + Sync + 'static {
 /// router: add them with `Router::layer`.
 ///
 /// ```
-/// use pf_core::{MatchedPathRoute, RouteExtractor};
+/// use pf_http_core::{MatchedPathRoute, RouteExtractor};
 ///
 /// let uri: http::Uri = "/x".parse().unwrap();
 /// // No router ran: no template.

@@ -43,7 +43,7 @@ pub const SENT_WITH_HEAD_LIMIT: u64 = 64 * 1024;
 /// ```
 /// use bytes::Bytes;
 /// use http_body_util::{Empty, Full, StreamBody};
-/// use pf_core::sent_with_head;
+/// use pf_http_core::sent_with_head;
 ///
 /// assert_eq!(sent_with_head(&Empty::<Bytes>::new()), Some(0));
 /// assert_eq!(sent_with_head(&Full::new(Bytes::from_static(b"{\"id\":7}"))), Some(8));
@@ -101,7 +101,7 @@ pin_project! {
     /// ```
     /// use std::sync::{Arc, Mutex};
     /// use http_body_util::{BodyExt, Full};
-    /// use pf_core::{BodyEnd, ObservedBody};
+    /// use pf_http_core::{BodyEnd, ObservedBody};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let seen = Arc::new(Mutex::new(None));

@@ -11,7 +11,7 @@
 //! attributes) and pf-health's output sanitiser both use these rules.
 //!
 //! ```
-//! use pf_core::redact::is_sensitive_key;
+//! use pf_http_core::redact::is_sensitive_key;
 //!
 //! assert!(is_sensitive_key("X-Amz-Signature"));
 //! assert!(is_sensitive_key("db.password"));
@@ -62,7 +62,7 @@ pub const SENSITIVE_KEYS: &[&str] = &[
 /// trailing characters that are not ASCII letters or digits.
 ///
 /// ```
-/// assert_eq!(pf_core::redact::normalize_key("\"X-Api_Key\":"), "xapikey");
+/// assert_eq!(pf_http_core::redact::normalize_key("\"X-Api_Key\":"), "xapikey");
 /// ```
 pub fn normalize_key(key: &str) -> String {
     key.trim_matches(|c: char| !c.is_ascii_alphanumeric())
@@ -81,7 +81,7 @@ pub fn is_sensitive_key(key: &str) -> bool {
 /// given words (contained) and exact keys (equal).
 ///
 /// ```
-/// use pf_core::redact::is_sensitive_normalized;
+/// use pf_http_core::redact::is_sensitive_normalized;
 /// assert!(is_sensitive_normalized("tenantpin", &["pin"], &[] as &[&str]));
 /// assert!(!is_sensitive_normalized("", &["pin"], &["x"]));
 /// ```
@@ -100,7 +100,7 @@ pub fn is_sensitive_normalized<W: AsRef<str>, K: AsRef<str>>(
 /// its key.
 ///
 /// ```
-/// use pf_core::redact::has_userinfo;
+/// use pf_http_core::redact::has_userinfo;
 /// assert!(has_userinfo("postgres://app:hunter2@db/app"));
 /// assert!(!has_userinfo("https://example.com/a@b"));
 /// ```

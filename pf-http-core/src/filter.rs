@@ -8,7 +8,7 @@ use std::sync::Arc;
 /// `/users/{id}` whatever the ID. Cheap to clone.
 ///
 /// ```
-/// use pf_core::RouteFilter;
+/// use pf_http_core::RouteFilter;
 ///
 /// let filter = RouteFilter::new(["/metrics", "/internal/*"]);
 /// assert!(filter.matches("/metrics"));
