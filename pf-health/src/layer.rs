@@ -40,6 +40,7 @@ use crate::service::HealthService;
 /// `M` is the body handling: [`AnyBody`] by default (responses carry a
 /// [`HealthBody`](crate::HealthBody)), or `pf_http_core::AxumBody` through
 /// `axum_body` (feature `axum`).
+#[must_use]
 pub struct HealthLayer<M = AnyBody> {
     config: Arc<Config>,
     mode: PhantomData<fn() -> M>,

@@ -45,6 +45,7 @@ pub enum Mode {
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct CheckOptions {
     pub(crate) timeout: Duration,
     pub(crate) critical: bool,

@@ -207,6 +207,7 @@ impl HealthRegistry {
 
 /// Builds a [`HealthRegistry`]: see there for an example.
 #[derive(Default)]
+#[must_use]
 pub struct HealthRegistryBuilder {
     checks: Vec<(String, Arc<dyn DynCheck>, CheckOptions)>,
     listeners: Vec<Listener>,

@@ -41,7 +41,7 @@
 //! ## What is where
 //!
 //! - The request middleware (tower): [`RequestIdLayer`], [`RequestSpanLayer`] and what they
-//!   produce ([`RequestSpan`], [`ResponseFuture`], [`ResponseBody`]), late identity
+//!   produce ([`RequestSpanService`], [`ResponseFuture`], [`ResponseBody`]), late identity
 //!   ([`Identity`], [`RecordIdentityLayer`]), [`TrustedProxies`].
 //! - The subscriber layers (tracing): [`JsonLayer`], [`HumanLayer`], [`RedactingFields`],
 //!   `OtelLogLayer`. They find each request's context under any subscriber that supports
@@ -114,7 +114,7 @@ mod subscriber;
 pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
 pub use middleware::client::TrustedProxies;
 pub use middleware::identity::{
-    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentity,
+    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityService,
     RecordIdentityLayer,
 };
 #[cfg(feature = "opentelemetry")]
@@ -128,7 +128,7 @@ pub use middleware::span::body::ResponseBody;
 pub use middleware::span::completion::{CompletionLevels, NoCompletionEvent, OnCompletion};
 pub use middleware::span::future::ResponseFuture;
 pub use middleware::span::layer::RequestSpanLayer;
-pub use middleware::span::service::RequestSpan;
+pub use middleware::span::service::RequestSpanService;
 pub use pf_http_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
 pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 pub use pipeline::error::InitError;

@@ -89,7 +89,7 @@ impl<B: Body> Body for RequestBody<B> {
 }
 
 pin_project! {
-    /// Response body returned by [`HttpMetrics`](crate::HttpMetrics): counts
+    /// Response body returned by [`HttpMetricsService`](crate::HttpMetricsService): counts
     /// the bytes sent and completes the request's metrics at the end of the
     /// body, or when the body is dropped (client gone).
     pub struct ResponseBody<B> {

@@ -38,6 +38,7 @@ use crate::text::{escape_label_value, format_float};
 /// ```
 #[derive(Clone)]
 #[must_use]
+#[must_use]
 pub struct MetricsRegistryBuilder {
     naming: Naming,
     prefix: Option<String>,

@@ -1,4 +1,4 @@
-//! The response future of [`HttpMetrics`](crate::HttpMetrics).
+//! The response future of [`HttpMetricsService`](crate::HttpMetricsService).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -14,7 +14,7 @@ use crate::record::{Completion, InFlight};
 use pf_http_core::AnyBody;
 
 pin_project! {
-    /// Response future of [`HttpMetrics`](crate::HttpMetrics).
+    /// Response future of [`HttpMetricsService`](crate::HttpMetricsService).
     ///
     /// If it is dropped before the response head exists, the request is
     /// recorded as `499` (client closed request), or as `500` when a panic in

@@ -3,7 +3,7 @@
 use tower_layer::Layer;
 
 use crate::registry::MetricsRegistry;
-use crate::service::HttpMetrics;
+use crate::service::HttpMetricsService;
 use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 
 /// A [`Layer`] recording request count, duration, in-flight requests and body
@@ -33,6 +33,7 @@ use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 /// [`ResponseBody`](crate::ResponseBody), for any service), or
 /// `pf_http_core::AxumBody` through [`axum_body`](Self::axum_body).
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct HttpMetricsLayer<R = MatchedPathRoute, M = AnyBody> {
     registry: MetricsRegistry,
     extractor: R,
@@ -97,9 +98,9 @@ impl<R, M> HttpMetricsLayer<R, M> {
 }
 
 impl<S, R: Clone, M> Layer<S> for HttpMetricsLayer<R, M> {
-    type Service = HttpMetrics<S, R, M>;
+    type Service = HttpMetricsService<S, R, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpMetrics::new(inner, self.registry.clone(), self.extractor.clone())
+        HttpMetricsService::new(inner, self.registry.clone(), self.extractor.clone())
     }
 }

@@ -213,7 +213,7 @@ pub use repository::{Outcome, RepositoryMetrics};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
-pub use service::HttpMetrics;
+pub use service::HttpMetricsService;
 
 /// The README's examples compile and run as doc tests (the runtime one needs `tokio`).
 #[cfg(all(doctest, feature = "tokio"))]

@@ -1,4 +1,4 @@
-//! The [`HttpMetrics`] service.
+//! The [`HttpMetricsService`] service.
 
 use std::marker::PhantomData;
 use std::ptr;
@@ -45,7 +45,7 @@ use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
 ///
 /// `M` is the body handling: [`AnyBody`] (the default, for any service) or
 /// `pf_http_core::AxumBody` (see [`HttpMetricsLayer::axum_body`](crate::HttpMetricsLayer::axum_body)).
-pub struct HttpMetrics<S, R = MatchedPathRoute, M = AnyBody> {
+pub struct HttpMetricsService<S, R = MatchedPathRoute, M = AnyBody> {
     inner: S,
     shared: Arc<Shared<R>>,
     mode: PhantomData<fn() -> M>,
@@ -60,7 +60,7 @@ pub(crate) struct Shared<R> {
     last_route: AtomicPtr<RouteEntry>,
 }
 
-impl<S, R, M> HttpMetrics<S, R, M> {
+impl<S, R, M> HttpMetricsService<S, R, M> {
     pub(crate) fn new(inner: S, registry: MetricsRegistry, extractor: R) -> Self {
         Self {
             inner,
@@ -79,7 +79,7 @@ impl<S, R, M> HttpMetrics<S, R, M> {
     }
 }
 
-impl<S: Clone, R, M> Clone for HttpMetrics<S, R, M> {
+impl<S: Clone, R, M> Clone for HttpMetricsService<S, R, M> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -89,9 +89,9 @@ impl<S: Clone, R, M> Clone for HttpMetrics<S, R, M> {
     }
 }
 
-impl<S: std::fmt::Debug, R, M> std::fmt::Debug for HttpMetrics<S, R, M> {
+impl<S: std::fmt::Debug, R, M> std::fmt::Debug for HttpMetricsService<S, R, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpMetrics")
+        f.debug_struct("HttpMetricsService")
             .field("inner", &self.inner)
             .field("registry", &self.shared.registry)
             .finish()
@@ -147,7 +147,7 @@ impl<R: RouteExtractor> Shared<R> {
     }
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S, R, AnyBody>
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetricsService<S, R, AnyBody>
 where
     S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     R: RouteExtractor,
@@ -174,7 +174,7 @@ where
 /// The axum-native path: `axum::body::Body` in, `axum::body::Body` out; a
 /// request body is wrapped (and boxed) only when it is not empty.
 #[cfg(feature = "axum")]
-impl<S, R> Service<Request<axum::body::Body>> for HttpMetrics<S, R, pf_http_core::AxumBody>
+impl<S, R> Service<Request<axum::body::Body>> for HttpMetricsService<S, R, pf_http_core::AxumBody>
 where
     S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
     R: RouteExtractor,

@@ -61,7 +61,7 @@ fn recording_a_request_allocates_nothing_once_the_series_exists() {
         .unwrap();
     rt.block_on(async {
         let one = async |service: &mut _| {
-            let svc: &mut pf_metrics::HttpMetrics<_, FixedRoute> = service;
+            let svc: &mut pf_metrics::HttpMetricsService<_, FixedRoute> = service;
             let response = svc
                 .ready()
                 .await

@@ -396,6 +396,7 @@ where
 ///     .layer(RequestSpanLayer::new());
 /// ```
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct RecordIdentityLayer<E> {
     extractor: E,
 }
@@ -408,9 +409,9 @@ impl<E> RecordIdentityLayer<E> {
 }
 
 impl<S, E: Clone> Layer<S> for RecordIdentityLayer<E> {
-    type Service = RecordIdentity<S, E>;
+    type Service = RecordIdentityService<S, E>;
     fn layer(&self, inner: S) -> Self::Service {
-        RecordIdentity {
+        RecordIdentityService {
             inner,
             extractor: self.extractor.clone(),
         }
@@ -419,12 +420,12 @@ impl<S, E: Clone> Layer<S> for RecordIdentityLayer<E> {
 
 /// Service produced by [`RecordIdentityLayer`].
 #[derive(Clone, Debug)]
-pub struct RecordIdentity<S, E> {
+pub struct RecordIdentityService<S, E> {
     inner: S,
     extractor: E,
 }
 
-impl<S, E, B> Service<Request<B>> for RecordIdentity<S, E>
+impl<S, E, B> Service<Request<B>> for RecordIdentityService<S, E>
 where
     S: Service<Request<B>>,
     E: IdentityExtractor,

@@ -127,6 +127,7 @@ where
 ///     .layer(RequestIdLayer::new());
 /// ```
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct RequestIdLayer<M = MakeRequestUuidV7> {
     header: HeaderName,
     make: M,

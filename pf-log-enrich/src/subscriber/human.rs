@@ -39,6 +39,7 @@ use crate::subscriber::fields::is_internal;
 /// let subscriber = tracing_subscriber::registry().with(HumanLayer::new(std::io::stdout));
 /// tracing::subscriber::with_default(subscriber, || tracing::info!(port = 3000, "listening"));
 /// ```
+#[must_use]
 pub struct HumanLayer<W> {
     make_writer: W,
     redactor: Redactor,

@@ -30,6 +30,7 @@ use crate::subscriber::fields::is_internal;
 /// let subscriber = tracing_subscriber::registry().with(OtelLogLayer::new(&provider));
 /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
 /// ```
+#[must_use]
 pub struct OtelLogLayer<L> {
     logger: L,
     redactor: Redactor,

@@ -30,7 +30,7 @@ impl<C: OnCompletion> OnBodyEnd for Finish<C> {
 }
 
 pin_project! {
-    /// Response body of [`RequestSpan`](crate::RequestSpan): counts the bytes and emits the
+    /// Response body of [`RequestSpanService`](crate::RequestSpanService): counts the bytes and emits the
     /// "request completed" event at the end of the body (or when it is dropped early, with
     /// `pf.response.incomplete = true`).
     pub struct ResponseBody<B, C = CompletionLevels>

@@ -16,7 +16,7 @@ use crate::middleware::span::body::ResponseBody;
 use crate::middleware::span::completion::{Completion, CompletionLevels, OnCompletion};
 
 pin_project! {
-    /// Response future of [`RequestSpan`](crate::RequestSpan).
+    /// Response future of [`RequestSpanService`](crate::RequestSpanService).
     ///
     /// If it is dropped before completion (client went away, or the handler panicked without
     /// a catch-panic layer inside), a "request cancelled" event is emitted instead.

@@ -10,7 +10,7 @@ use tower_layer::Layer;
 use crate::middleware::client::TrustedProxies;
 use crate::middleware::identity::IdentityOnSpan;
 use crate::middleware::span::completion::{CompletionLevels, OnCompletion};
-use crate::middleware::span::service::{RequestSpan, Shared};
+use crate::middleware::span::service::{RequestSpanService, Shared};
 use crate::redact::Redactor;
 
 /// Layer opening one `HTTP request` span per request, with OpenTelemetry HTTP server
@@ -46,6 +46,7 @@ use crate::redact::Redactor;
 ///     .layer(RequestIdLayer::new());
 /// ```
 #[derive(Clone)]
+#[must_use]
 pub struct RequestSpanLayer<R = MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
     route: R,
     on_completion: C,
@@ -245,10 +246,10 @@ impl<R, C, M> RequestSpanLayer<R, C, M> {
 }
 
 impl<S, R: Clone, C: Clone, M> Layer<S> for RequestSpanLayer<R, C, M> {
-    type Service = RequestSpan<S, R, C, M>;
+    type Service = RequestSpanService<S, R, C, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestSpan {
+        RequestSpanService {
             inner,
             route: self.route.clone(),
             on_completion: self.on_completion.clone(),

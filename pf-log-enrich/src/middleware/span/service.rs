@@ -1,4 +1,4 @@
-//! [`RequestSpan`]: the service produced by [`RequestSpanLayer`](crate::RequestSpanLayer).
+//! [`RequestSpanService`]: the service produced by [`RequestSpanLayer`](crate::RequestSpanLayer).
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -37,7 +37,7 @@ pub(crate) struct Shared {
 /// `M` is the body handling: [`AnyBody`] (the default, for any service) or
 /// `pf_http_core::AxumBody` (see `RequestSpanLayer::axum_body`, feature `axum`).
 #[derive(Clone)]
-pub struct RequestSpan<S, R = pf_http_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
+pub struct RequestSpanService<S, R = pf_http_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
     pub(crate) inner: S,
     pub(crate) route: R,
     pub(crate) on_completion: C,
@@ -45,9 +45,9 @@ pub struct RequestSpan<S, R = pf_http_core::MatchedPathRoute, C = CompletionLeve
     pub(crate) mode: std::marker::PhantomData<fn() -> M>,
 }
 
-impl<S: fmt::Debug, R, C, M> fmt::Debug for RequestSpan<S, R, C, M> {
+impl<S: fmt::Debug, R, C, M> fmt::Debug for RequestSpanService<S, R, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestSpan")
+        f.debug_struct("RequestSpanService")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
@@ -99,7 +99,7 @@ fn captured_headers(shared: &Shared, headers: &http::HeaderMap) -> Option<String
     Some(s)
 }
 
-impl<S, R, C, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpan<S, R, C, AnyBody>
+impl<S, R, C, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSpanService<S, R, C, AnyBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     R: RouteExtractor,
@@ -122,7 +122,7 @@ where
 /// The axum-native path: `axum::body::Body` in and out; a response body is
 /// wrapped (and boxed) only when the completion event has to wait for its end.
 #[cfg(feature = "axum")]
-impl<S, R, C> Service<Request<axum::body::Body>> for RequestSpan<S, R, C, pf_http_core::AxumBody>
+impl<S, R, C> Service<Request<axum::body::Body>> for RequestSpanService<S, R, C, pf_http_core::AxumBody>
 where
     S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
     R: RouteExtractor,
@@ -141,7 +141,7 @@ where
     }
 }
 
-impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpan<S, R, C, M> {
+impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
     /// Opens the request's span and calls the inner service inside it.
     fn start<ReqBody, M2>(&mut self, mut req: Request<ReqBody>) -> ResponseFuture<S::Future, C, M2>
     where

@@ -43,6 +43,7 @@ use text::{Escaped, push_f64, push_str_value, push_u64};
 /// let subscriber = tracing_subscriber::registry().with(JsonLayer::new(std::io::sink));
 /// tracing::subscriber::with_default(subscriber, || tracing::info!(password = "x", "hello"));
 /// ```
+#[must_use]
 pub struct JsonLayer<W> {
     make_writer: W,
     redactor: Redactor,
