@@ -38,7 +38,6 @@ use crate::text::{escape_label_value, format_float};
 /// ```
 #[derive(Clone)]
 #[must_use]
-#[must_use]
 pub struct MetricsRegistryBuilder {
     naming: Naming,
     prefix: Option<String>,
