@@ -11,15 +11,15 @@ use crate::config::{
     ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
     bounds, is_label_name, is_metric_name,
 };
-use crate::intern::Routes;
-use crate::names::{LabelNames, Names};
-use crate::operation::{DEFAULT_OPERATION_BUCKETS, OperationConfig, Scopes};
-use crate::series::default_shards;
-use crate::store::{
+use crate::encoding::text::{escape_label_value, format_float};
+use crate::instruments::operation::{DEFAULT_OPERATION_BUCKETS, OperationConfig, Scopes};
+use crate::storage::intern::Routes;
+use crate::storage::names::{LabelNames, Names};
+use crate::storage::series::default_shards;
+use crate::storage::store::{
     FlightSeries, Layouts, ResponseSeries, SeriesAttributes, Store, render_flight_labels,
 };
-use crate::table::SeriesTable;
-use crate::text::{escape_label_value, format_float};
+use crate::storage::table::SeriesTable;
 
 /// Builds a [`MetricsRegistry`](crate::MetricsRegistry).
 ///
@@ -55,7 +55,7 @@ pub struct MetricsRegistryBuilder {
     operation_buckets: Vec<f64>,
     slow_operation: std::time::Duration,
     max_operations: usize,
-    exemplars: crate::exemplar::Switch,
+    exemplars: crate::storage::exemplar::Switch,
 }
 
 impl fmt::Debug for MetricsRegistryBuilder {
@@ -254,7 +254,7 @@ impl MetricsRegistryBuilder {
     #[cfg(feature = "exemplars")]
     #[cfg_attr(docsrs, doc(cfg(feature = "exemplars")))]
     pub fn exemplars(mut self, on: bool) -> Self {
-        self.exemplars = crate::exemplar::Switch(on);
+        self.exemplars = crate::storage::exemplar::Switch(on);
         self
     }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::builder::MetricsRegistryBuilder;
-use crate::collector::Collector;
 use crate::config::ConfigError;
-use crate::exposition;
-use crate::format::Format;
-use crate::store::Store;
+use crate::encoding::collector::Collector;
+use crate::encoding::exposition;
+use crate::encoding::format::Format;
+use crate::storage::store::Store;
 
 /// Holds every HTTP series and registered [`Collector`], and renders them.
 ///
@@ -130,8 +130,8 @@ impl MetricsRegistryBuilder {
 mod tests {
     use super::*;
     use crate::config::OVERFLOW_ROUTE;
-    use crate::intern::RouteEntry;
-    use crate::store::ResponseSeries;
+    use crate::storage::intern::RouteEntry;
+    use crate::storage::store::ResponseSeries;
     use pf_http_core::UNMATCHED_ROUTE;
 
     #[test]
