@@ -9,7 +9,7 @@ use pf_http_core::AnyBody;
 use tower_layer::Layer;
 
 use crate::endpoint::HealthEndpoints;
-use crate::error::ConfigError;
+use pf_http_core::ConfigError;
 use crate::policy::DetailPolicy;
 use crate::registry::HealthRegistry;
 use crate::respond::{Config, check_path};

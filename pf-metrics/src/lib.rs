@@ -173,7 +173,7 @@ pub use bridges::process::ProcessCollector;
 pub use bridges::runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
 pub use builder::MetricsRegistryBuilder;
 pub use config::{
-    ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
+    DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
 };
 pub use encoding::collector::{Collector, FamilyEncoder, MetricsEncoder};
 pub use encoding::endpoint::MetricsService;
@@ -187,7 +187,9 @@ pub use middleware::layer::HttpMetricsLayer;
 pub use middleware::service::HttpMetricsService;
 #[cfg(feature = "axum")]
 pub use pf_http_core::AxumBody;
-pub use pf_http_core::{AnyBody, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
+pub use pf_http_core::{
+    AnyBody, ConfigError, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE,
+};
 pub use registry::MetricsRegistry;
 pub use storage::histogram::{BucketsError, Histogram, HistogramSnapshot};
 

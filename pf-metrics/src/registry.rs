@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::builder::MetricsRegistryBuilder;
-use crate::config::ConfigError;
+use pf_http_core::ConfigError;
 use crate::encoding::collector::Collector;
 use crate::encoding::exposition;
 use crate::encoding::format::Format;
@@ -113,15 +113,17 @@ impl MetricsRegistry {
 }
 
 impl MetricsRegistryBuilder {
-    /// Checks the configuration and builds the registry.
+    /// Builds the registry.
     ///
     /// # Errors
     ///
-    /// A prefix or constant label that is not a valid Prometheus name, or
-    /// buckets that are empty, not strictly increasing, or not finite and positive.
+    /// None with this version's settings: each setter checks its own value and
+    /// returns the [`ConfigError`] (the family's rule, see CONTRIBUTING.md). The
+    /// `Result` is kept so that a check relating several settings can be added
+    /// without breaking callers.
     pub fn build(self) -> Result<MetricsRegistry, ConfigError> {
         Ok(MetricsRegistry {
-            inner: Arc::new(self.into_store()?),
+            inner: Arc::new(self.into_store()),
         })
     }
 }

@@ -7,8 +7,9 @@ use std::task::{Context, Poll};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower_service::Service;
 
-use crate::config::ConfigError;
-use crate::encoding::auth::{BearerToken, unauthorized};
+use pf_http_core::{BearerToken, ConfigError};
+
+use crate::encoding::auth::unauthorized;
 use crate::encoding::format::Format;
 use crate::registry::MetricsRegistry;
 
@@ -96,7 +97,9 @@ impl MetricsService {
     /// # Ok::<(), pf_metrics::ConfigError>(())
     /// ```
     pub fn bearer_token(mut self, token: impl AsRef<str>) -> Result<Self, ConfigError> {
-        self.token = Some(BearerToken::new(token.as_ref())?);
+        let token = BearerToken::new(token)
+            .map_err(|e| ConfigError::new("bearer_token", e.reason().to_owned()))?;
+        self.token = Some(token);
         Ok(self)
     }
 

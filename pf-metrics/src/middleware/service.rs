@@ -16,7 +16,8 @@ use crate::middleware::record::InFlight;
 use crate::middleware::record::RequestSize;
 use crate::registry::MetricsRegistry;
 use crate::storage::intern::RouteEntry;
-use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor, method_index};
+use pf_http_core::internal::method_index;
+use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 
 /// Records HTTP request metrics for the wrapped service; built by
 /// [`HttpMetricsLayer`](crate::HttpMetricsLayer).

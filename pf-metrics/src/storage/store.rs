@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use pf_http_core::METHOD_LABELS;
+use pf_http_core::internal::METHOD_LABELS;
 
 use crate::config::{Naming, OVERFLOW_ROUTE, Timing};
 use crate::encoding::collector::Collector;

@@ -11,7 +11,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
     ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use pf_http_core::{METHOD_LABELS, UNMATCHED_ROUTE};
+use pf_http_core::UNMATCHED_ROUTE;
+use pf_http_core::internal::METHOD_LABELS;
 
 use crate::storage::series::{Cells, HistogramLayout};
 use crate::storage::store::{IN_FLIGHT_WORD, Store};

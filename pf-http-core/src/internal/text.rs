@@ -10,7 +10,7 @@ use std::time::SystemTime;
 /// to decode.
 ///
 /// ```
-/// use pf_http_core::text::percent_decode;
+/// use pf_http_core::internal::text::percent_decode;
 /// assert_eq!(percent_decode("api%5Fkey", false), "api_key");
 /// assert_eq!(percent_decode("a+b%zz", true), "a b%zz");
 /// assert!(matches!(percent_decode("plain", true), std::borrow::Cow::Borrowed(_)));
@@ -60,7 +60,7 @@ fn hex_value(c: u8) -> Option<u8> {
 /// Lower-case hex of `bytes` (trace and span IDs).
 ///
 /// ```
-/// assert_eq!(pf_http_core::text::hex(&[0x0a, 0xff]), "0aff");
+/// assert_eq!(pf_http_core::internal::text::hex(&[0x0a, 0xff]), "0aff");
 /// ```
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -87,7 +87,7 @@ pub enum SubSecond {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use pf_http_core::text::{SubSecond, write_rfc3339};
+/// use pf_http_core::internal::text::{SubSecond, write_rfc3339};
 ///
 /// let t = UNIX_EPOCH + Duration::from_micros(1_764_620_100_123_456);
 /// let mut s = String::new();
@@ -166,7 +166,7 @@ fn put_digits(slot: &mut [u8], mut n: i64) {
 /// [`write_rfc3339`] into a new string.
 ///
 /// ```
-/// let s = pf_http_core::text::rfc3339(std::time::UNIX_EPOCH, pf_http_core::text::SubSecond::Millis);
+/// let s = pf_http_core::internal::text::rfc3339(std::time::UNIX_EPOCH, pf_http_core::internal::text::SubSecond::Millis);
 /// assert_eq!(s, "1970-01-01T00:00:00.000Z");
 /// ```
 pub fn rfc3339(t: SystemTime, fraction: SubSecond) -> String {
