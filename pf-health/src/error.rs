@@ -59,4 +59,3 @@ impl From<ConfigError> for BuildError {
         BuildError::Config(err)
     }
 }
-

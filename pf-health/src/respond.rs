@@ -14,12 +14,12 @@ use http_body_util::Full;
 use pf_http_core::internal::text::percent_decode;
 
 use crate::check::Status;
-use pf_http_core::ConfigError;
 use crate::lifecycle::Phase;
 use crate::options::valid_name;
 use crate::policy::{DetailPolicy, HideDetails};
 use crate::registry::{HealthRegistry, Selection};
 use crate::report::{HEALTH_JSON, HealthReport};
+use pf_http_core::ConfigError;
 
 /// Which endpoint a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -197,12 +197,12 @@ mod tests {
         // length: the same code path, no early return on a length mismatch.
         let expected = b"0123456789abcdef0123456789abcdef";
         let guesses: [&[u8]; 6] = [
-            b"X123456789abcdef0123456789abcdef", // wrong first byte
-            b"0123456789abcdef0123456789abcdeX", // wrong last byte
-            b"0123456789abcdef0123456789abcdef", // right
-            b"0123",                             // a right prefix, too short
+            b"X123456789abcdef0123456789abcdef",        // wrong first byte
+            b"0123456789abcdef0123456789abcdeX",        // wrong last byte
+            b"0123456789abcdef0123456789abcdef",        // right
+            b"0123",                                    // a right prefix, too short
             b"0123456789abcdef0123456789abcdef-longer", // too long
-            b"",                                 // nothing
+            b"",                                        // nothing
         ];
         for guess in guesses {
             let e = Counting::new(expected);
@@ -237,11 +237,20 @@ mod tests {
         assert!(!format!("{token:?}").contains("hunter2"));
         let mut h = HeaderMap::new();
         assert_eq!(token.check(&h), Err(BearerRefusal::Missing));
-        h.insert(header::AUTHORIZATION, "Bearer hunter2-hunter3".parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer hunter2-hunter3".parse().unwrap(),
+        );
         assert_eq!(token.check(&h), Err(BearerRefusal::Invalid));
-        h.insert(header::AUTHORIZATION, "Bearer  hunter2-hunter2".parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer  hunter2-hunter2".parse().unwrap(),
+        );
         assert_eq!(token.check(&h), Ok(()));
         let err = BearerToken::new("secret with spaces").unwrap_err();
-        assert!(!err.to_string().contains("secret with"), "the token is never shown");
+        assert!(
+            !err.to_string().contains("secret with"),
+            "the token is never shown"
+        );
     }
 }

@@ -54,10 +54,10 @@ pub mod internal {
     pub mod text;
 }
 
+pub use bearer::{BearerRefusal, BearerToken};
 #[cfg(feature = "axum")]
 pub use body::AxumBody;
 pub use body::{AnyBody, BodyEnd, ObservedBody, OnBodyEnd, SENT_WITH_HEAD_LIMIT, sent_with_head};
-pub use bearer::{BearerRefusal, BearerToken};
 pub use error::ConfigError;
 pub use filter::RouteFilter;
 pub use method::{method_label, status_class};

@@ -164,7 +164,10 @@ impl MetricsRegistryBuilder {
     /// # Errors
     ///
     /// Unless the bounds are at least one, strictly increasing, finite and positive.
-    pub fn size_buckets(mut self, bytes: impl IntoIterator<Item = f64>) -> Result<Self, ConfigError> {
+    pub fn size_buckets(
+        mut self,
+        bytes: impl IntoIterator<Item = f64>,
+    ) -> Result<Self, ConfigError> {
         let bytes: Vec<f64> = bytes.into_iter().collect();
         check_buckets("size_buckets", &bytes)?;
         self.size_buckets = bytes;

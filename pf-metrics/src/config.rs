@@ -74,7 +74,10 @@ pub(crate) fn check_buckets(setting: &'static str, values: &[f64]) -> Result<(),
         if w[0] >= w[1] {
             return Err(ConfigError::new(
                 setting,
-                format!("bounds must be strictly increasing; {} is followed by {}", w[0], w[1]),
+                format!(
+                    "bounds must be strictly increasing; {} is followed by {}",
+                    w[0], w[1]
+                ),
             ));
         }
     }

@@ -172,9 +172,7 @@ pub use bridges::process::ProcessCollector;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use bridges::runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
 pub use builder::MetricsRegistryBuilder;
-pub use config::{
-    DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
-};
+pub use config::{DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing};
 pub use encoding::collector::{Collector, FamilyEncoder, MetricsEncoder};
 pub use encoding::endpoint::MetricsService;
 pub use encoding::format::{Format, MetricType};

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::builder::MetricsRegistryBuilder;
-use pf_http_core::ConfigError;
 use crate::encoding::collector::Collector;
 use crate::encoding::exposition;
 use crate::encoding::format::Format;
 use crate::storage::store::Store;
+use pf_http_core::ConfigError;
 
 /// Holds every HTTP series and registered [`Collector`], and renders them.
 ///
@@ -137,27 +137,32 @@ mod tests {
     use pf_http_core::UNMATCHED_ROUTE;
 
     #[test]
-    fn invalid_configuration_is_refused_with_a_reason() {
-        let err = MetricsRegistry::builder()
-            .prefix("1bad")
-            .build()
-            .unwrap_err();
+    fn invalid_configuration_is_refused_by_its_setter_with_a_reason() {
+        let err = MetricsRegistry::builder().prefix("1bad").unwrap_err();
+        assert_eq!(err.setting(), "prefix");
         assert!(err.to_string().contains("not a valid Prometheus name"));
         let err = MetricsRegistry::builder()
             .const_label("__x", "y")
-            .build()
             .unwrap_err();
+        assert_eq!(err.setting(), "const_label");
         assert!(err.to_string().contains("label name"));
         let err = MetricsRegistry::builder()
             .duration_buckets([0.5, 0.1])
-            .build()
             .unwrap_err();
+        assert_eq!(err.setting(), "duration_buckets");
         assert!(err.to_string().contains("strictly increasing"));
         let err = MetricsRegistry::builder()
             .size_buckets([f64::INFINITY])
-            .build()
             .unwrap_err();
         assert!(err.to_string().contains("finite"));
+        let err = MetricsRegistry::builder()
+            .operation_buckets([])
+            .unwrap_err();
+        assert_eq!(err.setting(), "operation_buckets");
+        let err = MetricsRegistry::builder()
+            .operation_prefix("a-b")
+            .unwrap_err();
+        assert_eq!(err.setting(), "operation_prefix");
     }
 
     #[test]

@@ -434,7 +434,8 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
     );
 
     // ---- inhibition: a backend symptom is suppressed, another job's alert is not ------------
-    let now = pf_http_core::internal::text::rfc3339(std::time::SystemTime::now(), SubSecond::Millis);
+    let now =
+        pf_http_core::internal::text::rfc3339(std::time::SystemTime::now(), SubSecond::Millis);
     let post = client
         .post(format!("{}/api/v2/alerts", api.alertmanager))
         .json(&json!([

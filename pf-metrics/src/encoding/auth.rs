@@ -32,7 +32,10 @@ mod tests {
         let r = unauthorized(BearerRefusal::Invalid);
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let challenge = r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
-        assert_eq!(challenge, "Bearer realm=\"metrics\", error=\"invalid_token\"");
+        assert_eq!(
+            challenge,
+            "Bearer realm=\"metrics\", error=\"invalid_token\""
+        );
         let r = unauthorized(BearerRefusal::Missing);
         assert_eq!(
             r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap(),

@@ -211,6 +211,7 @@ mod tests {
         }
         let r = MetricsRegistry::builder()
             .const_label("svc", "x")
+            .unwrap()
             .build()
             .unwrap();
         r.register_collector(C);
