@@ -4,6 +4,22 @@
 # The caller sets PF_PROG (used in log lines) before sourcing this file and
 # runs with `set -euo pipefail` and `umask 077`.
 
+# ---- main process ----------------------------------------------------------------
+# The tool's own process. A subshell forked by the tool (spawn before its exec,
+# a command substitution) that is hit by a signal in the instant after the
+# fork may still run the tool's traps (bash does this): every trap checks
+# pf_forked first and then only ends that subshell, so cleanup (killing
+# children, dropping databases, deleting PF_TMP) runs in the main process
+# alone.
+PF_MAIN_PID=$BASHPID
+pf_forked() { [[ $BASHPID != "$PF_MAIN_PID" ]]; }
+# The tool's EXIT trap function (set by the tool; tests simulate with it what
+# bash does in a freshly forked child, see spawn).
+PF_EXIT_FN=
+# No child process ever inherits a secret: the tools stop exporting these
+# before their first child; setup_connection reads them.
+export -n DATABASE_URL PGPASSWORD 2>/dev/null || true
+
 # ---- locale --------------------------------------------------------------------
 # Byte semantics everywhere: file labels, pattern matching, sorting and the
 # tools' messages do not depend on the caller's locale.
@@ -72,11 +88,18 @@ PF_SECRETS=()
 # moment) still reaches the caller.
 exec {PF_LOG_FD}>&2
 
-redact() {
-  local s=$1 secret
+# redact_to VAR TEXT: TEXT with every secret replaced, without a fork
+redact_to() {
+  local -n _r=$1
+  local s=$2 secret
   for secret in "${PF_SECRETS[@]}"; do
     [[ -n $secret ]] && s=${s//"$secret"/****}
   done
+  _r=$s
+}
+redact() {
+  local s
+  redact_to s "$1"
   printf '%s' "$s"
 }
 
@@ -85,7 +108,7 @@ log() {
   local t msg now=$EPOCHREALTIME
   printf -v t '%(%Y-%m-%dT%H:%M:%S)T' "${now%.*}"
   now=${now#*.}
-  msg=$(redact "$*")
+  redact_to msg "$*"
   # one line per message, whatever a name contains
   msg=${msg//$'\n'/\\n}
   msg=${msg//$'\r'/\\r}
@@ -157,6 +180,18 @@ human_size() {
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
+# uint_in_range VALUE MIN MAX: a whole number (decimal digits, leading zeros
+# allowed) within [MIN, MAX]. The length is checked before any arithmetic, so a
+# value too big for bash's 64-bit integers can never wrap around.
+uint_in_range() {
+  local v=$1
+  [[ $v =~ ^[0-9]+$ ]] || return 1
+  v=${v#"${v%%[!0]*}"}
+  [[ -z $v ]] && v=0
+  ((${#v} <= 18)) || return 1
+  ((10#$v >= $2 && 10#$v <= $3))
+}
+
 require_tools() {
   local t missing=()
   for t in "$@"; do
@@ -211,6 +246,13 @@ spawn() {
   fi
   command -v setsid >/dev/null 2>&1 && pre+=(setsid)
   (
+    # tests only: what bash does when a signal reaches this subshell right
+    # after the fork, before it has reset the tool's traps: run the tool's
+    # EXIT trap here (pf_forked makes it end only this subshell)
+    if [[ -n ${PF_TEST_CHILD_RUNS_TRAPS:-} && -n $PF_EXIT_FN ]]; then
+      { (exit 143) || "$PF_EXIT_FN"; } || true
+    fi
+    trap - EXIT
     local fd
     for fd in "${PF_CLOSE_FDS[@]}"; do
       [[ -n $fd ]] && eval "exec $fd>&-"

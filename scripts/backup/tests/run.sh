@@ -1410,6 +1410,32 @@ t_foreign_staging_untouched() {
   q postgres "DROP DATABASE $foreign"
 }
 
+# ---- issue 22: defects D1-D8 --------------------------------------------------------------------
+
+# D1: a subshell forked by a tool may run the tool's EXIT trap when a signal
+# reaches it right after the fork (bash does this). PF_TEST_CHILD_RUNS_TRAPS
+# makes every spawned child do exactly that: the tools must still complete,
+# and their cleanup (drop staging, delete the temporary directory) must run
+# in the main process only.
+t_d1_child_traps() {
+  local target=${PREFIX}d1 dump dir=$WORK/d1
+  dump=$(fixture_copy "$WORK/d1src")
+  q postgres "CREATE DATABASE $target"
+  sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
+  capture d1_restore env PF_TEST_CHILD_RUNS_TRAPS=1 "$RS" --target "$target" --force "$dump"
+  assert_rc 0 d1_restore
+  [[ $(q "$target" "SELECT count(*) FROM items") == 300 ]] || fail "'$target' does not hold the restored data"
+  [[ $(q "$target" "SELECT to_regclass('precious') IS NULL") == t ]] || fail "'$target' still holds the previous data"
+  ! grep -qE 'rolled back|interrupted|dropping staging' "$WORK/d1_restore.err" || fail "a child ran the tool's cleanup: $(grep -E 'rolled back|interrupted|dropping staging' "$WORK/d1_restore.err")"
+  assert_no_staging
+  capture d1_backup env PF_TEST_CHILD_RUNS_TRAPS=1 DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir"
+  assert_rc 0 d1_backup
+  only_dump "$dir" >/dev/null
+  capture d1_drill env PF_TEST_CHILD_RUNS_TRAPS=1 "$HERE/../pf-drill" --dir "$dir" --database "$FIXDB"
+  assert_rc 0 d1_drill
+  assert_no_staging
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1475,6 +1501,7 @@ run t_url_parameters
 run t_disk_full_manifest
 run t_metrics
 run t_foreign_staging_untouched
+run t_d1_child_traps
 run t_timings
 run t_cluster_start
 run t_password_auth
