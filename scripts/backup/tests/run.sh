@@ -1436,6 +1436,29 @@ t_d1_child_traps() {
   assert_no_staging
 }
 
+# D2: a database whose name contains a backslash restores (awk must not
+# interpret escapes in the name)
+t_d2_backslash_name() {
+  local db=${PREFIX}back\\t\\slash dir=$WORK/d2 dump target=${PREFIX}d2_r
+  psql -X -q -d postgres -v n="$db" <<<'CREATE DATABASE :"n";'
+  printf '%s\n' "$db" >>"$WORK/created.dbs"
+  psql -X -q -d postgres -v n="$db" <<<'COMMENT ON DATABASE :"n" IS $$a comment$$;'
+  PGDATABASE=$db q "$db" "CREATE TABLE t AS SELECT generate_series(1, 6) AS id"
+  capture d2_backup env PGDATABASE="$db" "$BK" --dir "$dir"
+  assert_rc 0 d2_backup
+  dump=$(only_dump "$dir")
+  capture d2_restore "$RS" --target "$target" "$dump"
+  assert_rc 0 d2_restore
+  [[ $(q "$target" "SELECT count(*) FROM t") == 6 ]] || fail "backslash database not restored"
+  [[ $(q postgres "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$target'") == 'a comment' ]] ||
+    fail "the database comment was not restored"
+  # and under its own name (disaster recovery)
+  psql -X -q -d postgres -v n="$db" <<<'DROP DATABASE :"n";'
+  capture d2_dr "$RS" --target "$db" "$dump"
+  assert_rc 0 d2_dr
+  [[ $(PGDATABASE=$db q "$db" "SELECT count(*) FROM t") == 6 ]] || fail "backslash database not restored under its name"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1502,6 +1525,7 @@ run t_disk_full_manifest
 run t_metrics
 run t_foreign_staging_untouched
 run t_d1_child_traps
+run t_d2_backslash_name
 run t_timings
 run t_cluster_start
 run t_password_auth
