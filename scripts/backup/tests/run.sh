@@ -1442,7 +1442,7 @@ t_d2_backslash_name() {
   local db=${PREFIX}back\\t\\slash dir=$WORK/d2 dump target=${PREFIX}d2_r
   psql -X -q -d postgres -v n="$db" <<<'CREATE DATABASE :"n";'
   printf '%s\n' "$db" >>"$WORK/created.dbs"
-  psql -X -q -d postgres -v n="$db" <<<'COMMENT ON DATABASE :"n" IS $$a comment$$;'
+  psql -X -q -d postgres -v n="$db" <<<"COMMENT ON DATABASE :\"n\" IS 'a comment';"
   PGDATABASE=$db q "$db" "CREATE TABLE t AS SELECT generate_series(1, 6) AS id"
   capture d2_backup env PGDATABASE="$db" "$BK" --dir "$dir"
   assert_rc 0 d2_backup
@@ -1457,6 +1457,37 @@ t_d2_backslash_name() {
   capture d2_dr "$RS" --target "$db" "$dump"
   assert_rc 0 d2_dr
   [[ $(PGDATABASE=$db q "$db" "SELECT count(*) FROM t") == 6 ]] || fail "backslash database not restored under its name"
+}
+
+# D7: numeric options are range-checked (a huge value must not wrap around)
+t_d7_numeric_ranges() {
+  local dir=$WORK/d7 opt
+  mkdir -p "$dir"
+  printf 'x\n' >"$dir/keep"
+  for opt in "--retention-days 12810238940076078" "--retention-days 36501" "--retention-days 99999999999999999999" \
+    "--lock-timeout 9223372036854775808" "--lock-wait-timeout 2147484" "--timeout 99999999999"; do
+    # shellcheck disable=SC2086 # option and value
+    capture d7_bk env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" $opt
+    assert_rc 2 d7_bk
+    assert_grep "error: ${opt%% *} must be" "$WORK/d7_bk.err"
+  done
+  [[ $(find "$dir" -mindepth 1 | wc -l) == 1 ]] || fail "a rejected run wrote or deleted files: $(ls -A "$dir")"
+  for opt in "--jobs 4294967297" "--jobs 1025" "--lock-wait-timeout 99999999999999" "--timeout 18446744073709551617"; do
+    # shellcheck disable=SC2086
+    capture d7_rs "$RS" --target "${PREFIX}d7" $opt "$dir/keep"
+    assert_rc 2 d7_rs
+    assert_grep "error: ${opt%% *} must be" "$WORK/d7_rs.err"
+    # shellcheck disable=SC2086
+    capture d7_dr "$HERE/../pf-drill" --dir "$dir" --database x $opt
+    if [[ $opt != --lock-wait-timeout* ]]; then
+      assert_rc 2 d7_dr
+      assert_grep "error: ${opt%% *} must be" "$WORK/d7_dr.err"
+    fi
+  done
+  # leading zeros are still decimal, and in range
+  capture d7_ok env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" --retention-days 0008 --dry-run
+  assert_rc 0 d7_ok
+  assert_grep 'retention: 0 file\(s\) older than 8 day\(s\)' "$WORK/d7_ok.err"
 }
 
 # ---- runner ----------------------------------------------------------------------------------------
@@ -1526,6 +1557,7 @@ run t_metrics
 run t_foreign_staging_untouched
 run t_d1_child_traps
 run t_d2_backslash_name
+run t_d7_numeric_ranges
 run t_timings
 run t_cluster_start
 run t_password_auth
