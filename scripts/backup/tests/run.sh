@@ -1490,6 +1490,26 @@ t_d7_numeric_ranges() {
   assert_grep 'retention: 0 file\(s\) older than 8 day\(s\)' "$WORK/d7_ok.err"
 }
 
+# D8: a backup's "taken" time (manifest created_at) is the snapshot's time,
+# not the end of the dump: pg_dump is held at a gate until the clock has
+# passed two more seconds, and created_at must not be later than the moment
+# pg_dump started.
+t_d8_taken_is_snapshot_time() {
+  local dir=$WORK/d8 pid s0 taken
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_d8 DATABASE_URL=$(url "$FIXDB") "$BK" --dir "$dir" >"$WORK/d8.out" 2>"$WORK/d8.err" &
+  pid=$!
+  wait_file "$WORK/gate_d8.started" || fail "pg_dump did not start"
+  s0=$(date +%s)
+  while (($(date +%s) <= s0 + 1)); do sleep 0.1; done
+  : >"$WORK/gate_d8.go"
+  wait_bounded "$pid" 60
+  assert_rc 0 d8
+  taken=$(sed -n 's/^created_at\t//p' "$(only_dump "$dir").manifest")
+  [[ -n $taken ]] || fail "no created_at in the manifest"
+  (($(date -u -d "$taken" +%s) <= s0)) || fail "created_at $taken is after pg_dump started ($(date -u -d "@$s0" +%FT%TZ)): not the snapshot time"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1558,6 +1578,7 @@ run t_foreign_staging_untouched
 run t_d1_child_traps
 run t_d2_backslash_name
 run t_d7_numeric_ranges
+run t_d8_taken_is_snapshot_time
 run t_timings
 run t_cluster_start
 run t_password_auth
