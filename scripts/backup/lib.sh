@@ -594,9 +594,14 @@ conn_desc() {
 
 # ---- Prometheus metrics (node-exporter textfile format) ----------------------------
 # metrics_update FILE DATABASE "name value"...: set these samples, labelled
-# {database="DATABASE"}, keep every other sample in FILE (other databases,
-# other metrics), write the file atomically (temporary file in the same
-# directory, then rename) under a lock (FILE.lock).
+# {database="DATABASE"}; metrics_write FILE LABELS "name value"... does the
+# same with any label set (LABELS already rendered: a="x",b="y"). The file is
+# shared: this tool family owns only the metric families named in
+# PF_METRIC_HELP; every other line (other tools' samples, HELP/TYPE, comments)
+# is kept byte for byte and in its order, and the owned families follow,
+# regenerated (HELP, TYPE gauge, samples sorted). Written atomically
+# (temporary file in the same directory, then rename) under a lock
+# (FILE.lock).
 declare -A PF_METRIC_HELP=(
   [pf_backup_last_success_timestamp_seconds]='Unix time of the last successful pf-backup run.'
   [pf_backup_last_failure_timestamp_seconds]='Unix time of the last failed pf-backup run.'
@@ -618,38 +623,60 @@ prom_label_escape() {
   printf '%s' "$v"
 }
 metrics_update() {
-  local file=$1 db=$2 pair key line name lbl mfd tmp
+  local file=$1 lbl
+  lbl=$(prom_label_escape "$2")
+  shift 2
+  metrics_write "$file" "database=\"$lbl\"" "$@"
+}
+# the metric name of a sample line, or of a HELP/TYPE line
+metric_name_of() {
+  local -n _n=$1
+  local line=$2
+  if [[ $line == '# HELP '* || $line == '# TYPE '* ]]; then
+    line=${line:7}
+  fi
+  _n=${line%%[\{ ]*}
+}
+metrics_write() {
+  local file=$1 labels=$2 pair key line name mfd tmp
   shift 2
   local dirn=${file%/*}
   [[ $dirn == "$file" ]] && dirn=.
   [[ -d $dirn && -w $dirn ]] || return 1
-  lbl=$(prom_label_escape "$db")
   exec {mfd}>>"$file.lock" || return 1
   if ! flock -w 10 "$mfd"; then
     exec {mfd}>&-
     return 1
   fi
   local -A val=()
+  local -a others=()
   if [[ -f $file ]]; then
     while IFS= read -r line || [[ -n $line ]]; do
-      [[ -z $line || $line == \#* ]] && continue
-      val[${line% *}]=${line##* }
+      metric_name_of name "$line"
+      if [[ -n $name && -n ${PF_METRIC_HELP[$name]+x} ]]; then
+        # an owned family: its samples are kept by key, HELP/TYPE regenerated
+        [[ $line == \#* ]] && continue
+        val[${line% *}]=${line##* }
+      else
+        others+=("$line")
+      fi
     done <"$file"
   fi
   for pair in "$@"; do
-    val["${pair%% *}{database=\"$lbl\"}"]=${pair#* }
+    val["${pair%% *}{$labels}"]=${pair#* }
   done
   tmp=$(mktemp "$dirn/.${file##*/}.tmp.XXXXXX") || { exec {mfd}>&-; return 1; }
   local last='' ok=1
   {
+    ((${#others[@]} == 0)) || printf '%s\n' "${others[@]}"
     while IFS= read -r key; do
       name=${key%%\{*}
       if [[ $name != "$last" ]]; then
-        printf '# HELP %s %s\n# TYPE %s gauge\n' "$name" "${PF_METRIC_HELP[$name]:-pf backup metric}" "$name"
+        printf '# HELP %s %s\n# TYPE %s gauge\n' "$name" "${PF_METRIC_HELP[$name]}" "$name"
         last=$name
       fi
       printf '%s %s\n' "$key" "${val[$key]}"
-    done < <(printf '%s\n' "${!val[@]}" | sort)
+    done < <(((${#val[@]} == 0)) || printf '%s\n' "${!val[@]}" | sort)
   } >"$tmp" 2>/dev/null || ok=0
   chmod 644 "$tmp" 2>/dev/null
   if ((ok)) && mv -f -- "$tmp" "$file" 2>/dev/null; then

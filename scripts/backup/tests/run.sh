@@ -1510,6 +1510,41 @@ t_d8_taken_is_snapshot_time() {
   (($(date -u -d "$taken" +%s) <= s0)) || fail "created_at $taken is after pg_dump started ($(date -u -d "@$s0" +%FT%TZ)): not the snapshot time"
 }
 
+# D6: --metrics-file keeps every other tool's line of the textfile byte for
+# byte (counter, histogram, comments), and the result passes promtool
+t_d6_metrics_keep_others() {
+  local dir=$WORK/d6 m=$WORK/d6.prom
+  command -v promtool >/dev/null || fail "promtool not installed (Debian: prometheus)"
+  cat >"$m" <<'PROM'
+# HELP node_other_requests_total Requests handled by another tool.
+# TYPE node_other_requests_total counter
+node_other_requests_total{code="200"} 1027
+node_other_requests_total{code="500"} 3
+# HELP node_other_latency_seconds Latency of another tool.
+# TYPE node_other_latency_seconds histogram
+node_other_latency_seconds_bucket{le="0.1"} 5
+node_other_latency_seconds_bucket{le="+Inf"} 7
+node_other_latency_seconds_sum 1.25
+node_other_latency_seconds_count 7
+# HELP node_other_info Build of another tool, with \\ and "quotes".
+# TYPE node_other_info gauge
+node_other_info{version="1.2.3",note="a \\ b \"c\""} 1
+PROM
+  grep -v '^pf_backup' "$m" >"$WORK/d6.before"
+  capture d6_backup env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" --metrics-file "$m"
+  assert_rc 0 d6_backup
+  capture d6_drill "$HERE/../pf-drill" --dir "$dir" --database "$FIXDB" --metrics-file "$m" --no-amcheck
+  assert_rc 0 d6_drill
+  capture d6_backup2 env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" --metrics-file "$m"
+  assert_rc 0 d6_backup2
+  grep -vE '^(pf_backup|# (HELP|TYPE) pf_backup)' "$m" >"$WORK/d6.after"
+  cmp -s "$WORK/d6.before" "$WORK/d6.after" || fail "other tools' lines changed: $(diff "$WORK/d6.before" "$WORK/d6.after")"
+  assert_grep "^pf_backup_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\} [0-9]{10}\$" "$m"
+  assert_grep "^pf_backup_drill_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\} [0-9]{10}\$" "$m"
+  promtool check metrics <"$m" >"$WORK/d6.promtool" 2>&1 || fail "promtool check metrics: $(cat "$WORK/d6.promtool")"
+  [[ ! -s $WORK/d6.promtool ]] || fail "promtool check metrics reports: $(cat "$WORK/d6.promtool")"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1579,6 +1614,7 @@ run t_d1_child_traps
 run t_d2_backslash_name
 run t_d7_numeric_ranges
 run t_d8_taken_is_snapshot_time
+run t_d6_metrics_keep_others
 run t_timings
 run t_cluster_start
 run t_password_auth
