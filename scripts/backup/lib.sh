@@ -90,17 +90,17 @@ exec {PF_LOG_FD}>&2
 
 # redact_to VAR TEXT: TEXT with every secret replaced, without a fork
 redact_to() {
-  local -n _r=$1
-  local s=$2 secret
-  for secret in "${PF_SECRETS[@]}"; do
-    [[ -n $secret ]] && s=${s//"$secret"/****}
+  local -n _rt_out=$1
+  local _rt_s=$2 _rt_secret
+  for _rt_secret in "${PF_SECRETS[@]}"; do
+    [[ -n $_rt_secret ]] && _rt_s=${_rt_s//"$_rt_secret"/****}
   done
-  _r=$s
+  _rt_out=$_rt_s
 }
 redact() {
-  local s
-  redact_to s "$1"
-  printf '%s' "$s"
+  local r
+  redact_to r "$1"
+  printf '%s' "$r"
 }
 
 # Timestamped progress line on stderr.

@@ -1545,6 +1545,30 @@ PROM
   [[ ! -s $WORK/d6.promtool ]] || fail "promtool check metrics reports: $(cat "$WORK/d6.promtool")"
 }
 
+# D4: no child process of the tools ever carries the password in its
+# environment, from the first one on (wrappers first in PATH record the
+# environment of every child they stand for)
+t_d4_no_password_in_children() {
+  local wrap=$WORK/d4bin log=$WORK/d4.env tool real dir=$WORK/d4 dump
+  mkdir -p "$wrap"
+  for tool in mktemp sha256sum pg_restore pg_dump psql dirname readlink date setpriv setsid flock rm mkfifo chmod stat sync mv numfmt sort grep cat sleep; do
+    real=$(command -v "$tool") || continue
+    printf '#!/bin/sh\nenv >>%q\nexec %q "$@"\n' "$log" "$real" >"$wrap/$tool"
+    chmod +x "$wrap/$tool"
+  done
+  capture d4_backup env PATH="$wrap:$PATH" DATABASE_URL="postgres://$PGUSER:$SECRET@$PGHOST:$PGPORT/$FIXDB" "$BK" --dir "$dir"
+  assert_rc 0 d4_backup
+  dump=$(only_dump "$dir")
+  capture d4_restore env PATH="$wrap:$PATH" DATABASE_URL="postgres://$PGUSER:$SECRET@$PGHOST:$PGPORT/postgres" "$RS" --target "${PREFIX}d4" "$dump"
+  assert_rc 0 d4_restore
+  capture d4_restore_pw env PATH="$wrap:$PATH" PGPASSWORD="$SECRET" "$RS" --target "${PREFIX}d4b" "$dump"
+  assert_rc 0 d4_restore_pw
+  capture d4_drill env PATH="$wrap:$PATH" PGPASSWORD="$SECRET" "$HERE/../pf-drill" --dir "$dir" --database "$FIXDB" --no-amcheck
+  assert_rc 0 d4_drill
+  [[ -s $log ]] || fail "test setup: no child environment recorded"
+  assert_no_secret "$log"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1615,6 +1639,7 @@ run t_d2_backslash_name
 run t_d7_numeric_ranges
 run t_d8_taken_is_snapshot_time
 run t_d6_metrics_keep_others
+run t_d4_no_password_in_children
 run t_timings
 run t_cluster_start
 run t_password_auth
