@@ -587,6 +587,34 @@ setup_connection() {
   fi
 }
 
+# host:port of the server as this run addresses it (recorded in manifests,
+# with the server's system identifier, to tell servers apart).
+conn_server() {
+  printf '%s:%s' "${PGHOST:-${PGHOSTADDR:-local}}" "${PGPORT:-5432}"
+}
+
+# manifest_fields FILE: the manifest's database, system_identifier and
+# server_address (escaped, as written) into MF_DB, MF_SYSID, MF_ADDR, and
+# created_at into MF_CREATED; fails when the file cannot be read. Manifests
+# of older versions have no server fields (empty).
+# shellcheck disable=SC2034 # read by the tools
+MF_DB='' MF_SYSID='' MF_ADDR='' MF_CREATED=''
+# shellcheck disable=SC2034
+manifest_fields() {
+  local key value
+  MF_DB='' MF_SYSID='' MF_ADDR='' MF_CREATED=''
+  [[ -f $1 && -r $1 ]] || return 1
+  while IFS=$'\t' read -r key value; do
+    case $key in
+      database) MF_DB=$value ;;
+      system_identifier) MF_SYSID=$value ;;
+      server_address) MF_ADDR=$value ;;
+      created_at) MF_CREATED=$value ;;
+      table) break ;;
+    esac
+  done <"$1"
+}
+
 # user@host:port for logs (never a password).
 conn_desc() {
   printf '%s@%s:%s' "${PGUSER:-$(id -un)}" "${PGHOST:-local socket}" "${PGPORT:-5432}"

@@ -1569,6 +1569,48 @@ t_d4_no_password_in_children() {
   assert_no_secret "$log"
 }
 
+# D3: two servers, each with a database of the same name, backing up into
+# one directory: one server's retention never deletes the other's backups,
+# and the drill does not mix them up. (Shared server = A, throwaway cluster = B.)
+t_d3_two_servers() {
+  local db=${PREFIX}d3 dir=$WORK/d3 a_dump sys_a sys_b
+  q postgres "CREATE DATABASE $db"
+  q "$db" "CREATE TABLE t AS SELECT generate_series(1, 3) AS id"
+  cq postgres "CREATE DATABASE $db"
+  cq "$db" "CREATE TABLE t AS SELECT generate_series(1, 5) AS id"
+  sys_a=$(q postgres "SELECT system_identifier FROM pg_control_system()")
+  sys_b=$(cq postgres "SELECT system_identifier FROM pg_control_system()")
+  [[ $sys_a != "$sys_b" ]] || fail "test setup: both servers have system identifier $sys_a"
+  capture d3_a env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"
+  assert_rc 0 d3_a
+  a_dump=$(only_dump "$dir")
+  assert_grep "^system_identifier	$sys_a\$" "$a_dump.manifest"
+  assert_grep "^server_address	$PGHOST:$PGPORT\$" "$a_dump.manifest"
+  touch -d '10 days ago' "$a_dump" "$a_dump.manifest" "$a_dump.sha256"
+  sleep 1
+  capture d3_b env PGHOST="$CDIR" PGPORT="$CPORT" PGUSER=postgres PGDATABASE="$db" "$BK" --dir "$dir"
+  assert_rc 0 d3_b
+  [[ -e $a_dump && -e $a_dump.manifest && -e $a_dump.sha256 ]] || fail "server B's retention deleted server A's only backup"
+  assert_grep "retention: kept ${a_dump##*/}: .*another server" "$WORK/d3_b.err"
+  # the drill asks which server when the directory holds both
+  capture d3_drill "$HERE/../pf-drill" --dir "$dir" --database "$db" --no-amcheck
+  assert_rc 2 d3_drill
+  assert_grep "backups of '$db' from 2 servers" "$WORK/d3_drill.err"
+  assert_grep "$sys_a" "$WORK/d3_drill.err"
+  capture d3_drill_a "$HERE/../pf-drill" --dir "$dir" --database "$db" --server "$sys_a" --no-amcheck
+  assert_rc 0 d3_drill_a
+  assert_grep "backup=${a_dump##*/} " "$WORK/d3_drill_a.out"
+  assert_grep 'tables=1 rows=3 ' "$WORK/d3_drill_a.err"
+  capture d3_drill_b "$HERE/../pf-drill" --dir "$dir" --database "$db" --server "$CDIR:$CPORT" --no-amcheck
+  assert_rc 0 d3_drill_b
+  assert_grep 'tables=1 rows=5 ' "$WORK/d3_drill_b.err"
+  # server A's own retention still deletes its old backup
+  capture d3_a2 env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"
+  assert_rc 0 d3_a2
+  [[ ! -e $a_dump ]] || fail "server A's retention kept its own 10-day-old backup"
+  [[ $(find "$dir" -name 'pf-backup_*.dump' | wc -l) == 2 ]] || fail "expected A's new and B's backup: $(ls "$dir")"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1644,6 +1686,7 @@ run t_timings
 run t_cluster_start
 run t_password_auth
 run t_swap_rollback
+run t_d3_two_servers
 run t_pitr
 
 if [[ -f $WORK/timings.txt ]]; then
