@@ -1611,6 +1611,38 @@ t_d3_two_servers() {
   [[ $(find "$dir" -name 'pf-backup_*.dump' | wc -l) == 2 ]] || fail "expected A's new and B's backup: $(ls "$dir")"
 }
 
+# D5: kill -9 of pf-restore during pg_restore leaves its staging database;
+# the next pf-restore drops it (its owner is gone) and says so. A staging
+# database of a pf-restore on another host, or one without the tool's marker,
+# is left alone.
+t_d5_stale_staging() {
+  local dump pid stg other=pf_restore_1_1000000000 target=${PREFIX}d5
+  dump=$(fixture_copy "$WORK/d5")
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_d5 "$RS" --target "$target" "$dump" >"$WORK/d5_killed.out" 2>"$WORK/d5_killed.err" &
+  pid=$!
+  wait_file "$WORK/gate_d5.started" || fail "pg_restore did not start"
+  stg=$(staging_of "$WORK/d5_killed.err")
+  [[ -n $stg ]] || fail "no staging database in the log"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  : >"$WORK/gate_d5.go"
+  db_exists "$stg" || fail "test setup: the staging database is already gone"
+  # a staging database of a pf-restore running on another host
+  printf '%s\n' "$other" >>"$WORK/created.dbs"
+  q postgres "CREATE DATABASE $other"
+  q postgres "COMMENT ON DATABASE $other IS 'pf-restore staging database: host=pf-test-other-host boot=x pid=1'"
+  capture d5_next "$RS" --target "$target" "$dump"
+  assert_rc 0 d5_next
+  assert_grep "dropped stale staging database $stg \\(pf-restore pid [0-9]+ on this host is gone\\)" "$WORK/d5_next.err"
+  ! db_exists "$stg" || fail "the stale staging database $stg is still there"
+  db_exists "$other" || fail "the staging database of another host was dropped"
+  [[ -z $(q postgres "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$target'") ]] ||
+    fail "the restored database carries the staging marker"
+  q postgres "DROP DATABASE $other"
+  assert_no_staging
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1676,6 +1708,7 @@ run t_url_parameters
 run t_disk_full_manifest
 run t_metrics
 run t_foreign_staging_untouched
+run t_d5_stale_staging
 run t_d1_child_traps
 run t_d2_backslash_name
 run t_d7_numeric_ranges
