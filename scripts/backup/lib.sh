@@ -49,6 +49,7 @@ export TZ=UTC
   EX_TIMEOUT=14    # the overall --timeout expired
   EX_WRITE=15      # pf-backup: cannot write into DIR (disk full, I/O error)
   EX_NOBACKUP=16   # pf-drill: no backup of the database in DIR
+  EX_PGBACKREST=17 # pf-pgbackrest: a pgBackRest command (stanza, backup, check, verify, restore) failed
   EX_INT=130       # interrupted by SIGINT
   EX_TERM=143      # interrupted by SIGTERM
 }
@@ -76,6 +77,8 @@ PF_EXIT_CODES_HELP='Exit codes (shared by pf-backup, pf-restore and pf-drill):
   14  the overall --timeout expired
   15  pf-backup: cannot write into the backup directory (disk full, I/O error)
   16  pf-drill: no backup of the database in the directory
+  17  pf-pgbackrest: a pgBackRest command failed (stanza-create, backup,
+      check, verify, restore; its log lines are printed)
  130  interrupted (SIGINT)   143  interrupted (SIGTERM)'
 
 # ---- logging -------------------------------------------------------------------
@@ -642,6 +645,20 @@ declare -A PF_METRIC_HELP=(
   [pf_backup_drill_restore_duration_seconds]='Duration of the restore (pf-restore, validation included) in the last successful drill.'
   [pf_backup_drill_duration_seconds]='Duration of the last successful drill (restore, amcheck, drop).'
   [pf_backup_drill_backup_age_seconds]='Age of the backup restored by the last successful drill, at drill time.'
+  [pf_pgbackrest_backup_last_completion_timestamp_seconds]='Unix time at which the newest pgBackRest backup of this type finished (0: none in the repository).'
+  [pf_pgbackrest_backup_last_size_bytes]='Database size of the newest pgBackRest backup of this type.'
+  [pf_pgbackrest_repo_backup_size_bytes]='Bytes the backups of the stanza take in the repository (sum of each backup delta, WAL not included).'
+  [pf_pgbackrest_wal_archive_lag_segments]='Complete WAL segments of the server not yet in the pgBackRest archive.'
+  [pf_pgbackrest_wal_archive_last_segment_info]='Newest WAL segment in the pgBackRest archive (label segment).'
+  [pf_pgbackrest_wal_archive_last_success_timestamp_seconds]='Unix time of the last successful archive_command (pg_stat_archiver.last_archived_time; 0: never).'
+  [pf_pgbackrest_wal_archive_failed_count]='pg_stat_archiver.failed_count: failed archive_command runs since the statistics were reset.'
+  [pf_pgbackrest_stanza_status_code]='pgBackRest stanza status code from pgbackrest info (0 = ok).'
+  [pf_pgbackrest_metrics_last_success_timestamp_seconds]='Unix time at which pf-pgbackrest metrics last read pgbackrest info and the server.'
+  [pf_pgbackrest_drill_last_success_timestamp_seconds]='Unix time of the last successful pgBackRest restore drill.'
+  [pf_pgbackrest_drill_last_failure_timestamp_seconds]='Unix time of the last failed pgBackRest restore drill.'
+  [pf_pgbackrest_drill_last_exit_code]='Exit code of the last pgBackRest restore drill (0 = success).'
+  [pf_pgbackrest_drill_rto_seconds]='Recovery time of the last successful drill: restore, WAL replay and promotion until the scratch cluster accepted writes.'
+  [pf_pgbackrest_drill_rpo_seconds]='Recovery point of the last successful drill: target (or drill start) minus the last replayed commit.'
 )
 prom_label_escape() {
   local v=$1
@@ -690,8 +707,29 @@ metrics_write() {
       fi
     done <"$file"
   fi
+  # the samples of these families with this label set (and more labels) are
+  # replaced as a whole: a label value that changed (an info metric's
+  # segment) leaves no stale sample behind
+  local n k
+  local -A fam=()
   for pair in "$@"; do
-    val["${pair%% *}{$labels}"]=${pair#* }
+    n=${pair%% *}
+    fam[${n%%\{*}]=1
+  done
+  for k in "${!val[@]}"; do
+    n=${k%%\{*}
+    if [[ -n ${fam[$n]:-} && ( ${k#"$n"} == "{$labels}" || ${k#"$n"} == "{$labels,"* ) ]]; then
+      unset 'val[$k]'
+    fi
+  done
+  for pair in "$@"; do
+    # "name value" or "name{more="labels"} value"
+    n=${pair%% *}
+    if [[ $n == *\{* ]]; then
+      val["${n%%\{*}{$labels,${n#*\{}"]=${pair#* }
+    else
+      val["$n{$labels}"]=${pair#* }
+    fi
   done
   tmp=$(mktemp "$dirn/.${file##*/}.tmp.XXXXXX") || { exec {mfd}>&-; return 1; }
   local last='' ok=1
