@@ -651,7 +651,7 @@ declare -A PF_METRIC_HELP=(
   [pf_pgbackrest_wal_archive_lag_segments]='Complete WAL segments of the server not yet in the pgBackRest archive.'
   [pf_pgbackrest_wal_archive_last_segment_info]='Newest WAL segment in the pgBackRest archive (label segment).'
   [pf_pgbackrest_wal_archive_last_success_timestamp_seconds]='Unix time of the last successful archive_command (pg_stat_archiver.last_archived_time; 0: never).'
-  [pf_pgbackrest_wal_archive_failed_count]='pg_stat_archiver.failed_count: failed archive_command runs since the statistics were reset.'
+  [pf_pgbackrest_wal_archive_failures]='pg_stat_archiver.failed_count: failed archive_command runs since the statistics were reset.'
   [pf_pgbackrest_stanza_status_code]='pgBackRest stanza status code from pgbackrest info (0 = ok).'
   [pf_pgbackrest_metrics_last_success_timestamp_seconds]='Unix time at which pf-pgbackrest metrics last read pgbackrest info and the server.'
   [pf_pgbackrest_drill_last_success_timestamp_seconds]='Unix time of the last successful pgBackRest restore drill.'

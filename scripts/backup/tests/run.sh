@@ -83,7 +83,7 @@ cleanup() {
   local rc=$? d
   set +e
   trap - EXIT INT TERM
-  for d in "$CDIR"/data "$CDIR"/restored; do
+  for d in "$CDIR"/data "$CDIR"/restored "$WORK"/pgbr/data "$WORK"/pgbr/r-*; do
     if [[ -f $d/postmaster.pid ]]; then
       as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
     fi
@@ -1643,6 +1643,93 @@ t_d5_stale_staging() {
   assert_no_staging
 }
 
+# ---- issue 22: pgBackRest ---------------------------------------------------------------------------
+# A throwaway cluster of its own (initdb, free port, unix socket in its
+# directory), a repository, spool and logs below $WORK/pgbr, all owned by
+# postgres: pgBackRest and pg_ctl run as the cluster's OS user.
+PGBR=$HERE/../pf-pgbackrest
+PB=$WORK/pgbr
+PB_STANZA=pftest
+PB_CONF=$PB/pgbackrest.conf
+pb_port() { cat "$WORK/pbport"; }
+# $PGBR_AS COMMAND ARGS...: pf-pgbackrest as postgres, with this test's stanza and config
+PGBR_AS=$WORK/pgbr-as
+make_pgbr_as() {
+  # shellcheck disable=SC2016 # expanded by the wrapper
+  printf '#!/bin/sh\ncmd=$1\nshift\nexec runuser -u postgres -- env PATH=%q %q "$cmd" --stanza %q --config %q "$@"\n' \
+    "$PGBIN:$PATH" "$PGBR" "$PB_STANZA" "$PB_CONF" >"$PGBR_AS"
+  chmod 755 "$PGBR_AS"
+}
+pq() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$PB" -p "$(pb_port)" -U postgres -d "$1" -c "$2"; }
+# start_copy DIR PORT: start a restored data directory on its own port and socket, wait for promotion
+start_copy() {
+  printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = ''\n" "$2" "$PB" >>"$1/postgresql.auto.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$1" -l "$1.log" -w -t 60 start >/dev/null || fail "restored copy did not start: $(tail -n 20 "$1.log")"
+  for _ in $(seq 1 300); do
+    [[ $(psql -X -At -h "$PB" -p "$2" -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) == f ]] && return 0
+    sleep 0.1
+  done
+  fail "restored copy did not finish recovery: $(tail -n 20 "$1.log")"
+}
+stop_copy() { as_pg "$PGBIN/pg_ctl" -D "$1" -m immediate -w -t 30 stop >/dev/null 2>&1 || true; }
+
+t_pgbackrest_configure_and_backups() {
+  local port m=$PB/pgbr.prom type kv
+  command -v pgbackrest >/dev/null || fail "pgbackrest not installed (Debian: pgbackrest)"
+  mkdir -p "$PB"
+  chown postgres: "$PB"
+  port=$(free_port)
+  printf '%s\n' "$port" >"$WORK/pbport"
+  as_pg "$PGBIN/initdb" -D "$PB/data" -U postgres -A trust --no-sync >"$WORK/pb_initdb.log" 2>&1 || fail "initdb failed: $(tail -n 5 "$WORK/pb_initdb.log")"
+  printf "listen_addresses = ''\nport = %s\nunix_socket_directories = '%s'\nfsync = off\nshared_buffers = 16MB\nmax_connections = 20\nwal_level = replica\n" \
+    "$port" "$PB" >>"$PB/data/postgresql.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$PB/data" -l "$PB/server.log" -w -t 60 start >/dev/null || fail "cluster did not start: $(tail -n 5 "$PB/server.log")"
+  # configure: config file, archive_command, stanza; archive_mode needs a restart
+  make_pgbr_as
+  capture pb_conf "$PGBR_AS" configure --pgdata "$PB/data" --pg-port "$port" --pg-socket "$PB" --repo "$PB/repo" \
+    --spool "$PB/spool" --log-dir "$PB/log" --lock-dir "$PB/lock" --compress zst --full-retention 2 --diff-retention 3 --process-max 2
+  assert_rc 0 pb_conf
+  assert_grep 'restart_needed=yes' "$WORK/pb_conf.out"
+  for kv in "repo1-path=$PB/repo" repo1-retention-full=2 repo1-retention-diff=3 compress-type=zst archive-async=y "spool-path=$PB/spool" process-max=2 "pg1-path=$PB/data"; do
+    grep -qxF -- "$kv" "$PB_CONF" || fail "$kv missing from the configuration: $(cat "$PB_CONF")"
+  done
+  as_pg "$PGBIN/pg_ctl" -D "$PB/data" -l "$PB/server.log" -w -t 60 restart >/dev/null || fail "restart failed"
+  [[ $(pq postgres "SHOW archive_command") == "pgbackrest --config=$PB_CONF --stanza=$PB_STANZA archive-push %p" ]] || fail "archive_command: $(pq postgres "SHOW archive_command")"
+  capture pb_check "$PGBR_AS" check
+  assert_rc 0 pb_check
+  # full, then incr and diff, with metrics
+  pq postgres "CREATE DATABASE app"
+  pq app "CREATE TABLE orders (id int PRIMARY KEY, phase text NOT NULL)"
+  pq app "INSERT INTO orders SELECT g, 'full' FROM generate_series(1, 1000) g"
+  capture pb_full "$PGBR_AS" backup --type full --metrics-file "$m"
+  assert_rc 0 pb_full
+  assert_grep '^pf-pgbackrest: ok backup stanza=pftest type=full label=[0-9]{8}-[0-9]{6}F ' "$WORK/pb_full.out"
+  pq app "INSERT INTO orders SELECT g, 'incr' FROM generate_series(1001, 1100) g"
+  capture pb_incr "$PGBR_AS" backup --type incr
+  assert_rc 0 pb_incr
+  assert_grep 'type=incr label=[0-9]{8}-[0-9]{6}F_[0-9]{8}-[0-9]{6}I ' "$WORK/pb_incr.out"
+  capture pb_diff "$PGBR_AS" backup --type diff --metrics-file "$m"
+  assert_rc 0 pb_diff
+  assert_grep 'type=diff label=[0-9]{8}-[0-9]{6}F_[0-9]{8}-[0-9]{6}D ' "$WORK/pb_diff.out"
+  capture pb_verify "$PGBR_AS" verify
+  assert_rc 0 pb_verify
+  for type in full diff incr; do
+    assert_grep "^pf_pgbackrest_backup_last_completion_timestamp_seconds\\{stanza=\"pftest\",type=\"$type\"\\} 1[0-9]{9}\$" "$m"
+  done
+  assert_grep '^pf_pgbackrest_repo_backup_size_bytes\{stanza="pftest"\} [1-9][0-9]*$' "$m"
+  assert_grep '^pf_pgbackrest_stanza_status_code\{stanza="pftest"\} 0$' "$m"
+  assert_grep '^pf_pgbackrest_wal_archive_last_segment_info\{stanza="pftest",segment="[0-9A-F]{24}"\} 1$' "$m"
+  assert_grep '^pf_pgbackrest_wal_archive_lag_segments\{stanza="pftest"\} 0$' "$m"
+  assert_grep '^pf_pgbackrest_wal_archive_last_success_timestamp_seconds\{stanza="pftest"\} 1[0-9]{9}$' "$m"
+  [[ $(grep -c '^pf_pgbackrest_wal_archive_last_segment_info' "$m") == 1 ]] || fail "stale segment samples kept: $(grep segment_info "$m")"
+  promtool check metrics <"$m" >"$WORK/pb_promtool" 2>&1 || fail "promtool check metrics: $(cat "$WORK/pb_promtool")"
+  [[ ! -s $WORK/pb_promtool ]] || fail "promtool check metrics reports: $(cat "$WORK/pb_promtool")"
+  # the pf commands reach it too
+  capture pb_via_backup runuser -u postgres -- env PATH="$PGBIN:$PATH" "$BK" --engine pgbackrest --stanza "$PB_STANZA" --config "$PB_CONF" --type incr
+  assert_rc 0 pb_via_backup
+  assert_grep 'type=incr' "$WORK/pb_via_backup.out"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1721,6 +1808,7 @@ run t_password_auth
 run t_swap_rollback
 run t_d3_two_servers
 run t_pitr
+run t_pgbackrest_configure_and_backups
 
 if [[ -f $WORK/timings.txt ]]; then
   while IFS= read -r line; do say "$line"; done <"$WORK/timings.txt"
