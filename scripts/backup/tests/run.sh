@@ -1730,6 +1730,140 @@ t_pgbackrest_configure_and_backups() {
   assert_grep 'type=incr' "$WORK/pb_via_backup.out"
 }
 
+# Restore to a time, an LSN and a named restore point into new data
+# directories; the safety rules; a signal during the restore.
+t_pgbackrest_restore_targets() {
+  local t_time lsn rp=pf_test_rp r pid copy_port seg n
+  [[ -s $WORK/pbport ]] || fail "needs t_pgbackrest_configure_and_backups"
+  pq app "INSERT INTO orders SELECT g, 'before targets' FROM generate_series(2001, 2010) g"
+  t_time=$(pq app "SELECT clock_timestamp()")
+  sleep 0.2
+  pq app "INSERT INTO orders SELECT g, 'after time' FROM generate_series(2011, 2020) g"
+  lsn=$(pq app "SELECT pg_current_wal_insert_lsn()")
+  pq app "INSERT INTO orders SELECT g, 'after lsn' FROM generate_series(2021, 2030) g"
+  pq postgres "SELECT pg_create_restore_point('$rp')" >/dev/null
+  pq app "INSERT INTO orders SELECT g, 'after restore point' FROM generate_series(2031, 2040) g"
+  # pgbackrest check switches WAL and waits until the segment is archived
+  capture pb_check2 "$PGBR_AS" check
+  assert_rc 0 pb_check2
+  copy_port=$(free_port)
+
+  # to a time
+  r=$PB/r-time
+  capture pb_r_time "$PGBR_AS" restore --pgdata "$r" --target-time "$t_time"
+  assert_rc 0 pb_r_time
+  [[ -z $(find "$PB" -maxdepth 1 -name '.r-time.pf-*') ]] || fail "temporary directory left: $(ls -a "$PB")"
+  assert_grep "^restore_command = 'pgbackrest --config=$PB_CONF --stanza=pftest --pg1-path=$r archive-get %f \"%p\"'\$" "$r/postgresql.auto.conf"
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT count(*) FILTER (WHERE id <= 2010) || ' ' || count(*) FILTER (WHERE id > 2010) FROM orders")
+  stop_copy "$r"
+  [[ $n == "1110 0" ]] || fail "restore to time $t_time: expected '1110 0' rows before/after, got '$n'"
+
+  # to an LSN
+  r=$PB/r-lsn
+  capture pb_r_lsn "$PGBR_AS" restore --pgdata "$r" --target-lsn "$lsn"
+  assert_rc 0 pb_r_lsn
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders")
+  stop_copy "$r"
+  [[ $n == 2020 ]] || fail "restore to LSN $lsn: expected max id 2020, got $n"
+
+  # to a named restore point (into an existing, empty directory)
+  r=$PB/r-name
+  mkdir -p "$r" && chown postgres: "$r" && chmod 700 "$r"
+  capture pb_r_name "$PGBR_AS" restore --pgdata "$r" --target-name "$rp"
+  assert_rc 0 pb_r_name
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders")
+  # the running copy: refused without --force, untouched
+  capture pb_r_running "$PGBR_AS" restore --pgdata "$r" --target-name "$rp"
+  assert_rc 11 pb_r_running
+  assert_grep 'a PostgreSQL server is running on .*refusing' "$WORK/pb_r_running.err"
+  [[ $(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders") == 2030 ]] || fail "the running copy was touched"
+  # the primary's own data directory: refused too
+  capture pb_r_primary "$PGBR_AS" restore --pgdata "$PB/data"
+  assert_rc 11 pb_r_primary
+  [[ $(pq app "SELECT count(*) FROM orders") == 1140 ]] || fail "the primary was touched"
+  [[ $n == 2030 ]] || fail "restore to restore point $rp: expected max id 2030, got $n"
+  # with --force the running copy is stopped and replaced once the restore is complete
+  capture pb_r_force "$PGBR_AS" restore --pgdata "$r" --target-lsn "$lsn" --force
+  assert_rc 0 pb_r_force
+  [[ -z $(find "$PB" -maxdepth 1 -name '.r-name.pf-*') ]] || fail "temporary or old directory left: $(ls -a "$PB")"
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders")
+  stop_copy "$r"
+  [[ $n == 2020 ]] || fail "forced restore to LSN: expected max id 2020, got $n"
+  # a non-empty directory without --force: refused
+  capture pb_r_nonempty "$PGBR_AS" restore --pgdata "$r"
+  assert_rc 11 pb_r_nonempty
+  assert_grep 'is not empty; refusing' "$WORK/pb_r_nonempty.err"
+  # bad target options: exit 2
+  capture pb_r_bad "$PGBR_AS" restore --pgdata "$PB/r-bad" --target-time "$t_time" --target-lsn "$lsn"
+  assert_rc 2 pb_r_bad
+  capture pb_r_badlsn "$PGBR_AS" restore --pgdata "$PB/r-bad" --target-lsn 'x/1; rm -rf /'
+  assert_rc 2 pb_r_badlsn
+
+  # SIGTERM while pgBackRest restores: exit 143, no directory, no temporary directory
+  mkdir -p "$WORK/pbgate"
+  # shellcheck disable=SC2016 # expanded by the wrapper
+  printf '#!/bin/sh\nif [ "$5" = restore ] || [ "$6" = restore ]; then : >%q; sleep 30; fi\nexec %q "$@"\n' "$PB/pbgate.started" "$(command -v pgbackrest)" >"$WORK/pbgate/pgbackrest"
+  chmod 755 "$WORK/pbgate/pgbackrest"
+  runuser -u postgres -- env PATH="$WORK/pbgate:$PGBIN:$PATH" "$PGBR" restore --stanza "$PB_STANZA" --config "$PB_CONF" --pgdata "$PB/r-term" \
+    >"$WORK/pb_r_term.out" 2>"$WORK/pb_r_term.err" &
+  pid=$!
+  wait_file "$PB/pbgate.started" || fail "pgbackrest restore did not start: $(cat "$WORK/pb_r_term.err")"
+  [[ -n $(find "$PB" -maxdepth 1 -name '.r-term.pf-restore.*') ]] || fail "test setup: no temporary directory during the restore"
+  # runuser's child is the tool
+  kill -TERM "$(pgrep -P "$pid" | head -n 1)" || fail "test setup: no tool process under runuser"
+  wait_bounded "$pid" 60
+  assert_rc 143 pb_r_term
+  assert_grep 'interrupted \(SIGTERM\)' "$WORK/pb_r_term.err"
+  [[ ! -e $PB/r-term && -z $(find "$PB" -maxdepth 1 -name '.r-term.pf-*') ]] || fail "SIGTERM left a directory: $(ls -a "$PB")"
+  seg=$(pgrep -f -- "$WORK/pbgate" || true)
+  [[ -z $seg ]] || fail "the gated pgbackrest still runs"
+}
+
+# Restore drill: scratch cluster, replay to a time, row counts, amcheck, RTO
+# and RPO, metrics; the scratch cluster is gone afterwards.
+t_pgbackrest_drill() {
+  local t_time m=$PB/pgbr.prom rep=$WORK/pb_drill.report
+  [[ -s $WORK/pbport ]] || fail "needs t_pgbackrest_configure_and_backups"
+  pq app "CREATE INDEX orders_phase ON orders (phase)"
+  pq app "CREATE TABLE audit (id int PRIMARY KEY)"
+  pq app "INSERT INTO audit SELECT generate_series(1, 77)"
+  sleep 1.1 # the target (whole seconds) comes after the last commit before it
+  t_time=$(pq app "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'")
+  sleep 1.1
+  pq app "INSERT INTO audit SELECT generate_series(78, 99)"
+  capture pb_check3 "$PGBR_AS" check
+  assert_rc 0 pb_check3
+  chmod 711 "$WORK"
+  mkdir -p "$PB/scratch" && chown postgres: "$PB/scratch"
+  capture pb_drill runuser -u postgres -- env PATH="$PGBIN:$PATH" "$HERE/../pf-drill" --engine pgbackrest --stanza "$PB_STANZA" --config "$PB_CONF" \
+    --scratch-dir "$PB/scratch" --target-time "$t_time" --report "$PB/drill.report" --metrics-file "$m"
+  assert_rc 0 pb_drill
+  cp "$PB/drill.report" "$rep"
+  assert_grep '^pf-pgbackrest: ok drill stanza=pftest target=time_.* rto=[0-9]+\.[0-9]{3}s rpo=[0-9]+\.[0-9]{1,3}s databases=2 tables=2 rows=1217 amcheck=[1-9][0-9]* ' "$WORK/pb_drill.out"
+  grep -qxF "$(printf 'app\t77\tpublic.audit')" "$rep" || fail "report: audit should have 77 rows at $t_time: $(cat "$rep")"
+  grep -qxF "$(printf 'app\t1140\tpublic.orders')" "$rep" || fail "report: orders should have 1140 rows: $(cat "$rep")"
+  local rpo
+  # the last commit before the target is strictly earlier than the target
+  rpo=$(sed -n 's/.* rpo=\([0-9.]*\)s .*/\1/p' "$WORK/pb_drill.out")
+  [[ $rpo =~ ^[0-9]+\.[0-9]+$ && ! $rpo =~ ^0\.0*$ ]] || fail "RPO '$rpo': expected a positive number of seconds"
+  assert_grep '^pf_pgbackrest_drill_last_success_timestamp_seconds\{stanza="pftest"\} 1[0-9]{9}$' "$m"
+  assert_grep '^pf_pgbackrest_drill_rto_seconds\{stanza="pftest"\} [0-9]+\.[0-9]{3}$' "$m"
+  assert_grep "^pf_pgbackrest_drill_rpo_seconds\\{stanza=\"pftest\"\\} $rpo\$" "$m"
+  [[ -z $(find "$PB/scratch" -mindepth 1) ]] || fail "the scratch directory was not removed: $(ls -a "$PB/scratch")"
+  # the primary archived nothing from the scratch cluster: one timeline only
+  [[ -z $(find "$PB/repo/archive" -name '00000002*') ]] || fail "the scratch cluster archived into the repository"
+  # a failing drill (no such backup set) records its exit code and leaves nothing
+  capture pb_drill_bad runuser -u postgres -- env PATH="$PGBIN:$PATH" "$HERE/../pf-drill" --engine pgbackrest --stanza "$PB_STANZA" --config "$PB_CONF" \
+    --scratch-dir "$PB/scratch" --set 20000101-000000F --metrics-file "$m"
+  assert_rc 17 pb_drill_bad
+  assert_grep '^pf_pgbackrest_drill_last_exit_code\{stanza="pftest"\} 17$' "$m"
+  [[ -z $(find "$PB/scratch" -mindepth 1) ]] || fail "a failed drill left files: $(ls -a "$PB/scratch")"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1809,6 +1943,8 @@ run t_swap_rollback
 run t_d3_two_servers
 run t_pitr
 run t_pgbackrest_configure_and_backups
+run t_pgbackrest_restore_targets
+run t_pgbackrest_drill
 
 if [[ -f $WORK/timings.txt ]]; then
   while IFS= read -r line; do say "$line"; done <"$WORK/timings.txt"
