@@ -54,6 +54,9 @@ def parse(path):
     names = {}  # id -> name (fn, cfn share one table)
     self_cost = {}
     calls = {}
+    callers = {}  # callee -> {caller: calls}
+    events = ["Ir"]
+    other = {}  # totals of the events after Ir (cache simulation), when recorded
     total = 0
     fn = None
     after_calls = False
@@ -81,6 +84,11 @@ def parse(path):
                     continue
                 self_cost[fn] = self_cost.get(fn, 0) + cost
                 total += cost
+                for i, v in enumerate(parts[2:], start=1):
+                    if i < len(events):
+                        other[events[i]] = other.get(events[i], 0) + int(v)
+            elif line.startswith("events:"):
+                events = line.split()[1:]
             elif line.startswith("fn="):
                 fn = resolve(line[3:])
             elif line.startswith("cfn="):
@@ -88,10 +96,12 @@ def parse(path):
             elif line.startswith("calls="):
                 n = int(line[6:].split()[0])
                 calls[call_target] = calls.get(call_target, 0) + n
+                by = callers.setdefault(call_target, {})
+                by[fn] = by.get(fn, 0) + n
                 after_calls = True
             elif line.startswith("summary:") or line.startswith("totals:"):
                 pass
-    return total, self_cost, calls
+    return total, self_cost, calls, callers, other
 
 
 def main():
@@ -100,14 +110,26 @@ def main():
     result = {}
     for arg in sys.argv[3:]:
         key, path = arg.split("=", 1)
-        total, self_cost, calls = parse(path)
+        total, self_cost, calls, callers, other = parse(path)
         groups = {}
         for name, cost in self_cost.items():
             g = group(name or "")
             groups[g] = groups.get(g, 0) + cost / requests
         counted = {k: sum(n for name, n in calls.items() if name and pred(name)) / requests
                    for k, pred in CALLS.items()}
-        result[key] = {"instructions": total / requests, "groups": groups, "calls": counted}
+        # who calls the counted functions (clock reads, span enters, wake-ups), per request
+        who = {}
+        for k, pred in CALLS.items():
+            if k in ("malloc", "free", "realloc"):
+                continue
+            by = {}
+            for callee, cs in callers.items():
+                if callee and pred(callee):
+                    for caller, n in cs.items():
+                        by[caller] = by.get(caller, 0) + n / requests
+            who[k] = dict(sorted(by.items(), key=lambda kv: -kv[1])[:8])
+        result[key] = {"instructions": total / requests, "groups": groups, "calls": counted,
+                       "callers": who, "events": {k: v / requests for k, v in other.items()}}
     with open(out, "w") as f:
         json.dump({"requests": requests, "runs": result}, f, indent=1)
     modes = sorted({k.rsplit(".", 1)[0] for k in result})
@@ -115,6 +137,8 @@ def main():
     for k, v in result.items():
         c = ", ".join(f"{n} {x:.1f}" for n, x in v["calls"].items())
         print(f"{k:<28}{v['instructions']:>14,.0f}  {c}")
+        if v["events"]:
+            print(f"{'':<28}{'':>14}  " + ", ".join(f"{n} {x:,.1f}" for n, x in v["events"].items()))
     if "bare.mem" in result and "bare.db" in result:
         for mode in modes:
             if mode == "bare" or f"{mode}.mem" not in result or f"{mode}.db" not in result:

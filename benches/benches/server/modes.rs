@@ -211,11 +211,9 @@ fn pf_json(count: bool) -> Dispatch {
         .build_layers()
         .expect("logging");
     std::mem::forget(guard); // no OTLP export: nothing to flush
-    Dispatch::new(
-        tracing_subscriber::registry()
-            .with(layers)
-            .with(count.then_some(CountSpans)),
-    )
+    // the counter behind the same INFO filter, so that it enables no callsite of its own
+    let counter = count.then(|| CountSpans.with_filter(EnvFilter::new("info")));
+    Dispatch::new(tracing_subscriber::registry().with(layers).with(counter))
 }
 
 /// The README's composition around `routes`: `/metrics` served (and excluded from metrics
