@@ -34,6 +34,7 @@ CALLS = {
     "realloc": lambda n: n in ("realloc", "__libc_realloc"),
     "wake-ups": lambda n: n.startswith("tokio::runtime::task::waker::wake_by"),
     "span enters": lambda n: n.startswith("<tracing_subscriber::registry::sharded::Registry as tracing_core::subscriber::Subscriber>::enter"),
+    "dispatch enters": lambda n: n == "tracing_core::dispatcher::Dispatch::enter",
     "span exits": lambda n: n.startswith("<tracing_subscriber::registry::sharded::Registry as tracing_core::subscriber::Subscriber>::exit"),
 }
 

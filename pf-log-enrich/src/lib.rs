@@ -114,8 +114,8 @@ mod subscriber;
 pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
 pub use middleware::client::TrustedProxies;
 pub use middleware::identity::{
-    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityService,
-    RecordIdentityLayer,
+    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityLayer,
+    RecordIdentityService,
 };
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]

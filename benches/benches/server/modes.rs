@@ -29,6 +29,8 @@ use crate::peers;
 ///   health, request ID, request span, metrics), subscriber at INFO without output;
 /// - `pf_stack_json`: the same with pf-log-enrich's `JsonLayer` writing one access line per
 ///   request to `/dev/null` (a real `write` per line);
+/// - `pf_stack_json_nonblocking`: the same through `Logging::non_blocking` (the line queued,
+///   written by pf-log-enrich's writer thread: its CPU is the server's too);
 /// - `axum_prometheus`: peer, axum-prometheus' default layer;
 /// - `tower_http_trace_id_json`: peer, tower-http `TraceLayer` (pf's span fields) + request
 ///   ID set and propagated + tracing-subscriber's JSON line to `/dev/null`;
@@ -39,6 +41,7 @@ pub const MODES: &[&str] = &[
     "pf_metrics",
     "pf_stack",
     "pf_stack_json",
+    "pf_stack_json_nonblocking",
     "axum_prometheus",
     "tower_http_trace_id_json",
     "axum_tracing_otel",
@@ -199,18 +202,21 @@ fn quiet(count: bool) -> Dispatch {
     )
 }
 
-/// pf-log-enrich's JSON pipeline at INFO (`LOG_FORMAT=json`) writing to `/dev/null`.
-fn pf_json(count: bool) -> Dispatch {
+/// pf-log-enrich's JSON pipeline at INFO (`LOG_FORMAT=json`) writing to `/dev/null`, through
+/// the non-blocking writer when `non_blocking`.
+fn pf_json(count: bool, non_blocking: bool) -> Dispatch {
     let config = pf_log_enrich::LogConfig::from_lookup(|key| match key {
         "LOG_FORMAT" => Some("json".into()),
         "RUST_LOG" => Some("info".into()),
         _ => None,
     });
-    let (layers, guard) = pf_log_enrich::Logging::from_config(config)
-        .writer(dev_null())
-        .build_layers()
-        .expect("logging");
-    std::mem::forget(guard); // no OTLP export: nothing to flush
+    let mut logging = pf_log_enrich::Logging::from_config(config).writer(dev_null());
+    if non_blocking {
+        logging = logging.non_blocking(pf_log_enrich::DEFAULT_QUEUE_LINES);
+    }
+    let (layers, guard) = logging.build_layers().expect("logging");
+    // no OTLP export; the server is killed, so nothing is flushed at the end
+    std::mem::forget(guard);
     // the counter behind the same INFO filter, so that it enables no callsite of its own
     let counter = count.then(|| CountSpans.with_filter(EnvFilter::new("info")));
     Dispatch::new(tracing_subscriber::registry().with(layers).with(counter))
@@ -278,7 +284,8 @@ pub fn app(mode: &str, db: Db, count: bool) -> Option<(Router, Dispatch)> {
             (routes.layer(layer), quiet(count))
         }
         "pf_stack" => (readme_stack(routes, count), quiet(count)),
-        "pf_stack_json" => (readme_stack(routes, count), pf_json(count)),
+        "pf_stack_json" => (readme_stack(routes, count), pf_json(count, false)),
+        "pf_stack_json_nonblocking" => (readme_stack(routes, count), pf_json(count, true)),
         "axum_prometheus" => (routes.layer(peers::axum_prometheus_layer()), quiet(count)),
         "tower_http_trace_id_json" => {
             let dispatch = peers::fmt_json_dispatch_to(dev_null());

@@ -342,7 +342,9 @@ mod tests {
         }
     }
 
-    fn held() -> (Held, Arc<Mutex<Vec<u8>>>, Arc<Barrier>, Arc<AtomicU64>) {
+    type HeldParts = (Held, Arc<Mutex<Vec<u8>>>, Arc<Barrier>, Arc<AtomicU64>);
+
+    fn held() -> HeldParts {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(Barrier::new(2));
         let first = Arc::new(AtomicU64::new(0));
@@ -358,13 +360,16 @@ mod tests {
     fn until_taken(first: &AtomicU64) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while first.load(Relaxed) == 0 {
-            assert!(Instant::now() < deadline, "the writer thread never took a line");
+            assert!(
+                Instant::now() < deadline,
+                "the writer thread never took a line"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
 
     fn line(w: &NonBlocking, n: usize) {
-        write!(w.make_writer(), "line {n}\n").unwrap();
+        writeln!(w.make_writer(), "line {n}").unwrap();
     }
 
     #[test]
