@@ -74,6 +74,18 @@ def server_section(w, srv):
               f"{'—' if first else sus(m['p25']) + ' … ' + sus(m['p75'])} | "
               f"{'—' if first else share} | {m['req_per_s']:,.0f} | {WHAT.get(mode, '')} |")
         w("")
+    nb = [(shape, s["modes"]["pf_stack_json_nonblocking"]["over_bare"] - s["modes"]["pf_stack_json"]["over_bare"])
+          for shape, s in srv["shapes"].items()
+          if "pf_stack_json_nonblocking" in s["modes"] and "pf_stack_json" in s["modes"]]
+    if nb:
+        shown = ", ".join(f"{sus(d)} ({shape})" for shape, d in nb)
+        w(f"**The JSON line through `Logging::non_blocking`** against the same line written in place")
+        w(f"(`pf_stack_json_nonblocking` − `pf_stack_json`, difference of the added medians): {shown}.")
+        w("To `/dev/null` a `write(2)` costs about a microsecond; the queue costs more, because each line")
+        w("wakes the writer thread (a futex wake on the request's thread and a context switch to the")
+        w("writer, both server CPU). It takes the destination's latency off the request (a pipe or")
+        w("terminal that stalls), not CPU: keep it off for fast destinations.")
+        w("")
     if not srv.get("bench"):
         w("(This run was the test mode: two rounds of 20 requests per phase, far too few to resolve")
         w("anything; `scripts/bench` runs the real thing.)")
@@ -159,11 +171,6 @@ def why_section(w, srv, why):
             w("")
         sd = runs.get("pf_stack.db")
         if sd and sd.get("callers"):
-            w("Who enters the request span on the DB-bound request (`pf_stack.db`, calls per request):")
-            w("")
-            for caller, n in list(sd["callers"].get("span enters", {}).items())[:6]:
-                w(f"- {n:.1f} × `{caller}`")
-            w("")
             w("Who reads the clock (`pf_stack.db`, calls per request):")
             w("")
             for caller, n in list(sd["callers"].get("clock reads", {}).items())[:6]:
@@ -183,6 +190,8 @@ def cause_summary(w, srv, why):
     r = {k: runs[k] for k in need}
     im = r["pf_stack.mem"]["instructions"] - r["bare.mem"]["instructions"]
     idb = r["pf_stack.db"]["instructions"] - r["bare.db"]["instructions"]
+    dm_ = shapes["mem_saturating"]["modes"]["pf_stack"]
+    dd_ = shapes["db_rate"]["modes"]["pf_stack"]
     tm = shapes["mem_saturating"]["modes"]["pf_stack"]["over_bare"]
     td = shapes["db_rate"]["modes"]["pf_stack"]["over_bare"]
 
@@ -199,23 +208,36 @@ def cause_summary(w, srv, why):
     w("**Which part of the extra cost each accounts for** (`pf_stack` over `bare`; server CPU from")
     w("the table above, DB-bound at the moderate rate against in memory at saturation):")
     w("")
-    w(f"- Server CPU added: {sus(tm)} in memory, {sus(td)} DB-bound ({td / tm:.1f}×) — the amplification.")
+    w(f"- Server CPU added: {sus(tm)} in memory (IQR {sus(dm_['p25'])} … {sus(dm_['p75'])}), {sus(td)} DB-bound at the moderate rate")
+    w(f"  (IQR {sus(dd_['p25'])} … {sus(dd_['p75'])}).")
+    dm = shapes["mem_saturating"]["modes"]["pf_stack"]
+    dd = shapes["db_rate"]["modes"]["pf_stack"]
+    resolved = dd["p25"] > dm["p75"]
     if im > 0 and tm > 0:
-        at_mem_speed = (idb - im) * tm / im
         w(f"- **Instructions** added: {im:+,.0f} in memory, {idb:+,.0f} DB-bound: the waiting request runs only")
-        w(f"  {idb - im:+,.0f} more instrumentation instructions ({100 * (idb - im) / im:+.0f} %). At the in-memory rate of")
-        w(f"  {tm / im:.2f} ns per added instruction they would cost {sus(at_mem_speed)}, "
-          f"{100 * at_mem_speed / (td - tm):.0f} % of the extra {sus(td - tm)}.")
-        w(f"  The added instructions run at {td / idb:.2f} ns each on the DB-bound request against {tm / im:.2f} ns in")
-        w(f"  memory: **the rest of the extra cost ({100 - 100 * at_mem_speed / (td - tm):.0f} %) is the same work running slower**.")
+        w(f"  {idb - im:+,.0f} more instrumentation instructions ({100 * (idb - im) / im:+.0f} %).")
+        if resolved:
+            at_mem_speed = (idb - im) * tm / im
+            w(f"  At this run's in-memory cost per added instruction ({tm / im:.2f} ns) they would cost")
+            w(f"  {sus(at_mem_speed)}, {100 * at_mem_speed / (td - tm):.0f} % of the extra {sus(td - tm)}; the rest is the same work running slower")
+            w(f"  ({td / idb:.2f} ns per added instruction DB-bound against {tm / im:.2f} ns in memory).")
+        else:
+            w(f"  This run does not resolve the DB-bound added CPU (IQR {sus(dd['p25'])} … {sus(dd['p75'])}) from the in-memory")
+            w(f"  one (IQR {sus(dm['p25'])} … {sus(dm['p75'])}): the machine was loaded. On the issue's quieter run (+3.1 µs in")
+            w("  memory, +10.7 µs DB-bound at ≈ 870 requests/s: +7.6 µs extra), these extra instructions at")
+            ref = (idb - im) * 3100 / im
+            w(f"  the in-memory cost per instruction ({3100 / im:.2f} ns) come to {sus(ref)}, {100 * ref / 7600:.0f} % of the extra:")
+            w("  the rest is the same work running slower.")
     w(f"- **Span enters / exits** (the bulk of the extra instructions): {added_calls('mem', 'span enters'):+.1f} enter/exit pairs in")
     w(f"  memory, {added_calls('db', 'span enters'):+.1f} DB-bound ({pairs:+.1f}); tracing's crates (subscriber, core, sharded-slab)")
     w(f"  account for {tracing_extra:+,.0f} of the {idb - im:+,.0f} extra instructions"
       + (f", about {tracing_extra / pairs:,.0f} per extra pair" if pairs > 0 else "") + ".")
     who = r["pf_stack.db"].get("callers", {}).get("dispatch enters", {})
     if who:
-        parts = "; ".join(f"{n:.2f} × `{c.split('<')[0] if len(c) > 120 else c}`" for c, n in list(who.items())[:4])
-        w(f"  Who enters (per DB-bound request): {parts}. sqlx wraps its query stream in")
+        parts = "; ".join(f"{n:.2f} × `{c[:110]}`" for c, n in list(who.items())[:4])
+        w(f"  Who enters (per DB-bound request): {parts}. The request-ID future's and service's enters are")
+        w("  the span layer's (its future and `call`, inlined into the outer layer): one per poll and one")
+        w("  per request. The `Instrumented` ones are sqlx's: it wraps its query stream in")
         w("  `in_current_span()` (sqlx-core `try_stream!`), so with any request span current every poll")
         w("  of the query re-enters it (and its drop once more); in `bare` there is no current span and")
         w("  those enters cost nothing.")
