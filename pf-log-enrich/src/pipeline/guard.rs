@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::pipeline::stats::ExportStats;
+use crate::pipeline::writer::{NonBlockingGuard, WriterStats};
 
 /// Flushes and shuts down the OTLP pipeline when dropped, waiting at most
 /// [`LogConfig::shutdown_timeout`](crate::LogConfig::shutdown_timeout). Keep it alive for the
@@ -15,6 +16,8 @@ pub struct LoggingGuard {
     #[cfg(feature = "otlp")]
     pub(crate) logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     pub(crate) stats: Option<ExportStats>,
+    /// The non-blocking writer's flush ([`Logging::non_blocking`](crate::Logging::non_blocking)).
+    pub(crate) writer: Option<NonBlockingGuard>,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) timeout: Duration,
 }
@@ -36,6 +39,7 @@ impl LoggingGuard {
             #[cfg(feature = "otlp")]
             logger: None,
             stats: None,
+            writer: None,
             timeout,
         }
     }
@@ -66,6 +70,12 @@ impl LoggingGuard {
         self.stats.clone()
     }
 
+    /// The non-blocking writer's counts (lines written, dropped, failed), when the pipeline
+    /// was built with [`Logging::non_blocking`](crate::Logging::non_blocking).
+    pub fn writer_stats(&self) -> Option<WriterStats> {
+        self.writer.as_ref().map(NonBlockingGuard::stats)
+    }
+
     /// The tracer provider, when exporting (e.g. for a global `opentelemetry` tracer).
     #[cfg(feature = "otlp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
@@ -79,6 +89,10 @@ impl LoggingGuard {
     }
 
     fn shutdown_inner(&mut self) {
+        // log lines first, within the same deadline
+        if let Some(mut writer) = self.writer.take() {
+            writer.finish(self.timeout);
+        }
         #[cfg(feature = "otlp")]
         {
             let tracer = self.tracer.take();
