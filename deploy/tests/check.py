@@ -20,7 +20,16 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
-RUNBOOK_PREFIX = "https://github.com/pf-observability/pf/blob/main/"
+
+
+def _repository():
+    """Cargo.toml's `repository`: the default runbookURLPattern points into it."""
+    with open(os.path.join(ROOT, "Cargo.toml")) as fh:
+        m = re.search(r'^repository\s*=\s*"([^"]+)"', fh.read(), re.M)
+    return m.group(1).rstrip("/")
+
+
+RUNBOOK_PREFIX = _repository() + "/blob/main/"
 SEVERITIES = {"page", "ticket", "none"}
 
 
