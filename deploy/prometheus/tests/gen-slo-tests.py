@@ -27,10 +27,14 @@ Cases per SLO (b = burn rate = bad fraction / error budget):
               page clears once the short window (5m) is clean although the long one (1h) is
               still far above 14.4x (asserted: the long window alone never pages); the ticket
               clears once 2h and 6h are clean, with 1d and 3d still high.
+  short:      100 % bad just long enough for the 1h/5m pair, too short for 6h/30m: the page
+              clears when the 5m window is clean (the 1h one still above).
+  no-5xx:     (success) no 5xx series at all: ratio 0, silent.
   six:        b = 0.93 x 14.4 for 4 h then clean: the 1h/5m pair never trips; the 6h/30m pair
               pages (computed time), and clears 30 minutes after the errors stop.
   one-day:    the traffic drops to a quarter with b = 4 for a day: the 3x/1d&2h ticket fires
-              while the 1x/3d&6h pair stays below (the 3d window still holds the busy days).
+              while the 1x/3d&6h pair stays below (the 3d window still holds the busy days); it
+              clears when the 2h window is clean.
               With steady traffic the 3x/1d&2h pair implies the 1x/3d&6h pair (a window three
               times as long with a third of the factor); see detection-times.md.
   slow:       b = 0.93 x 6 for a day: never a page, the ticket at the computed time (~13.5 h).
@@ -360,6 +364,21 @@ def main():
                 sys.exit(f"{slo}: the {sev} does not clear with its long window still high")
         cases.append(text)
         table.append(f"| {slo} | {fmt(bad * 100)} % bad for {burst} min, then none | {describe(tr['page'])} | {describe(tr['ticket'])} |")
+        # short: a burst just long enough for the first page pair, too short for the second:
+        # the page clears once the first pair's short window (5m) is clean.
+        p1, p2 = page_pairs[0], page_pairs[1]
+        for d in range(1, 600):
+            probe = Timeline([(d, RATE, 1.0), (60, RATE, 0.0)], slo, sparse=False)
+            if any(firing(probe, slo, "page")) and not any(
+                    probe.ratio(slo, t, minutes(p2["long"])) > p2["factor"] * budget
+                    for t in range(CLEAN, probe.n)):
+                break
+        else:
+            sys.exit(f"{slo}: no burst pages through the first pair alone")
+        text, tr, _ = case(slo, f"100 % bad for {d} minutes pages through the {p1['long']}/{p1['short']} pair alone and clears once its {p1['short']} window is clean",
+                           [(d, RATE, 1.0), (60, RATE, 0.0)], CLEAN + d + 60)
+        cases.append(text)
+        table.append(f"| {slo} | 100 % bad for {d} min, then none | {describe(tr['page'])} | {describe(tr['ticket'])} |")
         # six: b = 0.93 x the first page factor: only the second page pair can page.
         b6 = 0.93 * page_pairs[0]["factor"]
         text, tr, _ = case(slo, f"burn {fmt(b6)} ({fmt(b6 * budget * 100)} % bad) for 4 h: only the {page_pairs[1]['long']}/{page_pairs[1]['short']} pair pages",
@@ -370,8 +389,8 @@ def main():
         table.append(f"| {slo} | burn {fmt(b6)} for 4 h, then none | {describe(tr['page'])} | {describe(tr['ticket'])} |")
         # one-day: traffic falls to a fifth, b = 4: the 3x/1d pair alone.
         if slo != "api-availability":
-            text, tr, tl = case(slo, f"traffic at a quarter, burn 4 ({fmt(4 * budget * 100)} % bad) for a day: the 3x/1d&2h ticket fires, the 1x/3d&6h pair stays below",
-                                [(1440, RATE / 4, 4 * budget)], CLEAN + 1440)
+            text, tr, tl = case(slo, f"traffic at a quarter, burn 4.4 ({fmt(4.4 * budget * 100)} % bad) for a day: the 3x/1d&2h ticket fires, the 1x/3d&6h pair stays below; it clears with the 2h window",
+                                [(1440, RATE / 4, 4.4 * budget), (180, RATE / 4, 0.0)], CLEAN + 1620)
             ticket_pairs = CFG["sloBurnRates"]["ticket"]["pairs"]
             on = [m for m, s in tr["ticket"] if s]
             if not on:
@@ -381,7 +400,7 @@ def main():
             if tl.ratio(slo, t, minutes(p2["long"])) > p2["factor"] * budget:
                 sys.exit(f"{slo}: in the one-day case the {p2['long']} pair is above too")
             cases.append(text)
-            table.append(f"| {slo} | traffic at 1/4, burn 4 for a day | {describe(tr['page'])} | {describe(tr['ticket'])} |")
+            table.append(f"| {slo} | traffic at 1/4, burn 4.4 for a day, then none | {describe(tr['page'])} | {describe(tr['ticket'])} |")
         # slow: b = 0.93 x the second page factor for a day.
         b2 = 0.93 * page_pairs[1]["factor"]
         text, tr, _ = case(slo, f"burn {fmt(b2)} ({fmt(b2 * budget * 100)} % bad) for a day never pages; the ticket fires",
@@ -390,6 +409,18 @@ def main():
             sys.exit(f"{slo}: the slow case pages")
         cases.append(text)
         table.append(f"| {slo} | burn {fmt(b2)} for a day | {describe(tr['page'])} | {describe(tr['ticket'])} |")
+        if slo == "api-success":
+            # Without any 5xx series the ratio is 0 (the `or ... * 0` branch), not "no data".
+            alert = CFG["slos"][slo]["alert"]
+            cases.append(f"""  - name: "{alert}: no 5xx series at all: the ratio is 0 and nothing fires"
+    interval: 1m
+    input_series:
+      - series: 'http_requests_total{{{labels_str()},method="GET",route="/",status="200"}}'
+        values: '0+{RATE}x120'
+    alert_rule_test:
+      - eval_time: 120m
+        alertname: {alert}
+        exp_alerts: []""")
         with open(os.path.join(a.out, f"slo-{short}.test.yml"), "w") as fh:
             fh.write(header(rules_file, slo, "1m") + "\n".join(cases) + "\n")
         # tick-miss (5-minute evaluation; checked at whole days).
