@@ -313,7 +313,7 @@ def check_compose():
     doc = load_yaml(path)
     services = doc.get("services") or {}
     want = {"backend", "postgres", "redis", "postgres-exporter", "redis-exporter", "prometheus",
-            "alertmanager", "grafana", "otel-collector"}
+            "alertmanager", "grafana", "otel-collector", "node-exporter"}
     for s in sorted(want - set(services)):
         problems.append(f"compose.yaml: no service {s}")
     named = set((doc.get("volumes") or {}).keys())

@@ -125,8 +125,10 @@ check "Grafana dashboards: lint, known series, provisioning" python3 deploy/test
 check "compose.yaml: well-formed, mounts only existing files" python3 deploy/tests/check.py compose
 check "docs/slo: OpenSLO documents parse and match the rules" python3 deploy/tests/check.py openslo
 if command -v shellcheck >/dev/null 2>&1; then
-  check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack
+  check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack deploy/tests/backup-metrics-e2e
 fi
+check "backup metrics: pf-backup -> node_exporter textfile -> Prometheus: BackupMissing fires, resolves, fires when the file is gone" \
+  deploy/tests/backup-metrics-e2e
 
 # The stack without containers: starts, every target up, then nothing left behind
 # (state directory removed, every port it printed free again). Needs the demo binary
