@@ -94,5 +94,26 @@
     dashboardTitlePrefix: 'pf',
     // Grafana sidecar (Kubernetes): the label that makes it load a ConfigMap.
     grafanaDashboardLabel: { grafana_dashboard: '1' },
+
+    // ---- Kubernetes / Prometheus Operator output (render --kubernetes DIR) --------------------
+    kubernetes: {
+      namespace: 'pf',
+      // The Service is named backendJobName: the Prometheus Operator sets job=<service name>.
+      image: 'ghcr.io/pf-observability/pf-demo:latest',
+      replicas: 2,
+      port: 3000,  // the public listener: API and probes
+      adminPort: 9100,  // the admin listener: /metrics (bearer token)
+      // Secret holding the /metrics bearer token (create it; no secret is rendered).
+      metricsTokenSecret: { name: 'pf-demo-metrics', key: 'token' },
+      // Secret with DATABASE_URL and REDIS_URL (optional: in-memory without).
+      connectionSecret: 'pf-demo-connections',
+      // Shutdown: readiness fails for drainDelaySeconds, then in-flight requests finish (the
+      // longest takes longestRequestSeconds); the grace period covers both plus a margin.
+      drainDelaySeconds: 5,
+      longestRequestSeconds: 30,
+      scrapeInterval: '15s',
+      // Labels the Prometheus resource's ruleSelector / serviceMonitorSelector match.
+      prometheusSelectorLabels: { release: 'prometheus' },
+    },
   },
 }

@@ -37,7 +37,15 @@ AM=deploy/alertmanager/alertmanager.yml
 
 # The mixin: the rules and dashboards under deploy/ are its rendering with the default
 # config (only the files it generates are compared: other rule files are not its own).
-check "mixin: deploy/ is what deploy/mixin/render writes (no drift)" deploy/mixin/render --check
+check "mixin: deploy/ is what deploy/mixin/render writes (no drift)" deploy/mixin/render --check --kubernetes deploy/kubernetes
+check "Kubernetes / Prometheus Operator resources: CRD and core schemas, consistency" python3 deploy/kubernetes/validate.py
+# shellcheck disable=SC2016 # the inner script's variables expand in the inner shell
+check "the resource validator rejects an unknown field and a short grace period" bash -c '
+  mkdir -p "$1/k8s" && cp deploy/kubernetes/*.yaml "$1/k8s/"
+  sed -i "s/    interval: 15s/    intervall: 15s/" "$1/k8s/service-monitor.yaml"
+  sed -i "s/terminationGracePeriodSeconds: [0-9]*/terminationGracePeriodSeconds: 1/" "$1/k8s/demo.yaml"
+  out=$(python3 deploy/kubernetes/validate.py "$1/k8s") && exit 1
+  grep -q "unknown field intervall" <<<"$out" && grep -q "terminationGracePeriodSeconds 1 is not above" <<<"$out"' _ "$work"
 check "promtool check rules" promtool check rules "$P/recording.yml" "$P/alerts.yml"
 check "promtool check config prometheus.yml" promtool check config "$P/prometheus.yml"
 # The rule tests, two at a time (the SLO files take a minute or two each): started here,
