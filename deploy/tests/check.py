@@ -85,7 +85,36 @@ def check_runbooks():
             slugs = {github_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", fh.read(), re.M)}
         if not anchor or anchor not in slugs:
             problems.append(f"{r['alert']}: {path} has no heading #{anchor}")
-    return problems + check_runbook_links()
+    return problems + check_runbook_links() + check_runbook_promql()
+
+
+def check_runbook_promql():
+    """Every line of a ```promql block in docs/runbooks is one query that parses (promtool
+    check rules on a rule per line); a trailing # comment is allowed."""
+    import subprocess
+    import tempfile
+    problems, rules_ = [], []
+    base = os.path.join(ROOT, "docs", "runbooks")
+    for f in sorted(os.listdir(base)):
+        if not f.endswith(".md"):
+            continue
+        for block in re.findall(r"```promql\n(.*?)```", open(os.path.join(base, f)).read(), re.S):
+            for line in block.splitlines():
+                q = line.split(" #", 1)[0].strip()
+                if not q:
+                    continue
+                if ";" in q:
+                    problems.append(f"docs/runbooks/{f}: several queries on one line: {q}")
+                    continue
+                rules_.append((f, q))
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as fh:
+        yaml.safe_dump({"groups": [{"name": f"q{i}", "rules": [{"record": "runbook:query", "expr": q}]}
+                                   for i, (f, q) in enumerate(rules_)]}, fh)
+        fh.flush()
+        r = subprocess.run(["promtool", "check", "rules", fh.name], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            problems.append(f"runbook PromQL does not parse ({len(rules_)} queries): {r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return problems
 
 
 def check_runbook_links():
