@@ -171,8 +171,9 @@ local u = import '../lib/utils.libsonnet';
             description='RedisLowHitRate below %s for %s.' % [u.pct(t.RedisLowHitRate.ratio), u.human(t.RedisLowHitRate['for'])],
             alert='RedisLowHitRate', threshold=t.RedisLowHitRate.ratio, runbook='redis-low-hit-rate'),
       panel('Memory used of maxmemory', 'percentunit',
-            [['redis_memory_used_bytes{%s} / (redis_memory_max_bytes{%s} > 0)' % [RD, RD], '{{instance}}']],
-            description='RedisHighMemory above %s (no line without a maxmemory limit).' % u.pct(t.RedisHighMemory.ratio),
+            // 0 without a maxmemory limit (the alert cannot fire then), not "No data".
+            [['redis_memory_used_bytes{%s} / (redis_memory_max_bytes{%s} > 0) or redis_memory_used_bytes{%s} * 0' % [RD, RD, RD], '{{instance}}']],
+            description='RedisHighMemory above %s; 0 when maxmemory is 0 (no limit).' % u.pct(t.RedisHighMemory.ratio),
             alert='RedisHighMemory', threshold=t.RedisHighMemory.ratio, runbook='redis-high-memory'),
       panel('Memory', 'bytes', [['redis_memory_used_bytes{%s}' % RD, 'used'], ['redis_memory_max_bytes{%s}' % RD, 'maxmemory (0 = unlimited)']],
             description='Memory in use.'),
