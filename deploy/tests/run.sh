@@ -121,6 +121,7 @@ PY
     amtool config routes test --config.file="$2" --verify.receivers="$want" alertname="$name" severity="$sev" >/dev/null \
       || { echo "$name (severity $sev) does not reach $want"; exit 1; }
   done' _ "$P/alerts.yml" "$AM"
+check "Alertmanager (real): each inhibition mutes what it should and nothing else" deploy/tests/inhibitions-e2e
 check "Alertmanager inhibits symptoms while BackendServiceDown fires (rule present)" \
   python3 -c '
 import sys, yaml
@@ -133,7 +134,7 @@ check "Grafana dashboards: lint, known series, provisioning" python3 deploy/test
 check "compose.yaml: well-formed, mounts only existing files" python3 deploy/tests/check.py compose
 check "docs/slo: OpenSLO documents parse and match the rules" python3 deploy/tests/check.py openslo
 if command -v shellcheck >/dev/null 2>&1; then
-  check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack deploy/tests/backup-metrics-e2e
+  check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack deploy/tests/backup-metrics-e2e deploy/tests/inhibitions-e2e
 fi
 check "backup metrics: pf-backup -> node_exporter textfile -> Prometheus: BackupMissing fires, resolves, fires when the file is gone" \
   deploy/tests/backup-metrics-e2e
