@@ -85,7 +85,33 @@ def check_runbooks():
             slugs = {github_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", fh.read(), re.M)}
         if not anchor or anchor not in slugs:
             problems.append(f"{r['alert']}: {path} has no heading #{anchor}")
-    return problems + check_runbook_links() + check_runbook_promql()
+    return problems + check_runbook_links() + check_runbook_promql() + runbook_expression_rows()
+
+
+def runbook_expression_rows(fix=False):
+    """A runbook page for one alert rule shows that rule's expression (whitespace joined) in its
+    `| expression |` row; pages that summarise several rules (a `<placeholder>`, `;`) are skipped."""
+    problems = []
+    by_name = {}
+    for r in rules("alert"):
+        by_name.setdefault(r["alert"], []).append(r)
+    base = os.path.join(ROOT, "docs", "runbooks")
+    for f in sorted(os.listdir(base)):
+        path = os.path.join(base, f)
+        text = open(path).read()
+        m = re.match(r"# (\w+)\n", text)
+        row = re.search(r"^\| expression \| `(.*)` \|$", text, re.M)
+        if not m or not row or len(by_name.get(m.group(1), [])) != 1 or re.search(r"[<;]|` ", row.group(1)):
+            continue
+        want = " ".join(by_name[m.group(1)][0]["expr"].split())
+        want = want.replace("( ", "(").replace(" )", ")")
+        if row.group(1) != want:
+            if fix:
+                text = text[:row.start(1)] + want + text[row.end(1):]
+                open(path, "w").write(text)
+            else:
+                problems.append(f"docs/runbooks/{f}: expression row `{row.group(1)}` is not the rule's `{want}`")
+    return problems
 
 
 def check_runbook_promql():
@@ -418,6 +444,9 @@ def check_openslo():
 
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what == "fix-runbook-expressions":
+        runbook_expression_rows(fix=True)
+        return 0
     if what == "queries":
         for q in panel_queries():
             print(json.dumps(q))
