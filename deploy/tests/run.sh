@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Checks of deploy/ and docs/runbooks, docs/slo (called by scripts/test):
-#   promtool check rules / check config, promtool test rules (every alert both ways,
-#   burn-rate detection times), mutations of the rules that the tests must catch,
+#   the mixin renders to what is committed (rules, dashboards, Kubernetes resources, which are
+#   validated), a second mixin configuration with its own tests, promtool check rules / check
+#   config, promtool test rules (every alert both ways, burn-rate detection times), the
+#   committed mutation report is current,
 #   runbook links, alert annotations, Alertmanager config and routing (amtool),
-#   Grafana dashboard lint, OpenSLO files, compose file, shellcheck of the scripts.
-# Needs: promtool (prometheus), amtool (prometheus-alertmanager), python3 + python3-yaml
+#   Grafana dashboard lint, OpenSLO files, compose file, shellcheck of the scripts, a real
+#   Alertmanager's inhibitions, pf-backup -> node_exporter -> Prometheus -> BackupMissing.
+# Needs: promtool (prometheus), amtool (prometheus-alertmanager), jsonnet,
+# prometheus-node-exporter, PostgreSQL for the backup check, python3 + python3-yaml
 # and the shellcheck tool. Prints one line per check and a final "deploy checks: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
