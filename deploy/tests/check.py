@@ -20,7 +20,16 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
-RUNBOOK_PREFIX = "https://github.com/pf-observability/pf/blob/main/"
+
+
+def _repository():
+    """Cargo.toml's `repository`: the default runbookURLPattern points into it."""
+    with open(os.path.join(ROOT, "Cargo.toml")) as fh:
+        m = re.search(r'^repository\s*=\s*"([^"]+)"', fh.read(), re.M)
+    return m.group(1).rstrip("/")
+
+
+RUNBOOK_PREFIX = _repository() + "/blob/main/"
 SEVERITIES = {"page", "ticket", "none"}
 
 
@@ -76,7 +85,62 @@ def check_runbooks():
             slugs = {github_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", fh.read(), re.M)}
         if not anchor or anchor not in slugs:
             problems.append(f"{r['alert']}: {path} has no heading #{anchor}")
-    return problems + check_runbook_links()
+    return problems + check_runbook_links() + check_runbook_promql() + runbook_expression_rows()
+
+
+def runbook_expression_rows(fix=False):
+    """A runbook page for one alert rule shows that rule's expression (whitespace joined) in its
+    `| expression |` row; pages that summarise several rules (a `<placeholder>`, `;`) are skipped."""
+    problems = []
+    by_name = {}
+    for r in rules("alert"):
+        by_name.setdefault(r["alert"], []).append(r)
+    base = os.path.join(ROOT, "docs", "runbooks")
+    for f in sorted(os.listdir(base)):
+        path = os.path.join(base, f)
+        text = open(path).read()
+        m = re.match(r"# (\w+)\n", text)
+        row = re.search(r"^\| expression \| `(.*)` \|$", text, re.M)
+        if not m or not row or len(by_name.get(m.group(1), [])) != 1 or re.search(r"[<;]|` ", row.group(1)):
+            continue
+        want = " ".join(by_name[m.group(1)][0]["expr"].split())
+        want = want.replace("( ", "(").replace(" )", ")")
+        if row.group(1) != want:
+            if fix:
+                text = text[:row.start(1)] + want + text[row.end(1):]
+                open(path, "w").write(text)
+            else:
+                problems.append(f"docs/runbooks/{f}: expression row `{row.group(1)}` is not the rule's `{want}`")
+    return problems
+
+
+def check_runbook_promql():
+    """Every line of a ```promql block in docs/runbooks is one query that parses (promtool
+    check rules on a rule per line); a trailing # comment is allowed."""
+    import subprocess
+    import tempfile
+    problems, rules_ = [], []
+    base = os.path.join(ROOT, "docs", "runbooks")
+    for f in sorted(os.listdir(base)):
+        if not f.endswith(".md"):
+            continue
+        for block in re.findall(r"```promql\n(.*?)```", open(os.path.join(base, f)).read(), re.S):
+            for line in block.splitlines():
+                q = line.split(" #", 1)[0].strip()
+                if not q:
+                    continue
+                if ";" in q:
+                    problems.append(f"docs/runbooks/{f}: several queries on one line: {q}")
+                    continue
+                rules_.append((f, q))
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as fh:
+        yaml.safe_dump({"groups": [{"name": f"q{i}", "rules": [{"record": "runbook:query", "expr": q}]}
+                                   for i, (f, q) in enumerate(rules_)]}, fh)
+        fh.flush()
+        r = subprocess.run(["promtool", "check", "rules", fh.name], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            problems.append(f"runbook PromQL does not parse ({len(rules_)} queries): {r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return problems
 
 
 def check_runbook_links():
@@ -304,7 +368,7 @@ def check_compose():
     doc = load_yaml(path)
     services = doc.get("services") or {}
     want = {"backend", "postgres", "redis", "postgres-exporter", "redis-exporter", "prometheus",
-            "alertmanager", "grafana", "otel-collector"}
+            "alertmanager", "grafana", "otel-collector", "node-exporter"}
     for s in sorted(want - set(services)):
         problems.append(f"compose.yaml: no service {s}")
     named = set((doc.get("volumes") or {}).keys())
@@ -380,6 +444,9 @@ def check_openslo():
 
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what == "fix-runbook-expressions":
+        runbook_expression_rows(fix=True)
+        return 0
     if what == "queries":
         for q in panel_queries():
             print(json.dumps(q))

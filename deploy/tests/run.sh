@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Checks of deploy/ and docs/runbooks, docs/slo (called by scripts/test):
-#   promtool check rules / check config, promtool test rules (every alert both ways,
-#   burn-rate detection times), mutations of the rules that the tests must catch,
+#   the mixin renders to what is committed (rules, dashboards, Kubernetes resources, which are
+#   validated), a second mixin configuration with its own tests, promtool check rules / check
+#   config, promtool test rules (every alert both ways, burn-rate detection times), the
+#   committed mutation report is current,
 #   runbook links, alert annotations, Alertmanager config and routing (amtool),
-#   Grafana dashboard lint, OpenSLO files, compose file, shellcheck of the scripts.
-# Needs: promtool (prometheus), amtool (prometheus-alertmanager), python3 + python3-yaml
+#   Grafana dashboard lint, OpenSLO files, compose file, shellcheck of the scripts, a real
+#   Alertmanager's inhibitions, pf-backup -> node_exporter -> Prometheus -> BackupMissing.
+# Needs: promtool (prometheus), amtool (prometheus-alertmanager), jsonnet,
+# prometheus-node-exporter, PostgreSQL for the backup check, python3 + python3-yaml
 # and the shellcheck tool. Prints one line per check and a final "deploy checks: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -35,48 +39,67 @@ fails() { # fails COMMAND...: succeeds when COMMAND fails
 P=deploy/prometheus
 AM=deploy/alertmanager/alertmanager.yml
 
+# The mixin: the rules and dashboards under deploy/ are its rendering with the default
+# config (only the files it generates are compared: other rule files are not its own).
+check "mixin: deploy/ is what deploy/mixin/render writes (no drift)" deploy/mixin/render --check --kubernetes deploy/kubernetes
+check "Kubernetes / Prometheus Operator resources: CRD and core schemas, consistency" python3 deploy/kubernetes/validate.py
+# shellcheck disable=SC2016 # the inner script's variables expand in the inner shell
+check "the resource validator rejects an unknown field and a short grace period" bash -c '
+  mkdir -p "$1/k8s" && cp deploy/kubernetes/*.yaml "$1/k8s/"
+  sed -i "s/    interval: 15s/    intervall: 15s/" "$1/k8s/service-monitor.yaml"
+  sed -i "s/terminationGracePeriodSeconds: [0-9]*/terminationGracePeriodSeconds: 1/" "$1/k8s/demo.yaml"
+  out=$(python3 deploy/kubernetes/validate.py "$1/k8s") && exit 1
+  grep -q "unknown field intervall" <<<"$out" && grep -q "terminationGracePeriodSeconds 1 is not above" <<<"$out"' _ "$work"
 check "promtool check rules" promtool check rules "$P/recording.yml" "$P/alerts.yml"
 check "promtool check config prometheus.yml" promtool check config "$P/prometheus.yml"
-# pgBackRest alerts (their own file, from scripts/backup/pf-pgbackrest's metrics)
+# The rule tests, two at a time (the SLO files take a minute or two each): started here,
+# reported below.
+slots=${PF_DEPLOY_JOBS:-2}
+bg_names=()
+bg() { # bg NAME COMMAND...: runs COMMAND in the background; `collect` reports it
+  local i=${#bg_names[@]}
+  while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do wait -n || true; done
+  bg_names+=("$1")
+  shift
+  ("$@" >"$work/bg.$i.log" 2>&1; echo $? >"$work/bg.$i.rc") &
+}
+bg_result() { cat "$work/bg.$1.log"; return "$(cat "$work/bg.$1.rc")"; }
+collect() {
+  wait
+  local i
+  for i in "${!bg_names[@]}"; do check "${bg_names[$i]}" bg_result "$i"; done
+  bg_names=()
+}
+# pgBackRest alerts: their own file (scripts/backup/pf-pgbackrest's metrics), tested by the loop below
 check "promtool check rules pgbackrest-alerts.yml" promtool check rules "$P/pgbackrest-alerts.yml"
-check "promtool test rules pgbackrest.test.yml (pgBackRest alerts)" promtool test rules "$P/tests/pgbackrest.test.yml"
 for t in "$P"/tests/*.test.yml; do
-  check "promtool test rules $(basename "$t")" promtool test rules "$t"
+  bg "promtool test rules $(basename "$t")" promtool test rules "$t"
 done
-check "SLO tests are what gen-slo-tests.py writes" \
-  bash -c "python3 $P/tests/gen-slo-tests.py '$work' && diff -u $P/tests/slo.test.yml '$work/slo.test.yml' && diff -u $P/tests/slo-long.test.yml '$work/slo-long.test.yml'"
+# A second configuration (other job names, a cluster label, a 99.5 % success objective,
+# another threshold and runbook site): renders, passes promtool check rules, its own rule
+# tests and the SLO tests gen-slo-tests.py writes for it.
+alt=$work/alt
+mkdir -p "$alt/tests"
+cp deploy/mixin/examples/checkout.test.yml "$alt/tests/"
+check "mixin: renders with examples/checkout.jsonnet" \
+  deploy/mixin/render --config deploy/mixin/examples/checkout.jsonnet --out "$alt"
+check "mixin (checkout.jsonnet): promtool check rules" promtool check rules "$alt/prometheus/recording.yml" "$alt/prometheus/alerts.yml"
+check "mixin (checkout.jsonnet): SLO tests generated for it" \
+  python3 "$P/tests/gen-slo-tests.py" --config deploy/mixin/examples/checkout.jsonnet --rules "$alt" --out "$alt/slo" --slos api-success
+bg "mixin (checkout.jsonnet): promtool test rules checkout.test.yml" promtool test rules "$alt/tests/checkout.test.yml"
+bg "mixin (checkout.jsonnet): promtool test rules of its success SLO (99.5 %)" promtool test rules "$alt/slo/slo-success.test.yml"
+collect
+# shellcheck disable=SC2016 # the inner script's variables expand in the inner shell
+check "SLO tests and detection-times.md are what gen-slo-tests.py writes" bash -c '
+  python3 "$1/tests/gen-slo-tests.py" --out "$2/gen" || exit 1
+  for f in "$2"/gen/*; do diff -u "$1/tests/$(basename "$f")" "$f" || exit 1; done' _ "$P" "$work"
 check "every alert has severity, summary, description, runbook_url" python3 deploy/tests/check.py alerts
 check "every alert fires in a test and stays silent in another" python3 deploy/tests/check.py coverage
 check "every runbook_url resolves to a file and heading in docs/runbooks" python3 deploy/tests/check.py runbooks
-
-# The rule tests must be able to fail: each mutation of alerts.yml (a threshold, a
-# `for`, a selector) must make alerts.test.yml or slo.test.yml fail.
-mutate() { # mutate SED-EXPRESSION TESTFILE: the test fails against the mutated rules
-  mkdir -p "$work/m/tests"
-  cp "$P/recording.yml" "$work/m/"
-  sed "$1" "$P/alerts.yml" >"$work/m/alerts.yml"
-  cmp -s "$P/alerts.yml" "$work/m/alerts.yml" && { echo "mutation $1 changed nothing"; return 1; }
-  if [ "$2" = slo.test.yml ]; then
-    # The success SLO's cases only: a third of the run time, the same rules.
-    python3 -c '
-import sys, yaml
-doc = yaml.safe_load(open(sys.argv[1]))
-doc["tests"] = [t for t in doc["tests"] if t["name"].startswith("SuccessSLOBudgetBurn")]
-yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)' "$P/tests/$2" "$work/m/tests/$2"
-  else
-    cp "$P/tests/$2" "$work/m/tests/"
-  fi
-  fails promtool test rules "$work/m/tests/$2"
-}
-check "mutation: HighErrorRate threshold 2 % -> 1.8 % is caught" mutate 's/^          > 0.02$/          > 0.018/' alerts.test.yml
-check "mutation: BackendServiceDown for 2m -> 1m is caught" mutate '0,/for: 2m/s//for: 1m/' alerts.test.yml
-check "mutation: BackendServiceDown without absent() is caught" mutate 's/ or absent(up{job="pf-backend"})//' alerts.test.yml
-check "mutation: DatabaseHighConnections 80 % -> 79 % is caught" mutate 's/^          > 0.8$/          > 0.79/' alerts.test.yml
-check "mutation: RedisHighMemory without the maxmemory guard is caught" mutate 's/(redis_memory_max_bytes > 0)/redis_memory_max_bytes/' alerts.test.yml
-check "mutation: ProcessHighMemory > -> >= is caught" mutate 's/> 1073741824/>= 1073741824/' alerts.test.yml
-check "mutation: SLO page 14.4x -> 12x is caught" mutate 's/> (14.4 \* /> (12 * /' slo.test.yml
-check "mutation: SLO page without the 6h/30m pair is caught" mutate 's/> (6 \* /> (60 * /' slo.test.yml
-check "mutation: SLO page for 1m -> 3m is caught" mutate '/alert: .*SLOBudgetBurn/,/for:/s/for: 1m/for: 3m/' slo.test.yml
+# The rule tests must be able to fail: deploy/tests/mutate applies one-line mutations to
+# every rule and runs the tests (too long for every run: its last result is committed).
+check "mutation report is current (deploy/tests/mutate; the rules and tests it ran against)" \
+  python3 deploy/tests/mutate --check-report
 
 # Alertmanager: the config parses, and each label set reaches the right receiver.
 check "amtool check-config" amtool check-config "$AM"
@@ -104,6 +127,7 @@ PY
     amtool config routes test --config.file="$2" --verify.receivers="$want" alertname="$name" severity="$sev" >/dev/null \
       || { echo "$name (severity $sev) does not reach $want"; exit 1; }
   done' _ "$P/alerts.yml" "$AM"
+check "Alertmanager (real): each inhibition mutes what it should and nothing else" deploy/tests/inhibitions-e2e
 check "Alertmanager inhibits symptoms while BackendServiceDown fires (rule present)" \
   python3 -c '
 import sys, yaml
@@ -112,14 +136,14 @@ ok = any("alertname = \"BackendServiceDown\"" in r.get("source_matchers", []) an
          for r in cfg["inhibit_rules"])
 sys.exit(0 if ok else 1)' "$AM"
 
-check "dashboards are what gen-dashboards.py writes" \
-  bash -c "python3 deploy/grafana/gen-dashboards.py '$work/dash' && diff -r deploy/grafana/dashboards '$work/dash'"
 check "Grafana dashboards: lint, known series, provisioning" python3 deploy/tests/check.py dashboards
 check "compose.yaml: well-formed, mounts only existing files" python3 deploy/tests/check.py compose
 check "docs/slo: OpenSLO documents parse and match the rules" python3 deploy/tests/check.py openslo
 if command -v shellcheck >/dev/null 2>&1; then
-  check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack
+  check "shellcheck deploy scripts" shellcheck deploy/tests/run.sh deploy/local-stack deploy/tests/backup-metrics-e2e deploy/tests/inhibitions-e2e
 fi
+check "backup metrics: pf-backup -> node_exporter textfile -> Prometheus: BackupMissing fires, resolves, fires when the file is gone" \
+  deploy/tests/backup-metrics-e2e
 
 # The stack without containers: starts, every target up, then nothing left behind
 # (state directory removed, every port it printed free again). Needs the demo binary

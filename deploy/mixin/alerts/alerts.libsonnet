@@ -1,0 +1,1 @@
+(import 'service.libsonnet') + (import 'infrastructure.libsonnet') + (import 'slo.libsonnet')
