@@ -37,7 +37,12 @@ pub(crate) struct Shared {
 /// `M` is the body handling: [`AnyBody`] (the default, for any service) or
 /// `pf_http_core::AxumBody` (see `RequestSpanLayer::axum_body`, feature `axum`).
 #[derive(Clone)]
-pub struct RequestSpanService<S, R = pf_http_core::MatchedPathRoute, C = CompletionLevels, M = AnyBody> {
+pub struct RequestSpanService<
+    S,
+    R = pf_http_core::MatchedPathRoute,
+    C = CompletionLevels,
+    M = AnyBody,
+> {
     pub(crate) inner: S,
     pub(crate) route: R,
     pub(crate) on_completion: C,
@@ -122,7 +127,8 @@ where
 /// The axum-native path: `axum::body::Body` in and out; a response body is
 /// wrapped (and boxed) only when the completion event has to wait for its end.
 #[cfg(feature = "axum")]
-impl<S, R, C> Service<Request<axum::body::Body>> for RequestSpanService<S, R, C, pf_http_core::AxumBody>
+impl<S, R, C> Service<Request<axum::body::Body>>
+    for RequestSpanService<S, R, C, pf_http_core::AxumBody>
 where
     S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
     R: RouteExtractor,
