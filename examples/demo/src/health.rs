@@ -57,7 +57,11 @@ pub fn registry(
     // Each dependency's circuit breaker: its state as a (non-critical) check, so `/health`
     // details show it, and as metrics.
     for breaker in store.breakers() {
-        let group = if breaker.name() == "redis" { "cache" } else { "storage" };
+        let group = if breaker.name() == "redis" {
+            "cache"
+        } else {
+            "storage"
+        };
         metrics.register_collector(breaker.clone());
         builder = builder.check(
             format!("{}-circuit", breaker.name()),

@@ -98,14 +98,15 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(req.map(axum::body::Body::new)).await;
-                Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
-            }
-        });
+        let service =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let app = app.clone();
+                async move {
+                    let response = app.oneshot(req.map(axum::body::Body::new)).await;
+                    Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+                }
+            });
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {

@@ -575,7 +575,11 @@ impl std::error::Error for DbError {}
 /// A breaker named `name`: `PF_DEMO_BREAKER_THRESHOLD` consecutive connection failures
 /// (default 5) open it for `PF_DEMO_BREAKER_COOL_DOWN_MS` (default 5000).
 fn breaker(name: &str) -> CircuitBreaker {
-    let var = |n: &str| std::env::var(n).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let var = |n: &str| {
+        std::env::var(n)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
     CircuitBreaker::new(name)
         .failure_threshold(var("PF_DEMO_BREAKER_THRESHOLD").map_or(5, |n| n as u32))
         .cool_down(Duration::from_millis(
@@ -625,9 +629,10 @@ fn pg_unreachable(e: &sqlx::Error) -> Option<ConnectFailure> {
             Some(ConnectFailure::new(FailureKind::Other, sanitize(e)))
         }
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("28P01" | "28000") => {
-                Some(ConnectFailure::new(FailureKind::Authentication, sanitize(e)))
-            }
+            Some("28P01" | "28000") => Some(ConnectFailure::new(
+                FailureKind::Authentication,
+                sanitize(e),
+            )),
             // admin_shutdown, crash_shutdown, cannot_connect_now (starting or stopping)
             Some("57P01" | "57P02" | "57P03") => {
                 Some(ConnectFailure::new(FailureKind::Refused, sanitize(e)))
