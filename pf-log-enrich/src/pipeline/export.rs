@@ -22,7 +22,7 @@ use crate::pipeline::config::{LogConfig, OtlpProtocol, OtlpSignalConfig, Sampler
 use crate::pipeline::error::InitError;
 use crate::pipeline::redacting::RedactingSpanExporter;
 use crate::pipeline::stats::{
-    Counters, ExportStats, SignalCounters, display_endpoint, strip_userinfo,
+    Counters, ExportStats, SignalCounters, WARN_TARGET, display_endpoint, strip_userinfo,
 };
 use crate::redact::Redactor;
 
@@ -200,8 +200,6 @@ pub(crate) struct SignalWatch {
     /// Queue-full drops: their own limiter, so that one kind never silences the other.
     pub(crate) dropped_limiter: WarnLimiter,
 }
-
-use crate::pipeline::WARN_TARGET;
 
 impl SignalWatch {
     fn new(signal: &'static str, sig: &OtlpSignalConfig, interval: Duration) -> Arc<Self> {

@@ -146,7 +146,7 @@ impl LoggingGuard {
             };
             if report.abandoned {
                 tracing::warn!(
-                    target: crate::pipeline::WARN_TARGET,
+                    target: crate::pipeline::stats::WARN_TARGET,
                     timeout_ms = timeout.as_millis() as u64,
                     spans_abandoned = spans,
                     log_records_abandoned = log_records,

@@ -35,10 +35,6 @@ pub(crate) mod guard;
 pub(crate) mod redacting;
 pub(crate) mod stats;
 
-/// Target of the pipeline's own warnings (export failures, drops, abandoned shutdown): they go
-/// to stdout only, never to the collector.
-pub(crate) const WARN_TARGET: &str = "pf_log_enrich::export";
-
 /// A boxed layer over the registry.
 pub type BoxLayer = Box<dyn Layer<Registry> + Send + Sync>;
 

@@ -21,6 +21,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Target of the pipeline's own warnings (export failures, drops, abandoned shutdown): they go
+/// to stdout only, never to the collector.
+pub(crate) const WARN_TARGET: &str = "pf_log_enrich::export";
+
 /// One signal's counts, read at one moment.
 ///
 /// ```

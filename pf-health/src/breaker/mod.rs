@@ -49,7 +49,6 @@
 //! # }
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,104 +58,11 @@ use parking_lot::Mutex;
 
 use crate::check::{CheckResult, HealthCheck};
 
-/// Why a call could not reach the dependency.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FailureKind {
-    /// Nothing listens: the connection was refused (or reset at once).
-    Refused,
-    /// Connecting or answering took longer than its deadline (a frozen or black-holed server).
-    TimedOut,
-    /// The server refused the credentials.
-    Authentication,
-    /// Any other failure to reach the dependency (a broken connection, DNS, TLS).
-    Other,
-}
+mod error;
+mod failure;
 
-impl FailureKind {
-    /// `refused`, `timed_out`, `authentication` or `other` (the metric label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Refused => "refused",
-            FailureKind::TimedOut => "timed_out",
-            FailureKind::Authentication => "authentication",
-            FailureKind::Other => "other",
-        }
-    }
-
-    const ALL: [FailureKind; 4] = [
-        FailureKind::Refused,
-        FailureKind::TimedOut,
-        FailureKind::Authentication,
-        FailureKind::Other,
-    ];
-
-    /// The kind of an I/O error (`ConnectionRefused` and `ConnectionReset` are refused,
-    /// `TimedOut` and `WouldBlock` timed out, the rest other).
-    pub fn of_io(e: &std::io::Error) -> Self {
-        use std::io::ErrorKind as K;
-        match e.kind() {
-            K::ConnectionRefused | K::ConnectionReset => FailureKind::Refused,
-            K::TimedOut | K::WouldBlock => FailureKind::TimedOut,
-            K::PermissionDenied => FailureKind::Authentication,
-            _ => FailureKind::Other,
-        }
-    }
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FailureKind::Refused => "connection refused",
-            FailureKind::TimedOut => "timed out",
-            FailureKind::Authentication => "authentication failed",
-            FailureKind::Other => "connection failed",
-        })
-    }
-}
-
-/// A failure to reach the dependency: its [`FailureKind`] and the driver's message (keep
-/// secrets out of it: it is logged and shown in health details).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectFailure {
-    kind: FailureKind,
-    detail: String,
-}
-
-impl ConnectFailure {
-    /// A failure of `kind`, described by `detail`.
-    pub fn new(kind: FailureKind, detail: impl Into<String>) -> Self {
-        Self {
-            kind,
-            detail: detail.into(),
-        }
-    }
-
-    /// From an I/O error (kind by [`FailureKind::of_io`], its message as detail).
-    pub fn from_io(e: &std::io::Error) -> Self {
-        Self::new(FailureKind::of_io(e), e.to_string())
-    }
-
-    /// Its kind.
-    pub fn kind(&self) -> FailureKind {
-        self.kind
-    }
-
-    /// The driver's message.
-    pub fn detail(&self) -> &str {
-        &self.detail
-    }
-}
-
-impl fmt::Display for ConnectFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.detail.is_empty() {
-            write!(f, "{}", self.kind)
-        } else {
-            write!(f, "{}: {}", self.kind, self.detail)
-        }
-    }
-}
+pub use error::{BreakerError, BreakerOpen};
+pub use failure::{ConnectFailure, FailureKind};
 
 /// The state of a [`CircuitBreaker`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,88 +83,6 @@ impl BreakerState {
             BreakerState::Closed => "closed",
             BreakerState::Open => "open",
             BreakerState::HalfOpen => "half_open",
-        }
-    }
-}
-
-/// A call refused because the breaker is open (or half-open with its probe in flight).
-#[derive(Clone, Debug)]
-pub struct BreakerOpen {
-    breaker: Arc<str>,
-    failures: u32,
-    last: Option<ConnectFailure>,
-    retry_in: Duration,
-}
-
-impl BreakerOpen {
-    /// The breaker's name.
-    pub fn breaker(&self) -> &str {
-        &self.breaker
-    }
-
-    /// The failure that opened (or kept open) the breaker.
-    pub fn last_failure(&self) -> Option<&ConnectFailure> {
-        self.last.as_ref()
-    }
-
-    /// Time until the next probe may run (zero while a probe is in flight).
-    pub fn retry_in(&self) -> Duration {
-        self.retry_in
-    }
-}
-
-impl fmt::Display for BreakerOpen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} unavailable (circuit open after {} consecutive connection failures",
-            self.breaker, self.failures
-        )?;
-        if let Some(last) = &self.last {
-            write!(f, "; last: {last}")?;
-        }
-        write!(f, "); next probe in {} ms", self.retry_in.as_millis())
-    }
-}
-
-impl std::error::Error for BreakerOpen {}
-
-/// What [`CircuitBreaker::call`] returns on failure: the breaker refused the call, or the
-/// call ran and failed.
-#[derive(Debug)]
-pub enum BreakerError<E> {
-    /// Refused without running (the breaker is open).
-    Open(BreakerOpen),
-    /// The call's own error.
-    Inner(E),
-}
-
-impl<E> BreakerError<E> {
-    /// Whether the breaker refused the call.
-    pub fn is_open(&self) -> bool {
-        matches!(self, BreakerError::Open(_))
-    }
-
-    /// Whether the call ran and failed.
-    pub fn is_inner(&self) -> bool {
-        matches!(self, BreakerError::Inner(_))
-    }
-}
-
-impl<E: fmt::Display> fmt::Display for BreakerError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BreakerError::Open(o) => o.fmt(f),
-            BreakerError::Inner(e) => e.fmt(f),
-        }
-    }
-}
-
-impl<E: std::error::Error + 'static> std::error::Error for BreakerError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BreakerError::Open(o) => Some(o),
-            BreakerError::Inner(e) => Some(e),
         }
     }
 }

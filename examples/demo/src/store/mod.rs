@@ -2,11 +2,10 @@
 //! PostgreSQL and Redis when their URLs are given.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pf_health::breaker::{CircuitBreaker, ConnectFailure, FailureKind};
+use pf_health::breaker::CircuitBreaker;
 use pf_log_enrich::db::DbOperation;
 use pf_log_enrich::limit::WarnLimiter;
 use pf_metrics::{CacheMetrics, MetricsRegistry, RepositoryMetrics};
@@ -28,6 +27,8 @@ pub struct Project {
     pub org_id: String,
     pub name: String,
 }
+
+mod breakers;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -370,59 +371,6 @@ impl Store {
         }
     }
 
-    /// Runs one PostgreSQL statement through the circuit breaker, timed and traced. While
-    /// the breaker is open the call fails at once with `BreakerOpen` (naming the last real
-    /// reason) without touching the pool. A pool that gives up on a connection is asked why
-    /// (one direct connection attempt), so the error and the log say "connection refused",
-    /// "timed out" or "authentication failed", not "pool timed out".
-    async fn pg<T>(
-        &self,
-        metrics: &RepositoryMetrics,
-        operation: &'static str,
-        sql: &'static str,
-        pool: &sqlx::PgPool,
-        query: impl Future<Output = Result<T, sqlx::Error>>,
-        rows: impl FnOnce(&T) -> Option<u64>,
-    ) -> Result<T, Error> {
-        let permit = self.instruments.pg_breaker.try_acquire()?;
-        let query = async {
-            match query.await {
-                Ok(v) => Ok(v),
-                Err(e) => Err(match pg_connect_failure(pool, &e).await {
-                    Some(failure) => DbError::Unreachable(failure),
-                    None => DbError::Query(sanitize(&e)),
-                }),
-            }
-        };
-        let result = metrics
-            .time_with_timeout(
-                operation,
-                DB_TIMEOUT,
-                DbOperation::sql("postgresql", sql).run(query, rows),
-            )
-            .await;
-        match result {
-            Ok(Ok(v)) => {
-                permit.success();
-                Ok(v)
-            }
-            Ok(Err(DbError::Unreachable(failure))) => {
-                permit.failure(failure.clone());
-                Err(DbError::Unreachable(failure).into())
-            }
-            Ok(Err(query_error)) => {
-                // PostgreSQL answered (with an error): it is up.
-                permit.success();
-                Err(query_error.into())
-            }
-            Err(timed_out) => {
-                let failure = ConnectFailure::new(FailureKind::TimedOut, timed_out.to_string());
-                permit.failure(failure.clone());
-                Err(DbError::Unreachable(failure).into())
-            }
-        }
-    }
-
     /// A cached value: a hit, a miss, or a failure (counted and logged; the breaker skips a
     /// Redis that cannot be reached).
     async fn cache_get(&self, key: &str) -> CacheRead {
@@ -489,37 +437,6 @@ impl Store {
         }
     }
 
-    /// One Redis command through the breaker: refused at once while it is open; a timeout or
-    /// a connection error counts toward opening it, an answer (even an error) closes it.
-    async fn redis_call<T, Fut, Timeout>(&self, call: impl FnOnce() -> Fut) -> Result<T, String>
-    where
-        Fut: Future<Output = Result<Result<T, redis::RedisError>, Timeout>>,
-        Timeout: std::fmt::Display,
-    {
-        let permit = match self.instruments.redis_breaker.try_acquire() {
-            Ok(p) => p,
-            Err(open) => return Err(open.to_string()),
-        };
-        match call().await {
-            Ok(Ok(v)) => {
-                permit.success();
-                Ok(v)
-            }
-            Ok(Err(e)) => {
-                match redis_connect_failure(&e) {
-                    Some(failure) => permit.failure(failure),
-                    None => permit.success(),
-                }
-                Err(sanitize(&e))
-            }
-            Err(timed_out) => {
-                let reason = timed_out.to_string();
-                permit.failure(ConnectFailure::new(FailureKind::TimedOut, reason.clone()));
-                Err(reason)
-            }
-        }
-    }
-
     /// Logs a cache failure at most once per [`CACHE_FAILURE_LOG_INTERVAL`] (the line says how
     /// many it held back).
     fn cache_failed(&self, operation: &str, reason: &str) {
@@ -554,24 +471,6 @@ enum CacheRead {
     Failed,
 }
 
-/// A PostgreSQL call that failed: the server could not be reached, or it answered an error.
-#[derive(Debug)]
-enum DbError {
-    Unreachable(ConnectFailure),
-    Query(String),
-}
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DbError::Unreachable(failure) => write!(f, "PostgreSQL unreachable: {failure}"),
-            DbError::Query(e) => f.write_str(e),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
-
 /// A breaker named `name`: `PF_DEMO_BREAKER_THRESHOLD` consecutive connection failures
 /// (default 5) open it for `PF_DEMO_BREAKER_COOL_DOWN_MS` (default 5000).
 fn breaker(name: &str) -> CircuitBreaker {
@@ -585,78 +484,6 @@ fn breaker(name: &str) -> CircuitBreaker {
         .cool_down(Duration::from_millis(
             var("PF_DEMO_BREAKER_COOL_DOWN_MS").unwrap_or(5000),
         ))
-}
-
-/// Whether `e` means PostgreSQL could not be reached, and why. sqlx reports a connection it
-/// could not open within the acquire timeout as "pool timed out" whatever the cause (it
-/// retries refused connections until then): one direct connection attempt finds the cause.
-async fn pg_connect_failure(pool: &sqlx::PgPool, e: &sqlx::Error) -> Option<ConnectFailure> {
-    use sqlx::ConnectOptions;
-    match e {
-        sqlx::Error::PoolTimedOut => {
-            let attempt =
-                tokio::time::timeout(DB_CONNECT_TIMEOUT, pool.connect_options().connect()).await;
-            match attempt {
-                Err(_) => Some(ConnectFailure::new(
-                    FailureKind::TimedOut,
-                    format!(
-                        "no answer to a new connection within {} ms",
-                        DB_CONNECT_TIMEOUT.as_millis()
-                    ),
-                )),
-                Ok(Err(e)) => Some(
-                    pg_unreachable(&e)
-                        .unwrap_or_else(|| ConnectFailure::new(FailureKind::Other, sanitize(&e))),
-                ),
-                // The server accepts connections: the pool is busy, PostgreSQL is up.
-                Ok(Ok(conn)) => {
-                    tokio::spawn(async move {
-                        let _ = sqlx::Connection::close(conn).await;
-                    });
-                    None
-                }
-            }
-        }
-        e => pg_unreachable(e),
-    }
-}
-
-/// The connection failure an sqlx error stands for, if any.
-fn pg_unreachable(e: &sqlx::Error) -> Option<ConnectFailure> {
-    match e {
-        sqlx::Error::Io(io) => Some(ConnectFailure::new(FailureKind::of_io(io), sanitize(io))),
-        sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-            Some(ConnectFailure::new(FailureKind::Other, sanitize(e)))
-        }
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("28P01" | "28000") => Some(ConnectFailure::new(
-                FailureKind::Authentication,
-                sanitize(e),
-            )),
-            // admin_shutdown, crash_shutdown, cannot_connect_now (starting or stopping)
-            Some("57P01" | "57P02" | "57P03") => {
-                Some(ConnectFailure::new(FailureKind::Refused, sanitize(e)))
-            }
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The connection failure a Redis error stands for, if any (an error reply is an answer).
-fn redis_connect_failure(e: &redis::RedisError) -> Option<ConnectFailure> {
-    let kind = if e.is_connection_refusal() {
-        FailureKind::Refused
-    } else if e.is_timeout() {
-        FailureKind::TimedOut
-    } else if redis_is_permanent(e) {
-        FailureKind::Authentication
-    } else if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
-        FailureKind::Other
-    } else {
-        return None;
-    };
-    Some(ConnectFailure::new(kind, sanitize(e)))
 }
 
 enum Attempt {
