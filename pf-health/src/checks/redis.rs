@@ -16,7 +16,7 @@ use crate::check::{CheckResult, HealthCheck};
 /// use pf_health::checks::redis_connect_failure;
 /// let refused = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
 /// assert_eq!(redis_connect_failure(&refused).unwrap().kind(), FailureKind::Refused);
-/// let reply = redis::RedisError::from((redis::ErrorKind::TypeError, "WRONGTYPE"));
+/// let reply = redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "not a string"));
 /// assert!(redis_connect_failure(&reply).is_none());
 /// ```
 pub fn redis_connect_failure(e: &redis::RedisError) -> Option<ConnectFailure> {
