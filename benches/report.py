@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md from one `scripts/bench` run (python3 standard library only).
 
-usage: report.py <criterion-dir> <since-epoch> <allocations.json> <paired.json> <loopback_db.json> <instructions.json> <meta.json> <out.md>
+usage: report.py <criterion-dir> <since-epoch> <allocations.json> <paired.json> <loopback_db.json> <instructions.json> <meta.json> <out.md> [<server.json> [<why-waiting.json>]]
 
 Reads the median point estimates of every Criterion benchmark written since <since-epoch>
 (`<criterion-dir>/**/new/estimates.json` with its `benchmark.json`), the allocation counts of
@@ -15,6 +15,7 @@ import os
 import sys
 
 criterion_dir, since, alloc_file, paired_file, db_file, instr_file, meta_file, out_file = sys.argv[1:9]
+server_file, why_file = (sys.argv[9:11] + ["", ""])[:2]
 since = float(since)
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -44,6 +45,8 @@ differences = (paired_all or {}).get("differences", {})
 db_all = load_optional(db_file, None)
 db = (db_all or {}).get("contenders", {})
 instr = load_optional(instr_file, None)
+server = load_optional(server_file, None) if server_file else None
+why = load_optional(why_file, None) if why_file else None
 with open(meta_file) as f:
     meta = json.load(f)
 
@@ -404,6 +407,13 @@ else:
     w("same shares, so it is not the allocator.)")
 w("")
 
+# ---- the server benchmark (issue 19) -------------------------------------------------------
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_server  # noqa: E402
+
+report_server.server_section(w, server)
+report_server.why_section(w, server, why)
+
 # ---- allocations --------------------------------------------------------------------------
 w("## Allocations per request")
 w("")
@@ -643,6 +653,8 @@ w("scripts/instructions                            # the CI gate alone (PF_INSTR
 w("cargo bench -p pf-benches --bench paired        # interleaved table only")
 w("cargo bench -p pf-benches --bench allocations   # allocation table only")
 w("cargo bench -p pf-benches --bench loopback_db   # R_db only (needs the local PostgreSQL and Redis)")
+w("cargo bench -p pf-benches --bench server        # server CPU per request (PF_SERVER_ROUNDS, PF_SERVER_PHASE_MS)")
+w("scripts/why-waiting                             # callgrind: DB-bound vs in-memory request, by crate")
 w("# where the instructions go, for one contender:")
 w("cargo build --profile bench -p pf-benches --bin pf-instructions")
 w("valgrind --tool=callgrind --toggle-collect='*call_collect*' --callgrind-out-file=cg.out \\")

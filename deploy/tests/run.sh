@@ -37,6 +37,9 @@ AM=deploy/alertmanager/alertmanager.yml
 
 check "promtool check rules" promtool check rules "$P/recording.yml" "$P/alerts.yml"
 check "promtool check config prometheus.yml" promtool check config "$P/prometheus.yml"
+# pgBackRest alerts (their own file, from scripts/backup/pf-pgbackrest's metrics)
+check "promtool check rules pgbackrest-alerts.yml" promtool check rules "$P/pgbackrest-alerts.yml"
+check "promtool test rules pgbackrest.test.yml (pgBackRest alerts)" promtool test rules "$P/tests/pgbackrest.test.yml"
 for t in "$P"/tests/*.test.yml; do
   check "promtool test rules $(basename "$t")" promtool test rules "$t"
 done

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use pf_http_core::ConfigError;
+
 /// Why a registry could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,47 +59,3 @@ impl From<ConfigError> for BuildError {
         BuildError::Config(err)
     }
 }
-
-/// A setter refused its value: an endpoint path that is not an absolute path without a query
-/// ([`HealthLayer::livez_path`](crate::HealthLayer::livez_path) and the other path setters),
-/// or a utilization threshold outside (0, 1] (the PostgreSQL checks'
-/// `warn_at_utilization`).
-///
-/// ```
-/// use pf_health::{HealthLayer, HealthRegistry};
-///
-/// let layer = HealthLayer::new(HealthRegistry::builder().build().unwrap());
-/// let err = layer.livez_path("livez").unwrap_err();
-/// assert_eq!(err.setting(), "livez_path");
-/// assert_eq!(
-///     err.to_string(),
-///     "livez_path: \"livez\" must start with '/', name more than '/' and have no query or fragment"
-/// );
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    setting: &'static str,
-    reason: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(setting: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            setting,
-            reason: reason.into(),
-        }
-    }
-
-    /// The setter that refused its value (e.g. `livez_path`).
-    pub fn setting(&self) -> &str {
-        self.setting
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.setting, self.reason)
-    }
-}
-
-impl std::error::Error for ConfigError {}

@@ -9,11 +9,11 @@ use pf_http_core::AnyBody;
 use tower_layer::Layer;
 
 use crate::endpoint::HealthEndpoints;
-use crate::error::ConfigError;
 use crate::policy::DetailPolicy;
 use crate::registry::HealthRegistry;
 use crate::respond::{Config, check_path};
 use crate::service::HealthService;
+use pf_http_core::ConfigError;
 
 /// A layer that answers `/livez`, `/readyz`, `/startupz`, `/health` and `/health/<group>`
 /// itself and passes every other request to the application.

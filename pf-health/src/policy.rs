@@ -2,7 +2,7 @@
 
 use http::request::Parts;
 
-use crate::error::ConfigError;
+use pf_http_core::BearerToken;
 
 /// Decides whether a caller may see the `checks` of a report (names, outputs, observed
 /// values). Everyone sees the overall status.
@@ -77,90 +77,28 @@ impl DetailPolicy for HideDetails {
     }
 }
 
-/// Shows details to callers sending `Authorization: Bearer <token>`; compared in constant time.
+/// Shows details to callers sending `Authorization: Bearer <token>` (pf-http-core's
+/// [`BearerToken`]: RFC 6750, compared in constant time, the same rule as pf-metrics'
+/// protected `/metrics`).
 ///
 /// ```
 /// use pf_health::{BearerToken, DetailPolicy};
 ///
 /// let policy = BearerToken::new("s3cret").unwrap();
 /// let (parts, ()) = http::Request::get("/health")
-///     .header("authorization", "Bearer s3cret")
+///     .header("authorization", "Bearer  s3cret") // RFC 6750 allows several spaces
 ///     .body(())
 ///     .unwrap()
 ///     .into_parts();
 /// assert!(policy.allows(&parts));
 /// ```
-#[derive(Clone)]
-pub struct BearerToken {
-    token: Vec<u8>,
-}
-
-impl std::fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the token.
-        f.debug_struct("BearerToken").finish_non_exhaustive()
-    }
-}
-
-impl BearerToken {
-    /// Accepts `Authorization: Bearer <token>`.
-    ///
-    /// Errors: an empty token (it would let everyone in) or one with characters other than
-    /// visible ASCII (no header could carry it). The message never contains the token.
-    ///
-    /// ```
-    /// use pf_health::BearerToken;
-    ///
-    /// assert!(BearerToken::new("s3cret").is_ok());
-    /// assert_eq!(BearerToken::new("").unwrap_err().setting(), "BearerToken::new");
-    /// assert!(BearerToken::new("two words").is_err());
-    /// ```
-    pub fn new(token: impl Into<String>) -> Result<Self, ConfigError> {
-        let token = token.into();
-        if token.is_empty() {
-            return Err(ConfigError::new(
-                "BearerToken::new",
-                "the token must not be empty",
-            ));
-        }
-        if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError::new(
-                "BearerToken::new",
-                "the token must be visible ASCII without spaces",
-            ));
-        }
-        Ok(Self {
-            token: token.into_bytes(),
-        })
-    }
-}
-
 impl DetailPolicy for BearerToken {
     fn refusal_note(&self) -> &'static str {
         "check details need `Authorization: Bearer <token>` with the service's health-details token"
     }
 
     fn allows(&self, request: &Parts) -> bool {
-        let Some(value) = request.headers.get(http::header::AUTHORIZATION) else {
-            return false;
-        };
-        let value = value.as_bytes();
-        let Some(given) = value
-            .get(..7)
-            .filter(|p| p.eq_ignore_ascii_case(b"bearer "))
-            .map(|_| &value[7..])
-        else {
-            return false;
-        };
-        if given.len() != self.token.len() {
-            return false;
-        }
-        // Constant time: the comparison does not stop at the first difference.
-        given
-            .iter()
-            .zip(&self.token)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        self.check(&request.headers).is_ok()
     }
 }
 
@@ -181,6 +119,8 @@ mod tests {
         let policy = BearerToken::new("abc").unwrap();
         assert!(policy.allows(&parts(Some("Bearer abc"))));
         assert!(policy.allows(&parts(Some("bearer abc"))));
+        // RFC 6750: one or more spaces after the scheme, as pf-metrics' /metrics accepts.
+        assert!(policy.allows(&parts(Some("Bearer  abc"))));
         assert!(!policy.allows(&parts(Some("Bearer abd"))));
         assert!(!policy.allows(&parts(Some("Bearer abcd"))));
         assert!(!policy.allows(&parts(Some("Basic abc"))));

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pf_http_core::text::{SubSecond, rfc3339};
+use pf_http_core::internal::text::{SubSecond, rfc3339};
 
 use serde_json::{Map, Value, json};
 

@@ -11,15 +11,15 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::Full;
-use pf_http_core::text::percent_decode;
+use pf_http_core::internal::text::percent_decode;
 
 use crate::check::Status;
-use crate::error::ConfigError;
 use crate::lifecycle::Phase;
 use crate::options::valid_name;
 use crate::policy::{DetailPolicy, HideDetails};
 use crate::registry::{HealthRegistry, Selection};
 use crate::report::{HEALTH_JSON, HealthReport};
+use pf_http_core::ConfigError;
 
 /// Which endpoint a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ pub const METHOD_LABELS: [&str; 10] = [
 /// The index of a method's label in [`METHOD_LABELS`] (9 for `_OTHER`).
 ///
 /// ```
-/// use pf_http_core::{METHOD_LABELS, method_index};
+/// use pf_http_core::internal::{METHOD_LABELS, method_index};
 /// assert_eq!(METHOD_LABELS[usize::from(method_index(&http::Method::PATCH))], "PATCH");
 /// ```
 #[inline]

@@ -142,12 +142,12 @@ impl TraceIds {
 
     /// Lower-case hex of the trace ID.
     pub fn trace_id_hex(&self) -> String {
-        pf_http_core::text::hex(&self.trace_id)
+        pf_http_core::internal::text::hex(&self.trace_id)
     }
 
     /// Lower-case hex of the span ID.
     pub fn span_id_hex(&self) -> String {
-        pf_http_core::text::hex(&self.span_id)
+        pf_http_core::internal::text::hex(&self.span_id)
     }
 }
 

@@ -136,6 +136,9 @@ pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig,
 pub use pipeline::error::InitError;
 pub use pipeline::guard::{LoggingGuard, ShutdownReport};
 pub use pipeline::stats::{ExportStats, SignalCounts};
+pub use pipeline::writer::{
+    DEFAULT_QUEUE_LINES, DRAIN_INTERVAL, LineWriter, NonBlocking, NonBlockingGuard, WriterStats,
+};
 pub use pipeline::{BoxLayer, EXPORT_EXCLUDED_TARGETS, LogSubscriber, Logging, init};
 pub use redact::Redactor;
 pub use subscriber::compact::RedactingFields;

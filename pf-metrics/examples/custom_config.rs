@@ -16,9 +16,9 @@ use tower::ServiceExt;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let registry = MetricsRegistry::builder()
         .naming(Naming::OpenTelemetry)
-        .prefix("shop")
-        .const_label("service", "checkout")
-        .duration_buckets([0.05, 0.1, 0.25, 0.5, 1.0])
+        .prefix("shop")?
+        .const_label("service", "checkout")?
+        .duration_buckets([0.05, 0.1, 0.25, 0.5, 1.0])?
         .group_status(true)
         .timing(Timing::Headers)
         .max_series(500)

@@ -5,21 +5,24 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use pf_http_core::{METHOD_LABELS, RouteFilter};
+use pf_http_core::RouteFilter;
+use pf_http_core::internal::METHOD_LABELS;
+
+use pf_http_core::ConfigError;
 
 use crate::config::{
-    ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
-    bounds, is_label_name, is_metric_name,
+    DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing, check_buckets,
+    check_prefix, is_label_name, scale_bounds,
 };
-use crate::intern::Routes;
-use crate::names::{LabelNames, Names};
-use crate::operation::{DEFAULT_OPERATION_BUCKETS, OperationConfig, Scopes};
-use crate::series::default_shards;
-use crate::store::{
+use crate::encoding::text::{escape_label_value, format_float};
+use crate::instruments::operation::{DEFAULT_OPERATION_BUCKETS, OperationConfig, Scopes};
+use crate::storage::intern::Routes;
+use crate::storage::names::{LabelNames, Names};
+use crate::storage::series::default_shards;
+use crate::storage::store::{
     FlightSeries, Layouts, ResponseSeries, SeriesAttributes, Store, render_flight_labels,
 };
-use crate::table::SeriesTable;
-use crate::text::{escape_label_value, format_float};
+use crate::storage::table::SeriesTable;
 
 /// Builds a [`MetricsRegistry`](crate::MetricsRegistry).
 ///
@@ -27,14 +30,18 @@ use crate::text::{escape_label_value, format_float};
 /// use pf_metrics::{MetricsRegistry, Naming};
 ///
 /// let registry = MetricsRegistry::builder()
-///     .prefix("shop")
-///     .const_label("service", "checkout")
-///     .duration_buckets([0.01, 0.1, 0.5, 1.0])
+///     .prefix("shop")?
+///     .const_label("service", "checkout")?
+///     .duration_buckets([0.01, 0.1, 0.5, 1.0])?
 ///     .max_series(5_000)
 ///     .exclude_route("/metrics")
-///     .build()
-///     .expect("valid configuration");
+///     .build()?;
 /// assert!(registry.encode(pf_metrics::Format::Prometheus).contains("# TYPE shop_http_requests_total counter"));
+///
+/// // A setter refuses a value it cannot work with, and names itself.
+/// let err = MetricsRegistry::builder().duration_buckets([0.5, 0.1]).unwrap_err();
+/// assert_eq!(err.setting(), "duration_buckets");
+/// # Ok::<(), pf_metrics::ConfigError>(())
 /// ```
 #[derive(Clone)]
 #[must_use]
@@ -55,7 +62,7 @@ pub struct MetricsRegistryBuilder {
     operation_buckets: Vec<f64>,
     slow_operation: std::time::Duration,
     max_operations: usize,
-    exemplars: crate::exemplar::Switch,
+    exemplars: crate::storage::exemplar::Switch,
 }
 
 impl fmt::Debug for MetricsRegistryBuilder {
@@ -102,27 +109,69 @@ impl MetricsRegistryBuilder {
     }
 
     /// A prefix for the HTTP metric names: `prefix("shop")` gives `shop_http_requests_total`.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Some(prefix.into());
-        self
+    ///
+    /// # Errors
+    ///
+    /// When `prefix` is not a valid Prometheus name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Result<Self, ConfigError> {
+        let prefix = prefix.into();
+        check_prefix("prefix", &prefix)?;
+        self.prefix = (!prefix.is_empty()).then_some(prefix);
+        Ok(self)
     }
 
     /// A label written on every sample (e.g. `service`, `env`).
-    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.const_labels.push((name.into(), value.into()));
-        self
+    ///
+    /// # Errors
+    ///
+    /// When `name` is not a valid Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`, not
+    /// starting with `__`).
+    pub fn const_label(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        if !is_label_name(&name) {
+            return Err(ConfigError::new(
+                "const_label",
+                format!(
+                    "{name:?} is not a valid Prometheus label name: use [a-zA-Z_][a-zA-Z0-9_]* not starting with __"
+                ),
+            ));
+        }
+        self.const_labels.push((name, value.into()));
+        Ok(self)
     }
 
-    /// Request-duration bucket bounds in seconds (sorted, finite, positive).
-    pub fn duration_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
-        self.duration_buckets = seconds.into_iter().collect();
-        self
+    /// Request-duration bucket bounds in seconds.
+    ///
+    /// # Errors
+    ///
+    /// Unless the bounds are at least one, strictly increasing, finite and positive.
+    pub fn duration_buckets(
+        mut self,
+        seconds: impl IntoIterator<Item = f64>,
+    ) -> Result<Self, ConfigError> {
+        let seconds: Vec<f64> = seconds.into_iter().collect();
+        check_buckets("duration_buckets", &seconds)?;
+        self.duration_buckets = seconds;
+        Ok(self)
     }
 
-    /// Body-size bucket bounds in bytes (sorted, finite, positive).
-    pub fn size_buckets(mut self, bytes: impl IntoIterator<Item = f64>) -> Self {
-        self.size_buckets = bytes.into_iter().collect();
-        self
+    /// Body-size bucket bounds in bytes.
+    ///
+    /// # Errors
+    ///
+    /// Unless the bounds are at least one, strictly increasing, finite and positive.
+    pub fn size_buckets(
+        mut self,
+        bytes: impl IntoIterator<Item = f64>,
+    ) -> Result<Self, ConfigError> {
+        let bytes: Vec<f64> = bytes.into_iter().collect();
+        check_buckets("size_buckets", &bytes)?;
+        self.size_buckets = bytes;
+        Ok(self)
     }
 
     /// Hard cap on series per table (default 2,000). Past it, requests are
@@ -180,21 +229,37 @@ impl MetricsRegistryBuilder {
     /// ```
     /// use pf_metrics::{Format, MetricsRegistry};
     ///
-    /// let registry = MetricsRegistry::builder().operation_prefix("shop").build().unwrap();
+    /// let registry = MetricsRegistry::builder().operation_prefix("shop")?.build()?;
     /// let users = registry.repository("users");
     /// # futures_util::FutureExt::now_or_never(users.time("find", async { Ok::<_, ()>(()) }));
     /// assert!(registry.encode(Format::Prometheus).contains("shop_repository_operation_duration_seconds_count"));
+    /// # Ok::<(), pf_metrics::ConfigError>(())
     /// ```
-    pub fn operation_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.operation_prefix = prefix.into();
-        self
+    ///
+    /// # Errors
+    ///
+    /// When `prefix` is not empty and not a valid Prometheus name.
+    pub fn operation_prefix(mut self, prefix: impl Into<String>) -> Result<Self, ConfigError> {
+        let prefix = prefix.into();
+        check_prefix("operation_prefix", &prefix)?;
+        self.operation_prefix = prefix;
+        Ok(self)
     }
 
     /// Repository and cache operation-duration bucket bounds in seconds
     /// (default [`DEFAULT_OPERATION_BUCKETS`](crate::DEFAULT_OPERATION_BUCKETS), 0.5 ms to 10 s).
-    pub fn operation_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
-        self.operation_buckets = seconds.into_iter().collect();
-        self
+    ///
+    /// # Errors
+    ///
+    /// Unless the bounds are at least one, strictly increasing, finite and positive.
+    pub fn operation_buckets(
+        mut self,
+        seconds: impl IntoIterator<Item = f64>,
+    ) -> Result<Self, ConfigError> {
+        let seconds: Vec<f64> = seconds.into_iter().collect();
+        check_buckets("operation_buckets", &seconds)?;
+        self.operation_buckets = seconds;
+        Ok(self)
     }
 
     /// Repository operations that take longer than this are counted by
@@ -254,41 +319,23 @@ impl MetricsRegistryBuilder {
     #[cfg(feature = "exemplars")]
     #[cfg_attr(docsrs, doc(cfg(feature = "exemplars")))]
     pub fn exemplars(mut self, on: bool) -> Self {
-        self.exemplars = crate::exemplar::Switch(on);
+        self.exemplars = crate::storage::exemplar::Switch(on);
         self
     }
 
-    /// Checks the configuration and builds the storage of the registry
-    /// ([`build`](Self::build) wraps it).
-    pub(crate) fn into_store(self) -> Result<Store, ConfigError> {
-        if let Some(p) = &self.prefix
-            && !is_metric_name(p)
-        {
-            return Err(ConfigError::new(format!(
-                "metric prefix {p:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*"
-            )));
-        }
+    /// Builds the storage of the registry ([`build`](Self::build) wraps it).
+    pub(crate) fn into_store(self) -> Store {
+        // Every value was checked by its setter.
         let mut rendered_const = String::new();
         for (name, value) in &self.const_labels {
-            if !is_label_name(name) {
-                return Err(ConfigError::new(format!(
-                    "constant label name {name:?} is not a valid Prometheus label name: use [a-zA-Z_][a-zA-Z0-9_]* not starting with __"
-                )));
-            }
             rendered_const.push_str(name);
             rendered_const.push_str("=\"");
             escape_label_value(value, &mut rendered_const);
             rendered_const.push_str("\",");
         }
-        let duration_bounds = bounds("duration", &self.duration_buckets, 1e9)?;
-        let size_bounds = bounds("size", &self.size_buckets, 1.0)?;
-        let operation_bounds = bounds("operation", &self.operation_buckets, 1e9)?;
-        if !self.operation_prefix.is_empty() && !is_metric_name(&self.operation_prefix) {
-            return Err(ConfigError::new(format!(
-                "operation prefix {:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*",
-                self.operation_prefix
-            )));
-        }
+        let duration_bounds = scale_bounds(&self.duration_buckets, 1e9);
+        let size_bounds = scale_bounds(&self.size_buckets, 1.0);
+        let operation_bounds = scale_bounds(&self.operation_buckets, 1e9);
         let names = Names::new(self.naming, self.prefix.as_deref());
         let layout = Layouts::new(duration_bounds.len(), size_bounds.len());
         let shards = self.shards.next_power_of_two();
@@ -328,7 +375,7 @@ impl MetricsRegistryBuilder {
             max_operations: self.max_operations,
             shards,
         });
-        Ok(Store {
+        Store {
             created: std::time::SystemTime::now(),
             operations,
             scopes: Scopes::default(),
@@ -355,7 +402,7 @@ impl MetricsRegistryBuilder {
             exemplars: self.exemplars,
             grpc: OnceLock::new(),
             routes,
-        })
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The registry's configuration vocabulary: naming, timing, default buckets,
 //! the overflow label, and what makes a configuration valid.
 
-use std::fmt;
+use pf_http_core::ConfigError;
 
 /// Route label used once the route table is full.
 pub const OVERFLOW_ROUTE: &str = "__overflow__";
@@ -64,54 +64,48 @@ pub enum Timing {
     Headers,
 }
 
-/// A configuration pf-metrics cannot work with: a name that is not a valid
-/// Prometheus name, buckets that are not increasing, an empty bearer token...
-/// The message says what to change (and never shows a secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Every check is on the configuration's own values: there is no underlying
-/// error to keep as a source.
-impl std::error::Error for ConfigError {}
-
-/// Bucket bounds, validated and scaled to the stored integer unit
-/// (nanoseconds for seconds: `scale` 1e9).
-pub(crate) fn bounds(what: &str, values: &[f64], scale: f64) -> Result<Box<[u64]>, ConfigError> {
+/// Checks bucket bounds given to `setting`: at least one, strictly increasing,
+/// finite and positive.
+pub(crate) fn check_buckets(setting: &'static str, values: &[f64]) -> Result<(), ConfigError> {
     if values.is_empty() {
-        return Err(ConfigError::new(format!(
-            "{what} buckets: give at least one bound"
-        )));
+        return Err(ConfigError::new(setting, "give at least one bound"));
     }
-    let mut out = Vec::with_capacity(values.len());
     for w in values.windows(2) {
         if w[0] >= w[1] {
-            return Err(ConfigError::new(format!(
-                "{what} buckets must be strictly increasing; {} is followed by {}",
-                w[0], w[1]
-            )));
+            return Err(ConfigError::new(
+                setting,
+                format!(
+                    "bounds must be strictly increasing; {} is followed by {}",
+                    w[0], w[1]
+                ),
+            ));
         }
     }
-    for &v in values {
-        if !v.is_finite() || v <= 0.0 {
-            return Err(ConfigError::new(format!(
-                "{what} bucket bound {v} must be finite and positive (+Inf is always added)"
-            )));
-        }
-        out.push((v * scale).round() as u64);
+    if let Some(v) = values.iter().find(|v| !v.is_finite() || **v <= 0.0) {
+        return Err(ConfigError::new(
+            setting,
+            format!("bound {v} must be finite and positive (+Inf is always added)"),
+        ));
     }
-    Ok(out.into_boxed_slice())
+    Ok(())
+}
+
+/// Checked bucket bounds scaled to the stored integer unit (nanoseconds for
+/// seconds: `scale` 1e9).
+pub(crate) fn scale_bounds(values: &[f64], scale: f64) -> Box<[u64]> {
+    values.iter().map(|v| (v * scale).round() as u64).collect()
+}
+
+/// Checks a metric-name prefix given to `setting`.
+pub(crate) fn check_prefix(setting: &'static str, prefix: &str) -> Result<(), ConfigError> {
+    if prefix.is_empty() || is_metric_name(prefix) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            setting,
+            format!("{prefix:?} is not a valid Prometheus name: use [a-zA-Z_:][a-zA-Z0-9_:]*"),
+        ))
+    }
 }
 
 pub(crate) fn is_metric_name(s: &str) -> bool {

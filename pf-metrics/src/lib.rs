@@ -152,68 +152,44 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod auth;
-mod body;
+mod bridges;
 mod builder;
-mod cache;
-mod collector;
 mod config;
-mod endpoint;
-mod exemplar;
-mod exposition;
-mod format;
-mod future;
-mod grpc;
-mod histogram;
-mod intern;
-mod layer;
-mod names;
-#[cfg(feature = "opentelemetry-interop")]
-mod opentelemetry;
-mod operation;
-#[cfg(feature = "otlp")]
-mod otlp;
-mod process;
-mod record;
+mod encoding;
+mod instruments;
+mod middleware;
 mod registry;
-mod repository;
-#[cfg(feature = "tokio")]
-mod runtime;
-mod series;
-mod service;
-mod store;
-mod table;
-mod text;
+mod storage;
 
-pub use body::{RequestBody, ResponseBody};
-pub use builder::MetricsRegistryBuilder;
-pub use cache::{CacheMetrics, CacheResult};
-pub use collector::{Collector, FamilyEncoder, MetricsEncoder};
-pub use config::{
-    ConfigError, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing,
-};
-pub use endpoint::MetricsService;
-pub use format::{Format, MetricType};
-pub use future::ResponseFuture;
-pub use histogram::{BucketsError, Histogram, HistogramSnapshot};
-pub use layer::HttpMetricsLayer;
 #[cfg(feature = "opentelemetry-interop")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry-interop")))]
-pub use opentelemetry::OpenTelemetryCollector;
-pub use operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
+pub use bridges::opentelemetry::OpenTelemetryCollector;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
-pub use otlp::{OtlpPush, OtlpPushError, OtlpPushHandle};
-#[cfg(feature = "axum")]
-pub use pf_http_core::AxumBody;
-pub use pf_http_core::{AnyBody, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE};
-pub use process::ProcessCollector;
-pub use registry::MetricsRegistry;
-pub use repository::{Outcome, RepositoryMetrics};
+pub use bridges::otlp::{OtlpPush, OtlpPushError, OtlpPushHandle};
+pub use bridges::process::ProcessCollector;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
-pub use service::HttpMetricsService;
+pub use bridges::runtime::{DEFAULT_SCHEDULING_LAG_BUCKETS, RuntimeCollector};
+pub use builder::MetricsRegistryBuilder;
+pub use config::{DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Naming, OVERFLOW_ROUTE, Timing};
+pub use encoding::collector::{Collector, FamilyEncoder, MetricsEncoder};
+pub use encoding::endpoint::MetricsService;
+pub use encoding::format::{Format, MetricType};
+pub use instruments::cache::{CacheMetrics, CacheResult};
+pub use instruments::operation::{DEFAULT_OPERATION_BUCKETS, OperationTimedOut};
+pub use instruments::repository::{Outcome, RepositoryMetrics};
+pub use middleware::body::{RequestBody, ResponseBody};
+pub use middleware::future::ResponseFuture;
+pub use middleware::layer::HttpMetricsLayer;
+pub use middleware::service::HttpMetricsService;
+#[cfg(feature = "axum")]
+pub use pf_http_core::AxumBody;
+pub use pf_http_core::{
+    AnyBody, ConfigError, MatchedPathRoute, Route, RouteExtractor, UNMATCHED_ROUTE,
+};
+pub use registry::MetricsRegistry;
+pub use storage::histogram::{BucketsError, Histogram, HistogramSnapshot};
 
 /// The README's examples compile and run as doc tests (the runtime one needs `tokio`).
 #[cfg(all(doctest, feature = "tokio"))]

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::builder::MetricsRegistryBuilder;
-use crate::collector::Collector;
-use crate::config::ConfigError;
-use crate::exposition;
-use crate::format::Format;
-use crate::store::Store;
+use crate::encoding::collector::Collector;
+use crate::encoding::exposition;
+use crate::encoding::format::Format;
+use crate::storage::store::Store;
+use pf_http_core::ConfigError;
 
 /// Holds every HTTP series and registered [`Collector`], and renders them.
 ///
@@ -113,15 +113,17 @@ impl MetricsRegistry {
 }
 
 impl MetricsRegistryBuilder {
-    /// Checks the configuration and builds the registry.
+    /// Builds the registry.
     ///
     /// # Errors
     ///
-    /// A prefix or constant label that is not a valid Prometheus name, or
-    /// buckets that are empty, not strictly increasing, or not finite and positive.
+    /// None with this version's settings: each setter checks its own value and
+    /// returns the [`ConfigError`] (the family's rule, see CONTRIBUTING.md). The
+    /// `Result` is kept so that a check relating several settings can be added
+    /// without breaking callers.
     pub fn build(self) -> Result<MetricsRegistry, ConfigError> {
         Ok(MetricsRegistry {
-            inner: Arc::new(self.into_store()?),
+            inner: Arc::new(self.into_store()),
         })
     }
 }
@@ -130,32 +132,37 @@ impl MetricsRegistryBuilder {
 mod tests {
     use super::*;
     use crate::config::OVERFLOW_ROUTE;
-    use crate::intern::RouteEntry;
-    use crate::store::ResponseSeries;
+    use crate::storage::intern::RouteEntry;
+    use crate::storage::store::ResponseSeries;
     use pf_http_core::UNMATCHED_ROUTE;
 
     #[test]
-    fn invalid_configuration_is_refused_with_a_reason() {
-        let err = MetricsRegistry::builder()
-            .prefix("1bad")
-            .build()
-            .unwrap_err();
+    fn invalid_configuration_is_refused_by_its_setter_with_a_reason() {
+        let err = MetricsRegistry::builder().prefix("1bad").unwrap_err();
+        assert_eq!(err.setting(), "prefix");
         assert!(err.to_string().contains("not a valid Prometheus name"));
         let err = MetricsRegistry::builder()
             .const_label("__x", "y")
-            .build()
             .unwrap_err();
+        assert_eq!(err.setting(), "const_label");
         assert!(err.to_string().contains("label name"));
         let err = MetricsRegistry::builder()
             .duration_buckets([0.5, 0.1])
-            .build()
             .unwrap_err();
+        assert_eq!(err.setting(), "duration_buckets");
         assert!(err.to_string().contains("strictly increasing"));
         let err = MetricsRegistry::builder()
             .size_buckets([f64::INFINITY])
-            .build()
             .unwrap_err();
         assert!(err.to_string().contains("finite"));
+        let err = MetricsRegistry::builder()
+            .operation_buckets([])
+            .unwrap_err();
+        assert_eq!(err.setting(), "operation_buckets");
+        let err = MetricsRegistry::builder()
+            .operation_prefix("a-b")
+            .unwrap_err();
+        assert_eq!(err.setting(), "operation_prefix");
     }
 
     #[test]

@@ -22,6 +22,7 @@ impl RouteExtractor for HeaderRoute {
 async fn hostile_route_templates_are_escaped_in_both_formats() {
     let registry = MetricsRegistry::builder()
         .const_label("note", "multi\nline \"quoted\" \\")
+        .unwrap()
         .build()
         .unwrap();
     let service = HttpMetricsLayer::new(registry.clone())

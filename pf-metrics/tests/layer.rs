@@ -472,7 +472,9 @@ async fn opentelemetry_naming_and_const_labels() {
     let registry = MetricsRegistry::builder()
         .naming(Naming::OpenTelemetry)
         .prefix("shop")
+        .unwrap()
         .const_label("service", "a\"b")
+        .unwrap()
         .build()
         .unwrap();
     let app = Router::new()

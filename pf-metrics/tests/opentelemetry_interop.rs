@@ -9,6 +9,7 @@ use pf_metrics::{Format, MetricsRegistry, OpenTelemetryCollector};
 fn otel_counters_gauges_and_histograms_share_the_scrape() {
     let registry = MetricsRegistry::builder()
         .const_label("service", "billing")
+        .unwrap()
         .build()
         .unwrap();
     let (reader, collector) = OpenTelemetryCollector::new().unwrap();

@@ -225,7 +225,9 @@ fn the_operation_cap_holds_and_overflow_is_counted() {
 fn one_name_one_series_and_hostile_names_are_escaped() {
     let registry = MetricsRegistry::builder()
         .const_label("service", "api")
+        .unwrap()
         .operation_prefix("")
+        .unwrap()
         .build()
         .unwrap();
     registry
@@ -253,16 +255,10 @@ fn one_name_one_series_and_hostile_names_are_escaped() {
 
 #[test]
 fn bad_operation_configuration_is_refused() {
-    assert!(
-        MetricsRegistry::builder()
-            .operation_prefix("1bad")
-            .build()
-            .is_err()
-    );
+    assert!(MetricsRegistry::builder().operation_prefix("1bad").is_err());
     assert!(
         MetricsRegistry::builder()
             .operation_buckets([0.1, 0.01])
-            .build()
             .is_err()
     );
 }

@@ -4,6 +4,22 @@
 # The caller sets PF_PROG (used in log lines) before sourcing this file and
 # runs with `set -euo pipefail` and `umask 077`.
 
+# ---- main process ----------------------------------------------------------------
+# The tool's own process. A subshell forked by the tool (spawn before its exec,
+# a command substitution) that is hit by a signal in the instant after the
+# fork may still run the tool's traps (bash does this): every trap checks
+# pf_forked first and then only ends that subshell, so cleanup (killing
+# children, dropping databases, deleting PF_TMP) runs in the main process
+# alone.
+PF_MAIN_PID=$BASHPID
+pf_forked() { [[ $BASHPID != "$PF_MAIN_PID" ]]; }
+# The tool's EXIT trap function (set by the tool; tests simulate with it what
+# bash does in a freshly forked child, see spawn).
+PF_EXIT_FN=
+# No child process ever inherits a secret: the tools stop exporting these
+# before their first child; setup_connection reads them.
+export -n DATABASE_URL PGPASSWORD 2>/dev/null || true
+
 # ---- locale --------------------------------------------------------------------
 # Byte semantics everywhere: file labels, pattern matching, sorting and the
 # tools' messages do not depend on the caller's locale.
@@ -33,6 +49,7 @@ export TZ=UTC
   EX_TIMEOUT=14    # the overall --timeout expired
   EX_WRITE=15      # pf-backup: cannot write into DIR (disk full, I/O error)
   EX_NOBACKUP=16   # pf-drill: no backup of the database in DIR
+  EX_PGBACKREST=17 # pf-pgbackrest: a pgBackRest command (stanza, backup, check, verify, restore) failed
   EX_INT=130       # interrupted by SIGINT
   EX_TERM=143      # interrupted by SIGTERM
 }
@@ -60,6 +77,8 @@ PF_EXIT_CODES_HELP='Exit codes (shared by pf-backup, pf-restore and pf-drill):
   14  the overall --timeout expired
   15  pf-backup: cannot write into the backup directory (disk full, I/O error)
   16  pf-drill: no backup of the database in the directory
+  17  pf-pgbackrest: a pgBackRest command failed (stanza-create, backup,
+      check, verify, restore; its log lines are printed)
  130  interrupted (SIGINT)   143  interrupted (SIGTERM)'
 
 # ---- logging -------------------------------------------------------------------
@@ -72,12 +91,19 @@ PF_SECRETS=()
 # moment) still reaches the caller.
 exec {PF_LOG_FD}>&2
 
-redact() {
-  local s=$1 secret
-  for secret in "${PF_SECRETS[@]}"; do
-    [[ -n $secret ]] && s=${s//"$secret"/****}
+# redact_to VAR TEXT: TEXT with every secret replaced, without a fork
+redact_to() {
+  local -n _rt_out=$1
+  local _rt_s=$2 _rt_secret
+  for _rt_secret in "${PF_SECRETS[@]}"; do
+    [[ -n $_rt_secret ]] && _rt_s=${_rt_s//"$_rt_secret"/****}
   done
-  printf '%s' "$s"
+  _rt_out=$_rt_s
+}
+redact() {
+  local r
+  redact_to r "$1"
+  printf '%s' "$r"
 }
 
 # Timestamped progress line on stderr.
@@ -85,7 +111,7 @@ log() {
   local t msg now=$EPOCHREALTIME
   printf -v t '%(%Y-%m-%dT%H:%M:%S)T' "${now%.*}"
   now=${now#*.}
-  msg=$(redact "$*")
+  redact_to msg "$*"
   # one line per message, whatever a name contains
   msg=${msg//$'\n'/\\n}
   msg=${msg//$'\r'/\\r}
@@ -157,6 +183,18 @@ human_size() {
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
+# uint_in_range VALUE MIN MAX: a whole number (decimal digits, leading zeros
+# allowed) within [MIN, MAX]. The length is checked before any arithmetic, so a
+# value too big for bash's 64-bit integers can never wrap around.
+uint_in_range() {
+  local v=$1
+  [[ $v =~ ^[0-9]+$ ]] || return 1
+  v=${v#"${v%%[!0]*}"}
+  [[ -z $v ]] && v=0
+  ((${#v} <= 18)) || return 1
+  ((10#$v >= $2 && 10#$v <= $3))
+}
+
 require_tools() {
   local t missing=()
   for t in "$@"; do
@@ -211,6 +249,13 @@ spawn() {
   fi
   command -v setsid >/dev/null 2>&1 && pre+=(setsid)
   (
+    # tests only: what bash does when a signal reaches this subshell right
+    # after the fork, before it has reset the tool's traps: run the tool's
+    # EXIT trap here (pf_forked makes it end only this subshell)
+    if [[ -n ${PF_TEST_CHILD_RUNS_TRAPS:-} && -n $PF_EXIT_FN ]]; then
+      { (exit 143) || "$PF_EXIT_FN"; } || true
+    fi
+    trap - EXIT
     local fd
     for fd in "${PF_CLOSE_FDS[@]}"; do
       [[ -n $fd ]] && eval "exec $fd>&-"
@@ -545,6 +590,34 @@ setup_connection() {
   fi
 }
 
+# host:port of the server as this run addresses it (recorded in manifests,
+# with the server's system identifier, to tell servers apart).
+conn_server() {
+  printf '%s:%s' "${PGHOST:-${PGHOSTADDR:-local}}" "${PGPORT:-5432}"
+}
+
+# manifest_fields FILE: the manifest's database, system_identifier and
+# server_address (escaped, as written) into MF_DB, MF_SYSID, MF_ADDR, and
+# created_at into MF_CREATED; fails when the file cannot be read. Manifests
+# of older versions have no server fields (empty).
+# shellcheck disable=SC2034 # read by the tools
+MF_DB='' MF_SYSID='' MF_ADDR='' MF_CREATED=''
+# shellcheck disable=SC2034
+manifest_fields() {
+  local key value
+  MF_DB='' MF_SYSID='' MF_ADDR='' MF_CREATED=''
+  [[ -f $1 && -r $1 ]] || return 1
+  while IFS=$'\t' read -r key value; do
+    case $key in
+      database) MF_DB=$value ;;
+      system_identifier) MF_SYSID=$value ;;
+      server_address) MF_ADDR=$value ;;
+      created_at) MF_CREATED=$value ;;
+      table) break ;;
+    esac
+  done <"$1"
+}
+
 # user@host:port for logs (never a password).
 conn_desc() {
   printf '%s@%s:%s' "${PGUSER:-$(id -un)}" "${PGHOST:-local socket}" "${PGPORT:-5432}"
@@ -552,9 +625,14 @@ conn_desc() {
 
 # ---- Prometheus metrics (node-exporter textfile format) ----------------------------
 # metrics_update FILE DATABASE "name value"...: set these samples, labelled
-# {database="DATABASE"}, keep every other sample in FILE (other databases,
-# other metrics), write the file atomically (temporary file in the same
-# directory, then rename) under a lock (FILE.lock).
+# {database="DATABASE"}; metrics_write FILE LABELS "name value"... does the
+# same with any label set (LABELS already rendered: a="x",b="y"). The file is
+# shared: this tool family owns only the metric families named in
+# PF_METRIC_HELP; every other line (other tools' samples, HELP/TYPE, comments)
+# is kept byte for byte and in its order, and the owned families follow,
+# regenerated (HELP, TYPE gauge, samples sorted). Written atomically
+# (temporary file in the same directory, then rename) under a lock
+# (FILE.lock).
 declare -A PF_METRIC_HELP=(
   [pf_backup_last_success_timestamp_seconds]='Unix time of the last successful pf-backup run.'
   [pf_backup_last_failure_timestamp_seconds]='Unix time of the last failed pf-backup run.'
@@ -567,6 +645,20 @@ declare -A PF_METRIC_HELP=(
   [pf_backup_drill_restore_duration_seconds]='Duration of the restore (pf-restore, validation included) in the last successful drill.'
   [pf_backup_drill_duration_seconds]='Duration of the last successful drill (restore, amcheck, drop).'
   [pf_backup_drill_backup_age_seconds]='Age of the backup restored by the last successful drill, at drill time.'
+  [pf_pgbackrest_backup_last_completion_timestamp_seconds]='Unix time at which the newest pgBackRest backup of this type finished (0: none in the repository).'
+  [pf_pgbackrest_backup_last_size_bytes]='Database size of the newest pgBackRest backup of this type.'
+  [pf_pgbackrest_repo_backup_size_bytes]='Bytes the backups of the stanza take in the repository (sum of each backup delta, WAL not included).'
+  [pf_pgbackrest_wal_archive_lag_segments]='Complete WAL segments of the server not yet in the pgBackRest archive.'
+  [pf_pgbackrest_wal_archive_last_segment_info]='Newest WAL segment in the pgBackRest archive (label segment).'
+  [pf_pgbackrest_wal_archive_last_success_timestamp_seconds]='Unix time of the last successful archive_command (pg_stat_archiver.last_archived_time; 0: never).'
+  [pf_pgbackrest_wal_archive_failures]='pg_stat_archiver.failed_count: failed archive_command runs since the statistics were reset.'
+  [pf_pgbackrest_stanza_status_code]='pgBackRest stanza status code from pgbackrest info (0 = ok).'
+  [pf_pgbackrest_metrics_last_success_timestamp_seconds]='Unix time at which pf-pgbackrest metrics last read pgbackrest info and the server.'
+  [pf_pgbackrest_drill_last_success_timestamp_seconds]='Unix time of the last successful pgBackRest restore drill.'
+  [pf_pgbackrest_drill_last_failure_timestamp_seconds]='Unix time of the last failed pgBackRest restore drill.'
+  [pf_pgbackrest_drill_last_exit_code]='Exit code of the last pgBackRest restore drill (0 = success).'
+  [pf_pgbackrest_drill_rto_seconds]='Recovery time of the last successful drill: restore, WAL replay and promotion until the scratch cluster accepted writes.'
+  [pf_pgbackrest_drill_rpo_seconds]='Recovery point of the last successful drill: target (or drill start) minus the last replayed commit.'
 )
 prom_label_escape() {
   local v=$1
@@ -576,38 +668,81 @@ prom_label_escape() {
   printf '%s' "$v"
 }
 metrics_update() {
-  local file=$1 db=$2 pair key line name lbl mfd tmp
+  local file=$1 lbl
+  lbl=$(prom_label_escape "$2")
+  shift 2
+  metrics_write "$file" "database=\"$lbl\"" "$@"
+}
+# the metric name of a sample line, or of a HELP/TYPE line
+metric_name_of() {
+  local -n _n=$1
+  local line=$2
+  if [[ $line == '# HELP '* || $line == '# TYPE '* ]]; then
+    line=${line:7}
+  fi
+  _n=${line%%[\{ ]*}
+}
+metrics_write() {
+  local file=$1 labels=$2 pair key line name mfd tmp
   shift 2
   local dirn=${file%/*}
   [[ $dirn == "$file" ]] && dirn=.
   [[ -d $dirn && -w $dirn ]] || return 1
-  lbl=$(prom_label_escape "$db")
   exec {mfd}>>"$file.lock" || return 1
   if ! flock -w 10 "$mfd"; then
     exec {mfd}>&-
     return 1
   fi
   local -A val=()
+  local -a others=()
   if [[ -f $file ]]; then
     while IFS= read -r line || [[ -n $line ]]; do
-      [[ -z $line || $line == \#* ]] && continue
-      val[${line% *}]=${line##* }
+      metric_name_of name "$line"
+      if [[ -n $name && -n ${PF_METRIC_HELP[$name]+x} ]]; then
+        # an owned family: its samples are kept by key, HELP/TYPE regenerated
+        [[ $line == \#* ]] && continue
+        val[${line% *}]=${line##* }
+      else
+        others+=("$line")
+      fi
     done <"$file"
   fi
+  # the samples of these families with this label set (and more labels) are
+  # replaced as a whole: a label value that changed (an info metric's
+  # segment) leaves no stale sample behind
+  local n k
+  local -A fam=()
   for pair in "$@"; do
-    val["${pair%% *}{database=\"$lbl\"}"]=${pair#* }
+    n=${pair%% *}
+    fam[${n%%\{*}]=1
+  done
+  for k in "${!val[@]}"; do
+    n=${k%%\{*}
+    if [[ -n ${fam[$n]:-} && ( ${k#"$n"} == "{$labels}" || ${k#"$n"} == "{$labels,"* ) ]]; then
+      unset 'val[$k]'
+    fi
+  done
+  for pair in "$@"; do
+    # "name value" or "name{more="labels"} value"
+    n=${pair%% *}
+    if [[ $n == *\{* ]]; then
+      val["${n%%\{*}{$labels,${n#*\{}"]=${pair#* }
+    else
+      val["$n{$labels}"]=${pair#* }
+    fi
   done
   tmp=$(mktemp "$dirn/.${file##*/}.tmp.XXXXXX") || { exec {mfd}>&-; return 1; }
   local last='' ok=1
   {
+    ((${#others[@]} == 0)) || printf '%s\n' "${others[@]}"
     while IFS= read -r key; do
       name=${key%%\{*}
       if [[ $name != "$last" ]]; then
-        printf '# HELP %s %s\n# TYPE %s gauge\n' "$name" "${PF_METRIC_HELP[$name]:-pf backup metric}" "$name"
+        printf '# HELP %s %s\n# TYPE %s gauge\n' "$name" "${PF_METRIC_HELP[$name]}" "$name"
         last=$name
       fi
       printf '%s %s\n' "$key" "${val[$key]}"
-    done < <(printf '%s\n' "${!val[@]}" | sort)
+    done < <(((${#val[@]} == 0)) || printf '%s\n' "${!val[@]}" | sort)
   } >"$tmp" 2>/dev/null || ok=0
   chmod 644 "$tmp" 2>/dev/null
   if ((ok)) && mv -f -- "$tmp" "$file" 2>/dev/null; then

@@ -91,7 +91,7 @@ pub fn peer(name: &str) -> Option<Contender> {
     })
 }
 
-fn axum_prometheus_layer() -> axum_prometheus::PrometheusMetricLayer<'static> {
+pub fn axum_prometheus_layer() -> axum_prometheus::PrometheusMetricLayer<'static> {
     // `pair()` installs the global `metrics` recorder, which can happen once per process.
     static LAYER: OnceLock<axum_prometheus::PrometheusMetricLayer<'static>> = OnceLock::new();
     LAYER
@@ -146,6 +146,12 @@ impl MakeRequestId for UuidV7 {
 
 /// tower-http's TraceLayer recording the fields pf's request span records, with request IDs.
 fn tower_http_stack() -> Router {
+    tower_http_layers(user_routes())
+}
+
+/// `routes` behind tower-http's TraceLayer (the fields pf's request span records), request IDs
+/// set and propagated (the `server` bench applies it to its own routes).
+pub fn tower_http_layers(routes: Router) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
             let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
@@ -184,13 +190,21 @@ fn tower_http_stack() -> Router {
         .on_body_chunk(())
         .on_eos(())
         .on_failure(());
-    user_routes()
+    routes
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(UuidV7))
 }
 
 fn fmt_json_dispatch() -> Dispatch {
+    fmt_json_dispatch_to(std::io::sink)
+}
+
+/// tracing-subscriber's JSON formatter at INFO (the peers' JSON line) writing to `writer`.
+pub fn fmt_json_dispatch_to<W>(writer: W) -> Dispatch
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     Dispatch::new(
         tracing_subscriber::registry()
             .with(EnvFilter::new("info"))
@@ -200,7 +214,7 @@ fn fmt_json_dispatch() -> Dispatch {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::sink),
+                    .with_writer(writer),
             ),
     )
 }

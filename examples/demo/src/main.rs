@@ -94,7 +94,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     // log-enrich: logging is initialised here (the guard flushes OTLP export on exit).
     let _log_guard = logging::init()?;
     let registry = pf_metrics::MetricsRegistry::builder()
-        .const_label("service", "pf-demo")
+        .const_label("service", "pf-demo")?
         .exclude_route("/metrics")
         .build()?;
     registry.register_collector(pf_metrics::ProcessCollector::new());

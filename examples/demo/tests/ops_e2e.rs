@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pf_http_core::text::SubSecond;
+use pf_http_core::internal::text::SubSecond;
 use pf_tests::process::{
     ChildGuard, Demo, ScratchDir, free_port, poll, require_tool, wait_for_port,
 };
@@ -434,7 +434,8 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
     );
 
     // ---- inhibition: a backend symptom is suppressed, another job's alert is not ------------
-    let now = pf_http_core::text::rfc3339(std::time::SystemTime::now(), SubSecond::Millis);
+    let now =
+        pf_http_core::internal::text::rfc3339(std::time::SystemTime::now(), SubSecond::Millis);
     let post = client
         .post(format!("{}/api/v2/alerts", api.alertmanager))
         .json(&json!([

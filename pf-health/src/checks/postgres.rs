@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::check::CheckResult;
-use crate::error::ConfigError;
+use pf_http_core::ConfigError;
 
 /// Settings shared by the PostgreSQL checks.
 #[derive(Debug, Clone, Copy)]

@@ -5,8 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use pf_http_core::internal::text::percent_decode;
 use pf_http_core::redact::REDACTED;
-use pf_http_core::text::percent_decode;
 
 /// Local (non-shipping) output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

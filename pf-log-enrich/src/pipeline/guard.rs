@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::pipeline::stats::ExportStats;
+use crate::pipeline::writer::{NonBlockingGuard, WriterStats};
 
 /// Flushes and shuts down the OTLP pipeline when dropped, waiting at most
 /// [`LogConfig::shutdown_timeout`](crate::LogConfig::shutdown_timeout) in total (default
@@ -16,6 +17,8 @@ pub struct LoggingGuard {
     #[cfg(feature = "otlp")]
     pub(crate) logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     pub(crate) stats: Option<ExportStats>,
+    /// The non-blocking writer's flush ([`Logging::non_blocking`](crate::Logging::non_blocking)).
+    pub(crate) writer: Option<NonBlockingGuard>,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) timeout: Duration,
 }
@@ -37,6 +40,7 @@ impl LoggingGuard {
             #[cfg(feature = "otlp")]
             logger: None,
             stats: None,
+            writer: None,
             timeout,
         }
     }
@@ -67,6 +71,12 @@ impl LoggingGuard {
         self.stats.clone()
     }
 
+    /// The non-blocking writer's counts (lines written, dropped, failed), when the pipeline
+    /// was built with [`Logging::non_blocking`](crate::Logging::non_blocking).
+    pub fn writer_stats(&self) -> Option<WriterStats> {
+        self.writer.as_ref().map(NonBlockingGuard::stats)
+    }
+
     /// The tracer provider, when exporting (e.g. for a global `opentelemetry` tracer).
     #[cfg(feature = "otlp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
@@ -92,72 +102,94 @@ impl LoggingGuard {
     }
 
     fn shutdown_inner(&mut self) -> ShutdownReport {
+        // One deadline for everything: the OTLP signals shut down side by side on their own
+        // threads while the log lines are flushed here, and nothing waits past the deadline.
+        let timeout = self.timeout;
+        let deadline = std::time::Instant::now() + timeout;
         #[cfg(feature = "otlp")]
-        {
-            use std::time::Instant;
-            let tracer = self.tracer.take();
-            let logger = self.logger.take();
-            if tracer.is_none() && logger.is_none() {
-                return ShutdownReport::default();
-            }
-            // One deadline for everything: both signals shut down side by side, each told the
-            // whole budget, and the guard waits for them until the deadline only.
-            let timeout = self.timeout;
-            let deadline = Instant::now() + timeout;
-            let (tx, rx) = std::sync::mpsc::channel::<bool>();
-            let mut waiting = 0;
-            if let Some(t) = tracer {
-                let tx = tx.clone();
-                waiting += usize::from(
-                    spawn_shutdown(move || {
-                        let _ = tx.send(t.shutdown_with_timeout(timeout).is_ok());
-                    })
-                    .is_ok(),
-                );
-            }
-            if let Some(l) = logger {
-                let tx = tx.clone();
-                waiting += usize::from(
-                    spawn_shutdown(move || {
-                        let _ = tx.send(l.shutdown_with_timeout(timeout).is_ok());
-                    })
-                    .is_ok(),
-                );
-            }
-            drop(tx);
-            let mut completed = true;
-            for _ in 0..waiting {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(ok) => completed &= ok,
-                    Err(_) => {
-                        completed = false;
-                        break;
-                    }
+        let pending = self.start_otlp_shutdown();
+        if let Some(mut writer) = self.writer.take() {
+            writer.finish(deadline.saturating_duration_since(std::time::Instant::now()));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some((rx, waiting)) = pending {
+            return self.finish_otlp_shutdown(rx, waiting, deadline);
+        }
+        ShutdownReport::default()
+    }
+
+    /// Starts shutting the tracer and logger providers down, each on its own thread; the
+    /// receiver gets one `true` (clean) or `false` per thread started.
+    #[cfg(feature = "otlp")]
+    fn start_otlp_shutdown(&mut self) -> Option<(std::sync::mpsc::Receiver<bool>, usize)> {
+        let tracer = self.tracer.take();
+        let logger = self.logger.take();
+        if tracer.is_none() && logger.is_none() {
+            return None;
+        }
+        let timeout = self.timeout;
+        let (tx, rx) = std::sync::mpsc::channel::<bool>();
+        let mut waiting = 0;
+        if let Some(t) = tracer {
+            let tx = tx.clone();
+            waiting += usize::from(
+                spawn_shutdown(move || {
+                    let _ = tx.send(t.shutdown_with_timeout(timeout).is_ok());
+                })
+                .is_ok(),
+            );
+        }
+        if let Some(l) = logger {
+            waiting += usize::from(
+                spawn_shutdown(move || {
+                    let _ = tx.send(l.shutdown_with_timeout(timeout).is_ok());
+                })
+                .is_ok(),
+            );
+        }
+        Some((rx, waiting))
+    }
+
+    /// Waits for the provider shutdowns until `deadline`, then reports (and warns about)
+    /// what was abandoned.
+    #[cfg(feature = "otlp")]
+    fn finish_otlp_shutdown(
+        &self,
+        rx: std::sync::mpsc::Receiver<bool>,
+        waiting: usize,
+        deadline: std::time::Instant,
+    ) -> ShutdownReport {
+        let mut completed = true;
+        for _ in 0..waiting {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(ok) => completed &= ok,
+                Err(_) => {
+                    completed = false;
+                    break;
                 }
             }
-            let (spans, log_records) = self.stats.as_ref().map_or((0, 0), |s| {
-                (s.inner.spans.pending(), s.inner.logs.pending())
-            });
-            let report = ShutdownReport {
-                abandoned: !completed || spans + log_records > 0,
-                spans,
-                log_records,
-            };
-            if report.abandoned {
-                tracing::warn!(
-                    target: crate::pipeline::stats::WARN_TARGET,
-                    timeout_ms = timeout.as_millis() as u64,
-                    spans_abandoned = spans,
-                    log_records_abandoned = log_records,
-                    "OTLP export abandoned at shutdown: the collector did not take everything within {} ms",
-                    timeout.as_millis(),
-                );
-            }
-            report
         }
-        #[cfg(not(feature = "otlp"))]
-        ShutdownReport::default()
+        let (spans, log_records) = self.stats.as_ref().map_or((0, 0), |s| {
+            (s.inner.spans.pending(), s.inner.logs.pending())
+        });
+        let report = ShutdownReport {
+            abandoned: !completed || spans + log_records > 0,
+            spans,
+            log_records,
+        };
+        if report.abandoned {
+            // Through the subscriber: a non-blocking writer's thread still serves it.
+            tracing::warn!(
+                target: crate::pipeline::stats::WARN_TARGET,
+                timeout_ms = self.timeout.as_millis() as u64,
+                spans_abandoned = spans,
+                log_records_abandoned = log_records,
+                "OTLP export abandoned at shutdown: the collector did not take everything within {} ms",
+                self.timeout.as_millis(),
+            );
+        }
+        report
     }
 }
 

@@ -20,6 +20,7 @@ use crate::pipeline::config::{LogConfig, LogFormat, OtlpProtocol};
 use crate::pipeline::error::InitError;
 use crate::pipeline::filter::LogFilter;
 use crate::pipeline::guard::LoggingGuard;
+use crate::pipeline::writer::NonBlocking;
 use crate::redact::Redactor;
 use crate::subscriber::compact::RedactingFields;
 use crate::subscriber::human::HumanLayer;
@@ -34,6 +35,7 @@ pub(crate) mod guard;
 #[cfg(feature = "otlp")]
 pub(crate) mod redacting;
 pub(crate) mod stats;
+pub(crate) mod writer;
 
 /// A boxed layer over the registry.
 pub type BoxLayer = Box<dyn Layer<Registry> + Send + Sync>;
@@ -76,6 +78,7 @@ pub struct Logging {
     config: LogConfig,
     redactor: Redactor,
     writer: Option<BoxMakeWriter>,
+    non_blocking: Option<usize>,
     is_terminal: bool,
 }
 
@@ -99,6 +102,7 @@ impl Logging {
             config,
             redactor: Redactor::default(),
             writer: None,
+            non_blocking: None,
             is_terminal: std::io::stdout().is_terminal(),
         }
     }
@@ -131,6 +135,32 @@ impl Logging {
         self
     }
 
+    /// Writes log lines from a background thread: the formatter's line goes into a bounded
+    /// queue of `queue_lines` lines (a full queue drops the line and counts it) and the
+    /// request's thread never waits on the destination. The [`LoggingGuard`] flushes the queue
+    /// within its shutdown deadline and prints a summary on stderr when lines were lost;
+    /// [`LoggingGuard::writer_stats`] gives the counts (a `pf_metrics::Collector` with the
+    /// `metrics` feature). See [`NonBlocking`].
+    ///
+    /// ```
+    /// use pf_log_enrich::{LogConfig, Logging};
+    /// let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".to_string()));
+    /// let (subscriber, guard) = Logging::from_config(cfg)
+    ///     .writer(std::io::sink)
+    ///     .non_blocking(pf_log_enrich::DEFAULT_QUEUE_LINES)
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("queued, not written here"));
+    /// let stats = guard.writer_stats().expect("non-blocking");
+    /// drop(guard); // flushes: the line is written
+    /// assert_eq!(stats.lines_written(), 1);
+    /// assert_eq!(stats.lines_dropped(), 0);
+    /// ```
+    pub fn non_blocking(mut self, queue_lines: usize) -> Self {
+        self.non_blocking = Some(queue_lines);
+        self
+    }
+
     fn env_filter(&self) -> Result<LogFilter, InitError> {
         LogFilter::parse(&self.config.filter).map_err(InitError::Filter)
     }
@@ -146,10 +176,16 @@ impl Logging {
     pub fn build_layers(mut self) -> Result<(Vec<BoxLayer>, LoggingGuard), InitError> {
         let exports = self.exports()?;
         let mut layers: Vec<BoxLayer> = Vec::new();
-        let writer = self
+        let mut writer = self
             .writer
             .take()
             .unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+        let mut writer_guard = None;
+        if let Some(queue_lines) = self.non_blocking {
+            let (non_blocking, guard) = NonBlocking::new(writer, queue_lines);
+            writer = BoxMakeWriter::new(non_blocking);
+            writer_guard = Some(guard);
+        }
         let json = self.config.cloud_shipping || self.config.format == LogFormat::Json;
         let filter = self.env_filter()?;
         if json {
@@ -178,6 +214,7 @@ impl Logging {
         }
         #[allow(unused_mut)]
         let mut guard = LoggingGuard::local(self.config.shutdown_timeout);
+        guard.writer = writer_guard;
         #[cfg(feature = "otlp")]
         if exports {
             use tracing_subscriber::filter::{FilterExt, filter_fn};

@@ -83,7 +83,7 @@ cleanup() {
   local rc=$? d
   set +e
   trap - EXIT INT TERM
-  for d in "$CDIR"/data "$CDIR"/restored; do
+  for d in "$CDIR"/data "$CDIR"/restored "$WORK"/pgbr/data "$WORK"/pgbr/r-*; do
     if [[ -f $d/postmaster.pid ]]; then
       as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
     fi
@@ -1410,6 +1410,441 @@ t_foreign_staging_untouched() {
   q postgres "DROP DATABASE $foreign"
 }
 
+# ---- issue 22: defects D1-D8 --------------------------------------------------------------------
+
+# D1: a subshell forked by a tool may run the tool's EXIT trap when a signal
+# reaches it right after the fork (bash does this). PF_TEST_CHILD_RUNS_TRAPS
+# makes every spawned child do exactly that: the tools must still complete,
+# and their cleanup (drop staging, delete the temporary directory) must run
+# in the main process only.
+t_d1_child_traps() {
+  local target=${PREFIX}d1 dump dir=$WORK/d1
+  dump=$(fixture_copy "$WORK/d1src")
+  q postgres "CREATE DATABASE $target"
+  sql "$target" <<<"CREATE TABLE precious (id int); INSERT INTO precious SELECT generate_series(1, 42);"
+  capture d1_restore env PF_TEST_CHILD_RUNS_TRAPS=1 "$RS" --target "$target" --force "$dump"
+  assert_rc 0 d1_restore
+  [[ $(q "$target" "SELECT count(*) FROM items") == 300 ]] || fail "'$target' does not hold the restored data"
+  [[ $(q "$target" "SELECT to_regclass('precious') IS NULL") == t ]] || fail "'$target' still holds the previous data"
+  ! grep -qE 'rolled back|interrupted|dropping staging' "$WORK/d1_restore.err" || fail "a child ran the tool's cleanup: $(grep -E 'rolled back|interrupted|dropping staging' "$WORK/d1_restore.err")"
+  assert_no_staging
+  capture d1_backup env PF_TEST_CHILD_RUNS_TRAPS=1 DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir"
+  assert_rc 0 d1_backup
+  only_dump "$dir" >/dev/null
+  ! grep -qE 'interrupted|removed stale' "$WORK/d1_backup.err" || fail "a child ran pf-backup's cleanup"
+}
+
+# D2: a database whose name contains a backslash restores (awk must not
+# interpret escapes in the name)
+t_d2_backslash_name() {
+  local db=${PREFIX}back\\t\\slash dir=$WORK/d2 dump
+  psql -X -q -d postgres -v n="$db" <<<'CREATE DATABASE :"n";'
+  printf '%s\n' "$db" >>"$WORK/created.dbs"
+  psql -X -q -d postgres -v n="$db" <<<"COMMENT ON DATABASE :\"n\" IS 'a comment';"
+  PGDATABASE=$db q "$db" "CREATE TABLE t AS SELECT generate_series(1, 6) AS id"
+  capture d2_backup env PGDATABASE="$db" "$BK" --dir "$dir"
+  assert_rc 0 d2_backup
+  dump=$(only_dump "$dir")
+  # restored under its own name (disaster recovery), comment included
+  psql -X -q -d postgres -v n="$db" <<<'DROP DATABASE :"n";'
+  capture d2_dr "$RS" --target "$db" "$dump"
+  assert_rc 0 d2_dr
+  [[ $(PGDATABASE=$db q "$db" "SELECT count(*) FROM t") == 6 ]] || fail "backslash database not restored under its name"
+  [[ $(psql -X -q -At -d postgres -v n="$db" <<<"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :'n';") == 'a comment' ]] ||
+    fail "the database comment was not restored"
+}
+
+# D7: numeric options are range-checked (a huge value must not wrap around)
+t_d7_numeric_ranges() {
+  local dir=$WORK/d7 opt
+  mkdir -p "$dir"
+  printf 'x\n' >"$dir/keep"
+  for opt in "--retention-days 12810238940076078" "--retention-days 36501" "--retention-days 99999999999999999999" \
+    "--lock-timeout 9223372036854775808" "--lock-wait-timeout 2147484" "--timeout 99999999999"; do
+    # shellcheck disable=SC2086 # option and value
+    capture d7_bk env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" $opt
+    assert_rc 2 d7_bk
+    assert_grep "error: ${opt%% *} must be" "$WORK/d7_bk.err"
+  done
+  [[ $(find "$dir" -mindepth 1 | wc -l) == 1 ]] || fail "a rejected run wrote or deleted files: $(ls -A "$dir")"
+  for opt in "--jobs 4294967297" "--jobs 1025" "--lock-wait-timeout 99999999999999" "--timeout 18446744073709551617"; do
+    # shellcheck disable=SC2086
+    capture d7_rs "$RS" --target "${PREFIX}d7" $opt "$dir/keep"
+    assert_rc 2 d7_rs
+    assert_grep "error: ${opt%% *} must be" "$WORK/d7_rs.err"
+    # shellcheck disable=SC2086
+    capture d7_dr "$HERE/../pf-drill" --dir "$dir" --database x $opt
+    if [[ $opt != --lock-wait-timeout* ]]; then
+      assert_rc 2 d7_dr
+      assert_grep "error: ${opt%% *} must be" "$WORK/d7_dr.err"
+    fi
+  done
+  # leading zeros are still decimal, and in range
+  capture d7_ok env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" --retention-days 0008 --dry-run
+  assert_rc 0 d7_ok
+  assert_grep 'retention: 0 file\(s\) older than 8 day\(s\)' "$WORK/d7_ok.err"
+}
+
+# D8: a backup's "taken" time (manifest created_at) is the snapshot's time,
+# not the end of the dump: pg_dump is held at a gate until the clock has
+# passed two more seconds, and created_at must not be later than the moment
+# pg_dump started.
+t_d8_taken_is_snapshot_time() {
+  local dir=$WORK/d8 pid s0 taken
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_d8 DATABASE_URL=$(url "$FIXDB") "$BK" --dir "$dir" >"$WORK/d8.out" 2>"$WORK/d8.err" &
+  pid=$!
+  wait_file "$WORK/gate_d8.started" || fail "pg_dump did not start"
+  s0=$(date +%s)
+  while (($(date +%s) <= s0 + 1)); do sleep 0.1; done
+  : >"$WORK/gate_d8.go"
+  wait_bounded "$pid" 60
+  assert_rc 0 d8
+  taken=$(sed -n 's/^created_at\t//p' "$(only_dump "$dir").manifest")
+  [[ -n $taken ]] || fail "no created_at in the manifest"
+  (($(date -u -d "$taken" +%s) <= s0)) || fail "created_at $taken is after pg_dump started ($(date -u -d "@$s0" +%FT%TZ)): not the snapshot time"
+}
+
+# D6: --metrics-file keeps every other tool's line of the textfile byte for
+# byte (counter, histogram, comments), and the result passes promtool
+t_d6_metrics_keep_others() {
+  local dir=$WORK/d6 m=$WORK/d6.prom
+  command -v promtool >/dev/null || fail "promtool not installed (Debian: prometheus)"
+  cat >"$m" <<'PROM'
+# HELP node_other_requests_total Requests handled by another tool.
+# TYPE node_other_requests_total counter
+node_other_requests_total{code="200"} 1027
+node_other_requests_total{code="500"} 3
+# HELP node_other_latency_seconds Latency of another tool.
+# TYPE node_other_latency_seconds histogram
+node_other_latency_seconds_bucket{le="0.1"} 5
+node_other_latency_seconds_bucket{le="+Inf"} 7
+node_other_latency_seconds_sum 1.25
+node_other_latency_seconds_count 7
+# HELP node_other_info Build of another tool, with \\ and "quotes".
+# TYPE node_other_info gauge
+node_other_info{version="1.2.3",note="a \\ b \"c\""} 1
+PROM
+  grep -v '^pf_backup' "$m" >"$WORK/d6.before"
+  capture d6_backup env DATABASE_URL="$(url "$FIXDB")" "$BK" --dir "$dir" --metrics-file "$m"
+  assert_rc 0 d6_backup
+  capture d6_drill "$HERE/../pf-drill" --dir "$dir" --database "$FIXDB" --metrics-file "$m" --no-amcheck
+  assert_rc 0 d6_drill
+  grep -vE '^(pf_backup|# (HELP|TYPE) pf_backup)' "$m" >"$WORK/d6.after"
+  cmp -s "$WORK/d6.before" "$WORK/d6.after" || fail "other tools' lines changed: $(diff "$WORK/d6.before" "$WORK/d6.after")"
+  assert_grep "^pf_backup_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\} [0-9]{10}\$" "$m"
+  assert_grep "^pf_backup_drill_last_success_timestamp_seconds\\{database=\"$FIXDB\"\\} [0-9]{10}\$" "$m"
+  promtool check metrics <"$m" >"$WORK/d6.promtool" 2>&1 || fail "promtool check metrics: $(cat "$WORK/d6.promtool")"
+  [[ ! -s $WORK/d6.promtool ]] || fail "promtool check metrics reports: $(cat "$WORK/d6.promtool")"
+}
+
+# D4: no child process of the tools ever carries the password in its
+# environment, from the first one on (wrappers first in PATH record the
+# environment of every child they stand for; pf-drill sets up its
+# connection the same way)
+t_d4_no_password_in_children() {
+  local wrap=$WORK/d4bin log=$WORK/d4.env tool real dir=$WORK/d4 dump
+  mkdir -p "$wrap"
+  for tool in mktemp sha256sum pg_restore pg_dump psql dirname readlink date setpriv setsid flock rm mkfifo chmod stat sync mv numfmt sort grep cat sleep; do
+    real=$(command -v "$tool") || continue
+    printf '#!/bin/sh\nenv >>%q\nexec %q "$@"\n' "$log" "$real" >"$wrap/$tool"
+    chmod +x "$wrap/$tool"
+  done
+  capture d4_backup env PATH="$wrap:$PATH" DATABASE_URL="postgres://$PGUSER:$SECRET@$PGHOST:$PGPORT/$FIXDB" "$BK" --dir "$dir"
+  assert_rc 0 d4_backup
+  dump=$(only_dump "$dir")
+  capture d4_restore_pw env PATH="$wrap:$PATH" PGPASSWORD="$SECRET" "$RS" --target "${PREFIX}d4" "$dump"
+  assert_rc 0 d4_restore_pw
+  [[ -s $log ]] || fail "test setup: no child environment recorded"
+  assert_no_secret "$log"
+}
+
+# D3: two servers, each with a database of the same name, backing up into
+# one directory: one server's retention never deletes the other's backups,
+# and the drill does not mix them up. (Shared server = A, throwaway cluster = B.)
+t_d3_two_servers() {
+  local db=${PREFIX}d3 dir=$WORK/d3 a_dump sys_a sys_b
+  q postgres "CREATE DATABASE $db"
+  q "$db" "CREATE TABLE t AS SELECT generate_series(1, 3) AS id"
+  cq postgres "CREATE DATABASE $db"
+  cq "$db" "CREATE TABLE t AS SELECT generate_series(1, 5) AS id"
+  sys_a=$(q postgres "SELECT system_identifier FROM pg_control_system()")
+  sys_b=$(cq postgres "SELECT system_identifier FROM pg_control_system()")
+  [[ $sys_a != "$sys_b" ]] || fail "test setup: both servers have system identifier $sys_a"
+  capture d3_a env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"
+  assert_rc 0 d3_a
+  a_dump=$(only_dump "$dir")
+  assert_grep "^system_identifier	$sys_a\$" "$a_dump.manifest"
+  assert_grep "^server_address	$PGHOST:$PGPORT\$" "$a_dump.manifest"
+  touch -d '10 days ago' "$a_dump" "$a_dump.manifest" "$a_dump.sha256"
+  sleep 1
+  capture d3_b env PGHOST="$CDIR" PGPORT="$CPORT" PGUSER=postgres PGDATABASE="$db" "$BK" --dir "$dir"
+  assert_rc 0 d3_b
+  [[ -e $a_dump && -e $a_dump.manifest && -e $a_dump.sha256 ]] || fail "server B's retention deleted server A's only backup"
+  assert_grep "retention: kept ${a_dump##*/}: .*another server" "$WORK/d3_b.err"
+  # the drill asks which server when the directory holds both
+  capture d3_drill "$HERE/../pf-drill" --dir "$dir" --database "$db" --no-amcheck
+  assert_rc 2 d3_drill
+  assert_grep "backups of '$db' from 2 servers" "$WORK/d3_drill.err"
+  assert_grep "$sys_a" "$WORK/d3_drill.err"
+  capture d3_drill_a "$HERE/../pf-drill" --dir "$dir" --database "$db" --server "$sys_a" --no-amcheck
+  assert_rc 0 d3_drill_a
+  assert_grep "backup=${a_dump##*/} " "$WORK/d3_drill_a.out"
+  assert_grep 'tables=1 rows=3 ' "$WORK/d3_drill_a.err"
+  capture d3_drill_b "$HERE/../pf-drill" --dir "$dir" --database "$db" --server "$CDIR:$CPORT" --no-amcheck
+  assert_rc 0 d3_drill_b
+  assert_grep 'tables=1 rows=5 ' "$WORK/d3_drill_b.err"
+  # server A's own retention still deletes its old backup
+  capture d3_a2 env DATABASE_URL="$(url "$db")" "$BK" --dir "$dir"
+  assert_rc 0 d3_a2
+  [[ ! -e $a_dump ]] || fail "server A's retention kept its own 10-day-old backup"
+  [[ $(find "$dir" -name 'pf-backup_*.dump' | wc -l) == 2 ]] || fail "expected A's new and B's backup: $(ls "$dir")"
+}
+
+# D5: kill -9 of pf-restore during pg_restore leaves its staging database;
+# the next pf-restore drops it (its owner is gone) and says so. A staging
+# database of a pf-restore on another host, or one without the tool's marker,
+# is left alone.
+t_d5_stale_staging() {
+  local dump pid stg other=pf_restore_1_1000000000 target=${PREFIX}d5
+  dump=$(fixture_copy "$WORK/d5")
+  [[ -x $GATEBIN/pg_dump ]] || make_gatebin
+  PF_PG_BINDIR=$GATEBIN PF_TEST_GATE=$WORK/gate_d5 "$RS" --target "$target" "$dump" >"$WORK/d5_killed.out" 2>"$WORK/d5_killed.err" &
+  pid=$!
+  wait_file "$WORK/gate_d5.started" || fail "pg_restore did not start"
+  stg=$(staging_of "$WORK/d5_killed.err")
+  [[ -n $stg ]] || fail "no staging database in the log"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  : >"$WORK/gate_d5.go"
+  db_exists "$stg" || fail "test setup: the staging database is already gone"
+  # a staging database of a pf-restore running on another host
+  printf '%s\n' "$other" >>"$WORK/created.dbs"
+  q postgres "CREATE DATABASE $other"
+  q postgres "COMMENT ON DATABASE $other IS 'pf-restore staging database: host=pf-test-other-host boot=x pid=1'"
+  capture d5_next "$RS" --target "$target" "$dump"
+  assert_rc 0 d5_next
+  assert_grep "dropped stale staging database $stg \\(pf-restore pid [0-9]+ on this host is gone\\)" "$WORK/d5_next.err"
+  ! db_exists "$stg" || fail "the stale staging database $stg is still there"
+  db_exists "$other" || fail "the staging database of another host was dropped"
+  [[ -z $(q postgres "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$target'") ]] ||
+    fail "the restored database carries the staging marker"
+  q postgres "DROP DATABASE $other"
+  assert_no_staging
+}
+
+# ---- issue 22: pgBackRest ---------------------------------------------------------------------------
+# A throwaway cluster of its own (initdb, free port, unix socket in its
+# directory), a repository, spool and logs below $WORK/pgbr, all owned by
+# postgres: pgBackRest and pg_ctl run as the cluster's OS user.
+PGBR=$HERE/../pf-pgbackrest
+PB=$WORK/pgbr
+PB_STANZA=pftest
+PB_CONF=$PB/pgbackrest.conf
+pb_port() { cat "$WORK/pbport"; }
+# $PGBR_AS COMMAND ARGS...: pf-pgbackrest as postgres, with this test's stanza and config
+PGBR_AS=$WORK/pgbr-as
+make_pgbr_as() {
+  # shellcheck disable=SC2016 # expanded by the wrapper
+  printf '#!/bin/sh\ncmd=$1\nshift\nexec runuser -u postgres -- env PATH=%q %q "$cmd" --stanza %q --config %q "$@"\n' \
+    "$PGBIN:$PATH" "$PGBR" "$PB_STANZA" "$PB_CONF" >"$PGBR_AS"
+  chmod 755 "$PGBR_AS"
+}
+pq() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$PB" -p "$(pb_port)" -U postgres -d "$1" -c "$2"; }
+# start_copy DIR PORT: start a restored data directory on its own port and socket, wait for promotion
+start_copy() {
+  printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = ''\n" "$2" "$PB" >>"$1/postgresql.auto.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$1" -l "$1.log" -w -t 60 start >/dev/null || fail "restored copy did not start: $(tail -n 20 "$1.log")"
+  for _ in $(seq 1 300); do
+    [[ $(psql -X -At -h "$PB" -p "$2" -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) == f ]] && return 0
+    sleep 0.1
+  done
+  fail "restored copy did not finish recovery: $(tail -n 20 "$1.log")"
+}
+stop_copy() { as_pg "$PGBIN/pg_ctl" -D "$1" -m immediate -w -t 30 stop >/dev/null 2>&1 || true; }
+
+t_pgbackrest_configure_and_backups() {
+  local port m=$PB/pgbr.prom type kv
+  command -v pgbackrest >/dev/null || fail "pgbackrest not installed (Debian: pgbackrest)"
+  mkdir -p "$PB"
+  chown postgres: "$PB"
+  port=$(free_port)
+  printf '%s\n' "$port" >"$WORK/pbport"
+  as_pg "$PGBIN/initdb" -D "$PB/data" -U postgres -A trust --no-sync >"$WORK/pb_initdb.log" 2>&1 || fail "initdb failed: $(tail -n 5 "$WORK/pb_initdb.log")"
+  printf "listen_addresses = ''\nport = %s\nunix_socket_directories = '%s'\nfsync = off\nshared_buffers = 16MB\nmax_connections = 20\nwal_level = replica\n" \
+    "$port" "$PB" >>"$PB/data/postgresql.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$PB/data" -l "$PB/server.log" -w -t 60 start >/dev/null || fail "cluster did not start: $(tail -n 5 "$PB/server.log")"
+  # configure: config file, archive_command, stanza; archive_mode needs a restart
+  make_pgbr_as
+  capture pb_conf "$PGBR_AS" configure --pgdata "$PB/data" --pg-port "$port" --pg-socket "$PB" --repo "$PB/repo" \
+    --spool "$PB/spool" --log-dir "$PB/log" --lock-dir "$PB/lock" --compress zst --full-retention 2 --diff-retention 3 --process-max 2
+  assert_rc 0 pb_conf
+  assert_grep 'restart_needed=yes' "$WORK/pb_conf.out"
+  for kv in "repo1-path=$PB/repo" repo1-retention-full=2 repo1-retention-diff=3 compress-type=zst archive-async=y "spool-path=$PB/spool" process-max=2 "pg1-path=$PB/data"; do
+    grep -qxF -- "$kv" "$PB_CONF" || fail "$kv missing from the configuration: $(cat "$PB_CONF")"
+  done
+  as_pg "$PGBIN/pg_ctl" -D "$PB/data" -l "$PB/server.log" -w -t 60 restart >/dev/null || fail "restart failed"
+  [[ $(pq postgres "SHOW archive_command") == "pgbackrest --config=$PB_CONF --stanza=$PB_STANZA archive-push %p" ]] || fail "archive_command: $(pq postgres "SHOW archive_command")"
+  capture pb_check "$PGBR_AS" check
+  assert_rc 0 pb_check
+  # full, then incr and diff, with metrics
+  pq postgres "CREATE DATABASE app"
+  pq app "CREATE TABLE orders (id int PRIMARY KEY, phase text NOT NULL)"
+  pq app "INSERT INTO orders SELECT g, 'full' FROM generate_series(1, 1000) g"
+  capture pb_full "$PGBR_AS" backup --type full --metrics-file "$m"
+  assert_rc 0 pb_full
+  assert_grep '^pf-pgbackrest: ok backup stanza=pftest type=full label=[0-9]{8}-[0-9]{6}F ' "$WORK/pb_full.out"
+  pq app "INSERT INTO orders SELECT g, 'incr' FROM generate_series(1001, 1100) g"
+  capture pb_incr "$PGBR_AS" backup --type incr
+  assert_rc 0 pb_incr
+  assert_grep 'type=incr label=[0-9]{8}-[0-9]{6}F_[0-9]{8}-[0-9]{6}I ' "$WORK/pb_incr.out"
+  capture pb_diff "$PGBR_AS" backup --type diff --metrics-file "$m"
+  assert_rc 0 pb_diff
+  assert_grep 'type=diff label=[0-9]{8}-[0-9]{6}F_[0-9]{8}-[0-9]{6}D ' "$WORK/pb_diff.out"
+  capture pb_verify "$PGBR_AS" verify
+  assert_rc 0 pb_verify
+  for type in full diff incr; do
+    assert_grep "^pf_pgbackrest_backup_last_completion_timestamp_seconds\\{stanza=\"pftest\",type=\"$type\"\\} 1[0-9]{9}\$" "$m"
+  done
+  assert_grep '^pf_pgbackrest_repo_backup_size_bytes\{stanza="pftest"\} [1-9][0-9]*$' "$m"
+  assert_grep '^pf_pgbackrest_stanza_status_code\{stanza="pftest"\} 0$' "$m"
+  assert_grep '^pf_pgbackrest_wal_archive_last_segment_info\{stanza="pftest",segment="[0-9A-F]{24}"\} 1$' "$m"
+  assert_grep '^pf_pgbackrest_wal_archive_lag_segments\{stanza="pftest"\} 0$' "$m"
+  assert_grep '^pf_pgbackrest_wal_archive_last_success_timestamp_seconds\{stanza="pftest"\} 1[0-9]{9}$' "$m"
+  [[ $(grep -c '^pf_pgbackrest_wal_archive_last_segment_info' "$m") == 1 ]] || fail "stale segment samples kept: $(grep segment_info "$m")"
+  promtool check metrics <"$m" >"$WORK/pb_promtool" 2>&1 || fail "promtool check metrics: $(cat "$WORK/pb_promtool")"
+  [[ ! -s $WORK/pb_promtool ]] || fail "promtool check metrics reports: $(cat "$WORK/pb_promtool")"
+  # the pf commands reach it too
+  capture pb_via_backup runuser -u postgres -- env PATH="$PGBIN:$PATH" "$BK" --engine pgbackrest --stanza "$PB_STANZA" --config "$PB_CONF" --type incr
+  assert_rc 0 pb_via_backup
+  assert_grep 'type=incr' "$WORK/pb_via_backup.out"
+}
+
+# Restore to a time, an LSN and a named restore point into new data
+# directories; the safety rules; a signal during the restore.
+t_pgbackrest_restore_targets() {
+  local t_time lsn rp=pf_test_rp r pid copy_port seg n
+  [[ -s $WORK/pbport ]] || fail "needs t_pgbackrest_configure_and_backups"
+  pq app "INSERT INTO orders SELECT g, 'before targets' FROM generate_series(2001, 2010) g"
+  t_time=$(pq app "SELECT clock_timestamp()")
+  sleep 0.2
+  pq app "INSERT INTO orders SELECT g, 'after time' FROM generate_series(2011, 2020) g"
+  lsn=$(pq app "SELECT pg_current_wal_insert_lsn()")
+  pq app "INSERT INTO orders SELECT g, 'after lsn' FROM generate_series(2021, 2030) g"
+  pq postgres "SELECT pg_create_restore_point('$rp')" >/dev/null
+  pq app "INSERT INTO orders SELECT g, 'after restore point' FROM generate_series(2031, 2040) g"
+  # pgbackrest check switches WAL and waits until the segment is archived
+  capture pb_check2 "$PGBR_AS" check
+  assert_rc 0 pb_check2
+  copy_port=$(free_port)
+
+  # to a time
+  r=$PB/r-time
+  capture pb_r_time "$PGBR_AS" restore --pgdata "$r" --target-time "$t_time"
+  assert_rc 0 pb_r_time
+  [[ -z $(find "$PB" -maxdepth 1 -name '.r-time.pf-*') ]] || fail "temporary directory left: $(ls -a "$PB")"
+  assert_grep "^restore_command = 'pgbackrest --config=$PB_CONF --stanza=pftest --pg1-path=$r archive-get %f \"%p\"'\$" "$r/postgresql.auto.conf"
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT count(*) FILTER (WHERE id <= 2010) || ' ' || count(*) FILTER (WHERE id > 2010) FROM orders")
+  stop_copy "$r"
+  [[ $n == "1110 0" ]] || fail "restore to time $t_time: expected '1110 0' rows before/after, got '$n'"
+
+  # to a named restore point (into an existing, empty directory)
+  r=$PB/r-name
+  mkdir -p "$r" && chown postgres: "$r" && chmod 700 "$r"
+  capture pb_r_name "$PGBR_AS" restore --pgdata "$r" --target-name "$rp"
+  assert_rc 0 pb_r_name
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders")
+  # the running copy: refused without --force, untouched
+  capture pb_r_running "$PGBR_AS" restore --pgdata "$r" --target-name "$rp"
+  assert_rc 11 pb_r_running
+  assert_grep 'a PostgreSQL server is running on .*refusing' "$WORK/pb_r_running.err"
+  [[ $(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders") == 2030 ]] || fail "the running copy was touched"
+  # the primary's own data directory: refused too
+  capture pb_r_primary "$PGBR_AS" restore --pgdata "$PB/data"
+  assert_rc 11 pb_r_primary
+  [[ $(pq app "SELECT count(*) FROM orders") == 1140 ]] || fail "the primary was touched"
+  [[ $n == 2030 ]] || fail "restore to restore point $rp: expected max id 2030, got $n"
+  # with --force the running copy is stopped and replaced once the restore is complete (to an LSN)
+  capture pb_r_force "$PGBR_AS" restore --pgdata "$r" --target-lsn "$lsn" --force
+  assert_rc 0 pb_r_force
+  [[ -z $(find "$PB" -maxdepth 1 -name '.r-name.pf-*') ]] || fail "temporary or old directory left: $(ls -a "$PB")"
+  start_copy "$r" "$copy_port"
+  n=$(psql -X -At -h "$PB" -p "$copy_port" -U postgres -d app -c "SELECT max(id) FROM orders")
+  stop_copy "$r"
+  [[ $n == 2020 ]] || fail "forced restore to LSN: expected max id 2020, got $n"
+  # a non-empty directory without --force: refused
+  capture pb_r_nonempty "$PGBR_AS" restore --pgdata "$r"
+  assert_rc 11 pb_r_nonempty
+  assert_grep 'is not empty; refusing' "$WORK/pb_r_nonempty.err"
+  # bad target options: exit 2
+  capture pb_r_bad "$PGBR_AS" restore --pgdata "$PB/r-bad" --target-time "$t_time" --target-lsn "$lsn"
+  assert_rc 2 pb_r_bad
+  capture pb_r_badlsn "$PGBR_AS" restore --pgdata "$PB/r-bad" --target-lsn 'x/1; rm -rf /'
+  assert_rc 2 pb_r_badlsn
+
+  # SIGTERM while pgBackRest restores: exit 143, no directory, no temporary directory
+  mkdir -p "$WORK/pbgate"
+  # shellcheck disable=SC2016 # expanded by the wrapper
+  printf '#!/bin/sh\nif [ "$5" = restore ] || [ "$6" = restore ]; then : >%q; sleep 30; fi\nexec %q "$@"\n' "$PB/pbgate.started" "$(command -v pgbackrest)" >"$WORK/pbgate/pgbackrest"
+  chmod 755 "$WORK/pbgate/pgbackrest"
+  runuser -u postgres -- env PATH="$WORK/pbgate:$PGBIN:$PATH" "$PGBR" restore --stanza "$PB_STANZA" --config "$PB_CONF" --pgdata "$PB/r-term" \
+    >"$WORK/pb_r_term.out" 2>"$WORK/pb_r_term.err" &
+  pid=$!
+  wait_file "$PB/pbgate.started" || fail "pgbackrest restore did not start: $(cat "$WORK/pb_r_term.err")"
+  [[ -n $(find "$PB" -maxdepth 1 -name '.r-term.pf-restore.*') ]] || fail "test setup: no temporary directory during the restore"
+  # runuser's child is the tool
+  kill -TERM "$(pgrep -P "$pid" | head -n 1)" || fail "test setup: no tool process under runuser"
+  wait_bounded "$pid" 60
+  assert_rc 143 pb_r_term
+  assert_grep 'interrupted \(SIGTERM\)' "$WORK/pb_r_term.err"
+  [[ ! -e $PB/r-term && -z $(find "$PB" -maxdepth 1 -name '.r-term.pf-*') ]] || fail "SIGTERM left a directory: $(ls -a "$PB")"
+  seg=$(pgrep -f -- "$WORK/pbgate" || true)
+  [[ -z $seg ]] || fail "the gated pgbackrest still runs"
+}
+
+# Restore drill: scratch cluster, replay to a time, row counts, amcheck, RTO
+# and RPO, metrics; the scratch cluster is gone afterwards.
+t_pgbackrest_drill() {
+  local t_time m=$PB/pgbr.prom rep=$WORK/pb_drill.report
+  [[ -s $WORK/pbport ]] || fail "needs t_pgbackrest_configure_and_backups"
+  pq app "CREATE INDEX orders_phase ON orders (phase)"
+  pq app "CREATE TABLE audit (id int PRIMARY KEY)"
+  pq app "INSERT INTO audit SELECT generate_series(1, 77)"
+  sleep 1.1 # the target (whole seconds) comes after the last commit before it
+  t_time=$(pq app "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'")
+  sleep 1.1
+  pq app "INSERT INTO audit SELECT generate_series(78, 99)"
+  capture pb_check3 "$PGBR_AS" check
+  assert_rc 0 pb_check3
+  chmod 711 "$WORK"
+  mkdir -p "$PB/scratch" && chown postgres: "$PB/scratch"
+  capture pb_drill runuser -u postgres -- env PATH="$PGBIN:$PATH" "$HERE/../pf-drill" --engine pgbackrest --stanza "$PB_STANZA" --config "$PB_CONF" \
+    --scratch-dir "$PB/scratch" --target-time "$t_time" --report "$PB/drill.report" --metrics-file "$m"
+  assert_rc 0 pb_drill
+  cp "$PB/drill.report" "$rep"
+  assert_grep '^pf-pgbackrest: ok drill stanza=pftest target=time_.* rto=[0-9]+\.[0-9]{3}s rpo=[0-9]+\.[0-9]{1,3}s databases=2 tables=2 rows=1217 amcheck=[1-9][0-9]* ' "$WORK/pb_drill.out"
+  grep -qxF "$(printf 'app\t77\tpublic.audit')" "$rep" || fail "report: audit should have 77 rows at $t_time: $(cat "$rep")"
+  grep -qxF "$(printf 'app\t1140\tpublic.orders')" "$rep" || fail "report: orders should have 1140 rows: $(cat "$rep")"
+  local rpo
+  # the last commit before the target is strictly earlier than the target
+  rpo=$(sed -n 's/.* rpo=\([0-9.]*\)s .*/\1/p' "$WORK/pb_drill.out")
+  [[ $rpo =~ ^[0-9]+\.[0-9]+$ && ! $rpo =~ ^0\.0*$ ]] || fail "RPO '$rpo': expected a positive number of seconds"
+  assert_grep '^pf_pgbackrest_drill_last_success_timestamp_seconds\{stanza="pftest"\} 1[0-9]{9}$' "$m"
+  assert_grep '^pf_pgbackrest_drill_rto_seconds\{stanza="pftest"\} [0-9]+\.[0-9]{3}$' "$m"
+  assert_grep "^pf_pgbackrest_drill_rpo_seconds\\{stanza=\"pftest\"\\} $rpo\$" "$m"
+  [[ -z $(find "$PB/scratch" -mindepth 1) ]] || fail "the scratch directory was not removed: $(ls -a "$PB/scratch")"
+  # the primary archived nothing from the scratch cluster: one timeline only
+  [[ -z $(find "$PB/repo/archive" -name '00000002*') ]] || fail "the scratch cluster archived into the repository"
+  # a failing drill (no such backup set) records its exit code and leaves nothing
+  capture pb_drill_bad runuser -u postgres -- env PATH="$PGBIN:$PATH" "$HERE/../pf-drill" --engine pgbackrest --stanza "$PB_STANZA" --config "$PB_CONF" \
+    --scratch-dir "$PB/scratch" --set 20000101-000000F --metrics-file "$m"
+  assert_rc 17 pb_drill_bad
+  assert_grep '^pf_pgbackrest_drill_last_exit_code\{stanza="pftest"\} 17$' "$m"
+  [[ -z $(find "$PB/scratch" -mindepth 1) ]] || fail "a failed drill left files: $(ls -a "$PB/scratch")"
+}
+
 # ---- runner ----------------------------------------------------------------------------------------
 PASSED=0
 FAILED=0
@@ -1475,11 +1910,22 @@ run t_url_parameters
 run t_disk_full_manifest
 run t_metrics
 run t_foreign_staging_untouched
+run t_d5_stale_staging
+run t_d1_child_traps
+run t_d2_backslash_name
+run t_d7_numeric_ranges
+run t_d8_taken_is_snapshot_time
+run t_d6_metrics_keep_others
+run t_d4_no_password_in_children
 run t_timings
 run t_cluster_start
 run t_password_auth
 run t_swap_rollback
+run t_d3_two_servers
 run t_pitr
+run t_pgbackrest_configure_and_backups
+run t_pgbackrest_restore_targets
+run t_pgbackrest_drill
 
 if [[ -f $WORK/timings.txt ]]; then
   while IFS= read -r line; do say "$line"; done <"$WORK/timings.txt"

@@ -11,7 +11,7 @@ use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use pf_http_core::text::{SubSecond, hex, write_rfc3339};
+use pf_http_core::internal::text::{SubSecond, hex, write_rfc3339};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};

@@ -1,0 +1,163 @@
+//! The response future of [`HttpMetricsService`](crate::HttpMetricsService).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{Response, StatusCode, header};
+use pin_project_lite::pin_project;
+
+use crate::middleware::body::ResponseBody;
+use crate::middleware::grpc::Ending;
+use crate::middleware::record::{Completion, InFlight};
+use pf_http_core::AnyBody;
+
+pin_project! {
+    /// Response future of [`HttpMetricsService`](crate::HttpMetricsService).
+    ///
+    /// If it is dropped before the response head exists, the request is
+    /// recorded as `499` (client closed request), or as `500` when a panic in
+    /// the inner service unwound through it; a gRPC call as `Canceled` (or
+    /// `DeadlineExceeded` once its `grpc-timeout` passed), or `Internal`.
+    ///
+    /// `M` is the layer's body handling ([`AnyBody`] or `pf_http_core::AxumBody`).
+    pub struct ResponseFuture<F, M = AnyBody> {
+        #[pin]
+        inner: F,
+        in_flight: Option<InFlight>,
+        mode: PhantomData<fn() -> M>,
+    }
+
+    impl<F, M> PinnedDrop for ResponseFuture<F, M> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(r) = this.project().in_flight.take() {
+                r.abort(if std::thread::panicking() {
+                    Ending::Panic
+                } else {
+                    Ending::Dropped
+                });
+            }
+        }
+    }
+}
+
+impl<F, M> ResponseFuture<F, M> {
+    pub(crate) fn new(inner: F, in_flight: Option<InFlight>) -> Self {
+        Self {
+            inner,
+            in_flight,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<F, M> std::fmt::Debug for ResponseFuture<F, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// Records a panic that unwinds through `poll` as a 500 right away: the future
+/// itself may be dropped much later (e.g. by `CatchPanic`), when
+/// `thread::panicking()` no longer tells.
+struct PanicGuard<'a>(&'a mut Option<InFlight>);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(r) = self.0.take()
+        {
+            r.abort(Ending::Panic);
+        }
+    }
+}
+
+/// A response head and its request's recorder, if the body still has to be observed.
+type Head<B> = (Response<B>, Option<Completion>);
+
+impl<F, M> ResponseFuture<F, M> {
+    /// Polls the inner future; at the response head, settles the request's
+    /// recorder: `None` when the request is complete already (excluded route,
+    /// a body sent with its head) or failed.
+    #[inline]
+    fn poll_head<B, E>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Head<B>, E>>
+    where
+        F: Future<Output = Result<Response<B>, E>>,
+        B: http_body::Body,
+    {
+        let this = self.project();
+        let guard = PanicGuard(this.in_flight);
+        let result = ready!(this.inner.poll(cx));
+        let in_flight = guard.0.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                let completion = in_flight.and_then(|r| {
+                    let status = response.status().as_u16();
+                    let grpc_status = if r.is_grpc() {
+                        crate::middleware::grpc::status_header(response.headers())
+                    } else {
+                        None
+                    };
+                    r.head(status, is_long_lived(&response), grpc_status)
+                        .settle(response.body())
+                });
+                Ok((response, completion))
+            }
+            Err(e) => {
+                // No response: the server answers with an error of its own.
+                if let Some(r) = in_flight {
+                    r.abort(Ending::ServiceError);
+                }
+                Err(e)
+            }
+        })
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, AnyBody>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (response, completion) = ready!(self.poll_head(cx))?;
+        Poll::Ready(Ok(response.map(|b| ResponseBody::started(b, completion))))
+    }
+}
+
+/// The axum-native path: the body goes back as it came, unless it has to be
+/// observed to its end (a stream, a large body), and only then is it wrapped
+/// (and boxed once by `axum::body::Body::new`).
+#[cfg(feature = "axum")]
+impl<F, E> Future for ResponseFuture<F, pf_http_core::AxumBody>
+where
+    F: Future<Output = Result<Response<axum::body::Body>, E>>,
+{
+    type Output = Result<Response<axum::body::Body>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (response, completion) = ready!(self.poll_head(cx))?;
+        Poll::Ready(Ok(match completion {
+            None => response,
+            Some(c) => response.map(|b| axum::body::Body::new(ResponseBody::started(b, Some(c)))),
+        }))
+    }
+}
+
+/// Protocol switches and server-sent event streams live as long as the client
+/// likes: their duration is taken at the response head.
+#[inline]
+fn is_long_lived<B: http_body::Body>(response: &Response<B>) -> bool {
+    response.status() == StatusCode::SWITCHING_PROTOCOLS
+        // A body of known length is no stream: skip the header lookup (most responses).
+        || (response.body().size_hint().exact().is_none()
+            && response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")))
+}

@@ -1,0 +1,337 @@
+//! What one request records, from start to end, shared by the future and the bodies.
+
+use http::HeaderMap;
+
+use crate::config::Timing;
+use crate::middleware::grpc::{self, Ending, NOT_GRPC};
+use crate::registry::MetricsRegistry;
+use crate::storage::exemplar::Trace;
+use crate::storage::handle::SeriesRef;
+use crate::storage::intern::RouteEntry;
+use crate::storage::series::observe;
+use crate::storage::store::{FlightSeries, IN_FLIGHT_WORD, ResponseSeries, STATUS_CLIENT_CLOSED};
+
+/// A request between `call` and its response head.
+pub(crate) struct InFlight {
+    registry: MetricsRegistry,
+    route: SeriesRef<RouteEntry>,
+    flight: SeriesRef<FlightSeries>,
+    method: u8,
+    start: u64,
+    /// [`NOT_GRPC`] for HTTP requests; for gRPC calls their `grpc-timeout`
+    /// in milliseconds, or [`grpc::NO_DEADLINE`] (in the padding after `method`).
+    grpc: u32,
+    /// The trace of the request's span, for exemplars (zero-sized without the feature).
+    trace: Trace,
+}
+
+impl InFlight {
+    /// Counts the request in flight and starts its clock. `grpc` is
+    /// [`NOT_GRPC`] or the call's timeout (see [`grpc::grpc_timeout`]).
+    #[inline]
+    pub(crate) fn start(
+        registry: &MetricsRegistry,
+        route: &RouteEntry,
+        method: u8,
+        grpc: u32,
+    ) -> Self {
+        let inner = &*registry.inner;
+        let flight = inner.flight(route, method);
+        flight.cells.local().add(IN_FLIGHT_WORD, 1);
+        Self {
+            route: SeriesRef::new(route),
+            flight: SeriesRef::new(flight),
+            method,
+            start: inner.now(),
+            grpc,
+            trace: inner.exemplars.trace(),
+            registry: registry.clone(),
+        }
+    }
+
+    /// Whether the request is a gRPC call.
+    #[inline]
+    pub(crate) fn is_grpc(&self) -> bool {
+        self.grpc != NOT_GRPC
+    }
+
+    /// A recorder for the request body's size, or `None` when the body is
+    /// already known to be empty: then zero is recorded now, which spares the
+    /// registry reference a recorder holds (bodiless GETs are most requests).
+    #[inline]
+    pub(crate) fn request_body(&self, empty: bool) -> Option<RequestSize> {
+        let inner = &*self.registry.inner;
+        if empty {
+            // SAFETY: `self.registry` owns the series.
+            let flight = unsafe { self.flight.get() };
+            observe(
+                flight.cells.local(),
+                inner.layout.request_size,
+                &inner.size_bounds,
+                0,
+            );
+            return None;
+        }
+        Some(RequestSize {
+            registry: self.registry.clone(),
+            flight: self.flight,
+            bytes: 0,
+        })
+    }
+
+    /// The response head is ready: pick its series and, when the duration is
+    /// taken at the head, take it now. Long-lived responses (101 upgrades,
+    /// server-sent events) always take it at the head, so hours-long streams
+    /// never land in the request histogram.
+    ///
+    /// For a gRPC call the code is in the head (trailers-only responses, or a
+    /// non-200 HTTP status), or else comes in the trailers: then the series
+    /// is picked when the body ends. gRPC calls are always timed to their
+    /// status, whatever the [`Timing`]. (One construction path for both, so
+    /// that the HTTP path builds the recorder in place.)
+    /// `grpc_status` is the head's `grpc-status` code of a gRPC call (see
+    /// [`grpc::status_header`]), `None` for HTTP requests.
+    #[inline]
+    pub(crate) fn head(self, status: u16, long_lived: bool, grpc_status: Option<u8>) -> Completion {
+        let inner = &*self.registry.inner;
+        let (series, grpc_timeout) = if self.grpc == NOT_GRPC {
+            // SAFETY: `self.registry` owns the route.
+            let route = unsafe { self.route.get() };
+            (
+                SeriesRef::new(inner.response(route, self.method, status)),
+                NOT_GRPC,
+            )
+        } else {
+            self.grpc_series(status, grpc_status)
+        };
+        let at_head = self.grpc == NOT_GRPC && (long_lived || inner.timing == Timing::Headers);
+        let mut c = Completion {
+            series,
+            flight: self.flight,
+            start: self.start,
+            duration_taken: false,
+            bytes: 0,
+            grpc_timeout,
+            grpc_code: NO_CODE,
+            trace: self.trace,
+            registry: self.registry,
+        };
+        if at_head {
+            c.observe_duration();
+        }
+        c
+    }
+
+    /// The series of a gRPC call whose head is ready and, when its code comes
+    /// in the trailers, its timeout (the series pointer then holds the route:
+    /// see [`Completion::grpc_timeout`]).
+    #[cold]
+    #[inline(never)]
+    fn grpc_series(
+        &self,
+        status: u16,
+        grpc_status: Option<u8>,
+    ) -> (SeriesRef<ResponseSeries>, u32) {
+        let inner = &*self.registry.inner;
+        // SAFETY: `self.registry` owns the route.
+        let route = unsafe { self.route.get() };
+        match grpc::head_code(status, grpc_status) {
+            Some(code) => (SeriesRef::new(inner.grpc_response(route, code)), NOT_GRPC),
+            None => (
+                // SAFETY: read as a route only while waiting (`Completion::resolve_grpc`).
+                unsafe { self.route.cast::<ResponseSeries>() },
+                self.grpc,
+            ),
+        }
+    }
+
+    /// The request ended without a response head: the inner service failed,
+    /// the handler panicked, or the future was dropped (client gone, or a
+    /// gRPC deadline passed). HTTP requests are recorded as 500 or 499 with
+    /// no body; gRPC calls with the code of `ending`.
+    pub(crate) fn abort(self, ending: Ending) {
+        if self.is_grpc() {
+            let inner = &*self.registry.inner;
+            let code = grpc::ending_code(ending, self.grpc, inner.elapsed_nanos(self.start));
+            // SAFETY: `self.registry` owns the route.
+            let route = unsafe { self.route.get() };
+            let series = SeriesRef::new(inner.grpc_response(route, code));
+            Completion {
+                series,
+                flight: self.flight,
+                start: self.start,
+                duration_taken: false,
+                bytes: 0,
+                grpc_timeout: NOT_GRPC,
+                grpc_code: NO_CODE,
+                trace: self.trace,
+                registry: self.registry,
+            }
+            .finish();
+            return;
+        }
+        let status = match ending {
+            Ending::Dropped => STATUS_CLIENT_CLOSED,
+            Ending::Panic | Ending::ServiceError | Ending::NoStatus => 500,
+        };
+        self.head(status, false, None).finish();
+    }
+}
+
+/// [`Completion::grpc_code`] before the trailers passed.
+const NO_CODE: u8 = u8::MAX;
+
+/// A response between its head and the end of its body.
+pub(crate) struct Completion {
+    registry: MetricsRegistry,
+    /// The response's series; for a gRPC call waiting for its trailers
+    /// (`grpc_timeout != NOT_GRPC`), its [`RouteEntry`] instead. Kept in one
+    /// word so that plain HTTP responses carry no more than before.
+    series: SeriesRef<ResponseSeries>,
+    flight: SeriesRef<FlightSeries>,
+    start: u64,
+    pub(crate) bytes: u64,
+    duration_taken: bool,
+    /// [`NOT_GRPC`] for HTTP requests and gRPC calls whose code is known;
+    /// for a gRPC call waiting for its trailers, its timeout in
+    /// milliseconds (with `grpc_code`, in the padding after `duration_taken`).
+    grpc_timeout: u32,
+    /// The trailers' code of a waiting gRPC call, or [`NO_CODE`].
+    grpc_code: u8,
+    trace: Trace,
+}
+
+impl Completion {
+    /// Whether this is a gRPC call whose code comes in the trailers.
+    #[inline]
+    pub(crate) fn wants_trailers(&self) -> bool {
+        self.grpc_timeout != NOT_GRPC
+    }
+
+    /// Completes the request now when its body is sent with its head
+    /// ([`pf_http_core::sent_with_head`]: empty or buffered), and otherwise hands
+    /// the recorder back for the body wrapper. A gRPC call waiting for its
+    /// trailers is only complete at once when its body is empty.
+    #[inline]
+    pub(crate) fn settle<B: http_body::Body>(mut self, body: &B) -> Option<Self> {
+        let sent = if self.wants_trailers() {
+            body.is_end_stream().then_some(0)
+        } else {
+            pf_http_core::sent_with_head(body)
+        };
+        match sent {
+            Some(bytes) => {
+                self.bytes = bytes;
+                self.finish_ended();
+                None
+            }
+            None => Some(self),
+        }
+    }
+
+    /// A trailers frame passed: keep its `grpc-status`.
+    #[cold]
+    pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
+        if let Some(v) = trailers.get(grpc::GRPC_STATUS) {
+            self.grpc_code = grpc::parse_code(v.as_bytes());
+        }
+    }
+
+    /// Picks the series of a waiting gRPC call: its trailers' code, or how it
+    /// ended without one.
+    #[cold]
+    fn resolve_grpc(&mut self, ending: Ending) {
+        let inner = &*self.registry.inner;
+        let code = if self.grpc_code == NO_CODE || ending == Ending::Panic {
+            grpc::ending_code(ending, self.grpc_timeout, inner.elapsed_nanos(self.start))
+        } else {
+            self.grpc_code
+        };
+        // SAFETY: while waiting, `series` holds the route (see the field), owned by `self.registry`.
+        let route = unsafe { self.series.cast::<RouteEntry>().get() };
+        self.series = SeriesRef::new(inner.grpc_response(route, code));
+        self.grpc_timeout = NOT_GRPC;
+    }
+
+    /// A panic unwound through the body of a gRPC call waiting for its trailers.
+    #[cold]
+    pub(crate) fn finish_panicked(mut self) {
+        self.complete(Ending::Panic);
+    }
+
+    /// The body ended (or failed): record the request.
+    #[inline]
+    pub(crate) fn finish_ended(mut self) {
+        self.complete(Ending::NoStatus);
+    }
+
+    #[inline]
+    fn observe_duration(&mut self) {
+        let inner = &*self.registry.inner;
+        let nanos = inner.elapsed_nanos(self.start);
+        // SAFETY: `self.registry` owns the series.
+        let series = unsafe { self.series.get() };
+        observe(
+            series.cells.local(),
+            inner.layout.duration,
+            &inner.duration_bounds,
+            nanos,
+        );
+        self.trace
+            .record(&series.exemplars, &inner.duration_bounds, nanos);
+        self.duration_taken = true;
+    }
+
+    /// The body was dropped (or ended): count the request and leave flight.
+    #[inline]
+    pub(crate) fn finish(mut self) {
+        self.complete(Ending::Dropped);
+    }
+
+    /// Counts the request and leaves flight; `ending` says how a gRPC call
+    /// still waiting for its trailers ended. Takes `&mut self` so that the
+    /// recorder is not moved again on the way.
+    #[inline]
+    fn complete(&mut self, ending: Ending) {
+        if self.wants_trailers() {
+            self.resolve_grpc(ending);
+        }
+        if !self.duration_taken {
+            self.observe_duration();
+        }
+        let inner = &*self.registry.inner;
+        // SAFETY: `self.registry` owns both series.
+        let (series, flight) = unsafe { (self.series.get(), self.flight.get()) };
+        observe(
+            series.cells.local(),
+            inner.layout.response_size,
+            &inner.size_bounds,
+            self.bytes,
+        );
+        // Wrapping add of -1: shards may go below zero individually (a task can
+        // move threads); their sum is right.
+        flight.cells.local().add(IN_FLIGHT_WORD, u64::MAX);
+    }
+}
+
+/// Counts request body bytes as the application reads them.
+pub(crate) struct RequestSize {
+    registry: MetricsRegistry,
+    flight: SeriesRef<FlightSeries>,
+    pub(crate) bytes: u64,
+}
+
+impl RequestSize {
+    #[inline]
+    pub(crate) fn finish(self) {
+        let inner = &*self.registry.inner;
+        // SAFETY: `self.registry` owns the series.
+        let flight = unsafe { self.flight.get() };
+        observe(
+            flight.cells.local(),
+            inner.layout.request_size,
+            &inner.size_bounds,
+            self.bytes,
+        );
+    }
+}
