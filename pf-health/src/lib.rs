@@ -12,6 +12,9 @@
 //!   front of the application as `application/health+json`, with `?verbose` and `?exclude=`;
 //!   details only for callers a [`DetailPolicy`] allows. [`HealthEndpoints`] serves the same
 //!   on its own (and as an axum router with the `axum` feature).
+//! - [`breaker::CircuitBreaker`]: fail fast on a dead dependency — after N consecutive
+//!   connection failures every call fails at once for a cool-down, then one call probes; its
+//!   state is a health check and (feature `metrics`) metrics.
 //! - [`Lifecycle`]: starting → ready → draining; [`Lifecycle::drain_on`] makes the future for
 //!   axum's graceful shutdown.
 //! - Features: `axum` (axum 0.8), `postgres-sqlx` (sqlx 0.9, which needs Rust 1.94),
@@ -48,6 +51,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+pub mod breaker;
 mod check;
 #[cfg(any(
     feature = "postgres-sqlx",

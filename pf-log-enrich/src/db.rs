@@ -6,12 +6,65 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tracing::Span;
 use tracing::field::Empty;
 
+use crate::limit::KeyedWarnLimiter;
 use crate::redact::Redactor;
+
+/// At most one `db operation failed` WARN per operation and error class in this interval.
+pub const WARNING_INTERVAL: Duration = Duration::from_secs(30);
+
+fn warnings() -> &'static KeyedWarnLimiter<(Arc<str>, &'static str)> {
+    static LIMITER: OnceLock<KeyedWarnLimiter<(Arc<str>, &'static str)>> = OnceLock::new();
+    LIMITER.get_or_init(|| KeyedWarnLimiter::new(WARNING_INTERVAL))
+}
+
+/// The class of a driver error from its message: `timeout`, `refused`, `authentication`,
+/// `connection` (reset, broken, closed), `circuit_open` (a circuit breaker refused the call)
+/// or `error` (anything else, such as a constraint violation). It is the span's `error.type`
+/// and half the key of the WARN limiter.
+///
+/// ```
+/// use pf_log_enrich::db::error_class;
+/// assert_eq!(error_class("pool timed out while waiting for an open connection"), "timeout");
+/// assert_eq!(error_class("Connection refused (os error 111)"), "refused");
+/// assert_eq!(error_class("password authentication failed for user \"app\""), "authentication");
+/// assert_eq!(error_class("duplicate key value violates unique constraint"), "error");
+/// ```
+pub fn error_class(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
+    if has(&["circuit open"]) {
+        "circuit_open"
+    } else if has(&["timed out", "timeout", "deadline"]) {
+        "timeout"
+    } else if has(&["refused"]) {
+        "refused"
+    } else if has(&[
+        "authentication",
+        "password",
+        "wrongpass",
+        "noauth",
+        "permission denied",
+    ]) {
+        "authentication"
+    } else if has(&[
+        "connection reset",
+        "broken pipe",
+        "connection closed",
+        "connection aborted",
+        "unexpected eof",
+        "io error",
+    ]) {
+        "connection"
+    } else {
+        "error"
+    }
+}
 
 /// A statement without its literal values, whitespace collapsed, at most 256 characters.
 ///
@@ -105,6 +158,8 @@ pub fn sql_operation(sql: &str) -> String {
 #[derive(Debug)]
 pub struct DbOperation {
     span: Span,
+    /// `GET redis`, `SELECT postgresql`: the key of the failure-warning limiter.
+    name: Arc<str>,
     start: Instant,
     done: bool,
 }
@@ -129,6 +184,7 @@ impl DbOperation {
         );
         Self {
             span,
+            name: name.into(),
             start: Instant::now(),
             done: false,
         }
@@ -177,6 +233,7 @@ impl DbOperation {
         );
         Self {
             span,
+            name: name.into(),
             start: Instant::now(),
             done: false,
         }
@@ -236,18 +293,29 @@ impl DbOperation {
         );
     }
 
-    /// Finishes with an error (WARN event; the span gets error status). Only the error's
-    /// `Display` is logged; drivers do not put parameter values there.
+    /// Finishes with an error: the span gets error status and `error.type` (see
+    /// [`error_class`]); a WARN event is written at most once per
+    /// [`WARNING_INTERVAL`] for each operation (system and operation name) and error class,
+    /// with `warnings_suppressed` counting the lines held back since the last one (a dead
+    /// dependency fails every request: the log gets one line, the span every failure). Only
+    /// the error's `Display` is logged; drivers do not put parameter values there.
     pub fn fail(mut self, error: &dyn fmt::Display) {
         self.done = true;
-        self.span.record("error.type", "db_error");
+        let error = error.to_string();
+        let class = error_class(&error);
+        self.span.record("error.type", class);
         self.span.record("otel.status_code", "ERROR");
+        let Some(suppressed) = warnings().allow((self.name.clone(), class)) else {
+            return;
+        };
         let _e = self.span.enter();
         tracing::warn!(
             target: "pf_log_enrich::db",
             duration_ms = self.ms(),
             error = %error,
+            error.type = class,
             outcome = "error",
+            warnings_suppressed = suppressed,
             "db operation failed"
         );
     }

@@ -68,6 +68,7 @@
 //! | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]TIMEOUT` | export timeout in milliseconds (default 10000) |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | sampler (default `parentbased_always_on`) |
 //! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | spans / log records waiting for export at most (default 2048; the excess is dropped and counted) |
+//! | `LOG_SHUTDOWN_TIMEOUT_MS` | total deadline of the flush when the [`LoggingGuard`] drops (default 2500); what is left is abandoned and reported |
 //!
 //! [`LogConfig::from_lookup`] reads the same variables through a function, so configurations
 //! can be tested without touching the process environment, and [`Logging::build`] returns
@@ -106,6 +107,7 @@
 mod context;
 pub mod db;
 pub mod fields;
+pub mod limit;
 mod middleware;
 mod pipeline;
 mod redact;
@@ -132,7 +134,7 @@ pub use middleware::span::service::RequestSpanService;
 pub use pf_http_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
 pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 pub use pipeline::error::InitError;
-pub use pipeline::guard::LoggingGuard;
+pub use pipeline::guard::{LoggingGuard, ShutdownReport};
 pub use pipeline::stats::{ExportStats, SignalCounts};
 pub use pipeline::writer::{
     DEFAULT_QUEUE_LINES, DRAIN_INTERVAL, LineWriter, NonBlocking, NonBlockingGuard, WriterStats,

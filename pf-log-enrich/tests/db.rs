@@ -67,3 +67,47 @@ fn operations_are_logged_without_literal_values() {
     assert_eq!(hit["db.query.summary"], "user:????:profile");
     assert_eq!(hit["cache.hit"], true);
 }
+
+#[test]
+fn a_recurring_failure_is_one_warning_per_operation_and_error_class() {
+    let capture = Capture::default();
+    let cfg = LogConfig::from_lookup(|k| (k == "LOG_FORMAT").then(|| "json".into()));
+    let writer = capture.clone();
+    let (subscriber, _guard) = Logging::from_config(cfg)
+        .writer(move || writer.clone())
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        // A dead cache: every request's command fails the same way.
+        for _ in 0..20 {
+            DbOperation::cache("redis", "HGETALL", "pf-test:limit").fail(&"Response timed out");
+        }
+        // Another class of failure of the same operation is reported at once.
+        DbOperation::cache("redis", "HGETALL", "pf-test:limit")
+            .fail(&"Connection refused (os error 111)");
+        // And the same class of another operation.
+        DbOperation::cache("redis", "HSET", "pf-test:limit").fail(&"Response timed out");
+    });
+    let lines = capture.lines();
+    let warned: Vec<_> = lines
+        .iter()
+        .filter(|l| l["message"] == "db operation failed")
+        .map(|l| {
+            (
+                l["db.operation.name"].as_str().unwrap().to_owned(),
+                l["error.type"].as_str().unwrap().to_owned(),
+                l["warnings_suppressed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            ("HGETALL".to_owned(), "timeout".to_owned(), 0),
+            ("HGETALL".to_owned(), "refused".to_owned(), 0),
+            ("HSET".to_owned(), "timeout".to_owned(), 0),
+        ],
+        "22 failures, 3 lines:\n{}",
+        capture.text()
+    );
+}

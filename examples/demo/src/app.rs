@@ -30,6 +30,29 @@ pub fn routes(store: Store, metrics: Option<pf_metrics::MetricsService>) -> Rout
     router.with_state(store)
 }
 
+/// At most one "dependency unavailable" line per 30 s: while a circuit is open every request
+/// fails the same way (the request log and the breaker's metrics count each one).
+static UNAVAILABLE: pf_log_enrich::limit::WarnLimiter =
+    pf_log_enrich::limit::WarnLimiter::new(Duration::from_secs(30));
+
+/// A storage error as a response: 503 with `Retry-After` while a dependency's circuit is
+/// open (failing at once), 500 otherwise.
+fn storage_error(e: Box<dyn std::error::Error + Send + Sync>) -> Response {
+    let Some(open) = e.downcast_ref::<pf_health::breaker::BreakerOpen>() else {
+        return internal(e);
+    };
+    if let Some(suppressed) = UNAVAILABLE.allow() {
+        tracing::error!(error = %open, warnings_suppressed = suppressed, "dependency unavailable");
+    }
+    let retry_after = open.retry_in().as_secs().max(1).to_string();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, retry_after)],
+        "service unavailable\n",
+    )
+        .into_response()
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
     // The detail goes to the operator (inside the request span, so with its request ID,
     // through the same redaction as every log line), not to the client.
@@ -44,14 +67,14 @@ async fn get_user(State(store): State<Store>, Path(id): Path<String>) -> Respons
     match store.user(id).await {
         Ok(Some(user)) => Json(user).into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no such user\n").into_response(),
-        Err(e) => internal(e),
+        Err(e) => storage_error(e),
     }
 }
 
 async fn list_projects(State(store): State<Store>, RequireUser(who): RequireUser) -> Response {
     match store.projects(&who.org_id).await {
         Ok(projects) => Json(projects).into_response(),
-        Err(e) => internal(e),
+        Err(e) => storage_error(e),
     }
 }
 
@@ -65,12 +88,19 @@ async fn create_project(
     RequireUser(who): RequireUser,
     body: Result<Json<NewProject>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Ok(Json(new)) = body else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "expected JSON {\"name\": \"...\"}\n",
-        )
-            .into_response();
+    let new = match body {
+        Ok(Json(new)) => new,
+        // A chunked body cut off at the listener's body limit: 413, not "bad JSON".
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+        }
+        Err(_) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "expected JSON {\"name\": \"...\"}\n",
+            )
+                .into_response();
+        }
     };
     if new.name.is_empty() || new.name.len() > 200 {
         return (
@@ -81,7 +111,7 @@ async fn create_project(
     }
     match store.create_project(&who.org_id, &new.name).await {
         Ok(p) => (StatusCode::CREATED, Json(p)).into_response(),
-        Err(e) => internal(e),
+        Err(e) => storage_error(e),
     }
 }
 

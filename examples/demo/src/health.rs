@@ -54,6 +54,24 @@ pub fn registry(
                 .component_type("datastore"),
         ),
     };
+    // Each dependency's circuit breaker: its state as a (non-critical) check, so `/health`
+    // details show it, and as metrics.
+    for breaker in store.breakers() {
+        let group = if breaker.name() == "redis" {
+            "cache"
+        } else {
+            "storage"
+        };
+        metrics.register_collector(breaker.clone());
+        builder = builder.check(
+            format!("{}-circuit", breaker.name()),
+            breaker,
+            CheckOptions::new()
+                .timeout(Duration::from_millis(100))
+                .critical(false)
+                .group(group),
+        );
+    }
     let registry = builder.build()?;
     pf_health::metrics::register(&registry, metrics);
     Ok(registry)

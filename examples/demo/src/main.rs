@@ -13,6 +13,7 @@
 mod app;
 mod auth;
 mod health;
+mod listener;
 mod logging;
 mod store;
 
@@ -43,6 +44,12 @@ Environment:
   REDIS_URL                 Redis; in-memory cache when unset
   HEALTH_DETAILS_TOKEN      callers sending `Authorization: Bearer <token>` see health details
   PF_DEMO_DRAIN_DELAY_MS    how long readiness fails before the listener closes on shutdown (default 0)
+  PF_DEMO_HEADER_TIMEOUT_MS request head (and idle keep-alive) timeout (default 10000)
+  PF_DEMO_MAX_CONNECTIONS   connections served at once (default 1024)
+  PF_DEMO_BODY_LIMIT_BYTES  largest request body, 413 above (default 65536)
+  PF_DEMO_BREAKER_THRESHOLD consecutive connection failures that open a dependency's circuit (default 5)
+  PF_DEMO_BREAKER_COOL_DOWN_MS how long an open circuit fails at once before one probe (default 5000)
+  LOG_SHUTDOWN_TIMEOUT_MS   total deadline of the OTLP flush on exit (default 2500)
   LOG_CLOUD_SHIPPING=true   JSON logs on stdout plus OTLP traces and logs; otherwise pretty logs
   LOG_LEVEL, RUST_LOG       log filter (default info)
   OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS,
@@ -117,6 +124,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .layer(logging::span_layer().axum_body())
         .layer(HttpMetricsLayer::new(registry.clone()).axum_body())
         .layer(axum::middleware::from_fn(auth::authenticate));
+    let limits = listener::Limits::from_env();
     let mut metrics = registry.exposition();
     if let Some(token) = args.metrics_token.as_deref().filter(|t| !t.is_empty()) {
         metrics = metrics.bearer_token(token)?;
@@ -136,15 +144,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
                         .show_details(pf_health::ShowDetails),
                 );
             println!("admin on http://{}", admin_listener.local_addr()?);
-            let server = tokio::spawn(async move {
-                axum::serve(admin_listener, admin_app)
-                    .with_graceful_shutdown(pf_health::shutdown_signal())
-                    .await
-            });
+            let server = tokio::spawn(listener::serve(
+                admin_listener,
+                admin_app,
+                limits,
+                pf_health::shutdown_signal(),
+            ));
             (None, Some(server))
         }
     };
-    let app = app::routes(store.clone(), public_metrics).layer(stack);
+    // The body limit sits inside the stack: a 413 is logged and counted like any answer.
+    let app = app::routes(store.clone(), public_metrics)
+        .layer(limits.body_limit_layer())
+        .layer(stack);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -185,13 +197,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
             }
         }
     };
-    // Connect info gives the request span its `client.address`.
-    axum::serve(
+    // The hardened listener (header-read and idle timeouts, connection limit); it gives each
+    // request its peer address, the request span's `client.address`.
+    listener::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        limits,
+        health.lifecycle().drain_on(shutdown, health::drain_delay()),
     )
-    .with_graceful_shutdown(health.lifecycle().drain_on(shutdown, health::drain_delay()))
-    .await?;
+    .await;
     startup.abort();
     if let Some(admin) = admin {
         admin.abort();

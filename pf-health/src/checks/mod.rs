@@ -17,4 +17,4 @@ pub use postgres::*;
 mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::RedisCheck;
+pub use self::redis::{RedisCheck, redis_connect_failure};

@@ -91,12 +91,94 @@ fn check_warn_utilization(fraction: f64) -> Result<f64, ConfigError> {
 }
 
 #[cfg(feature = "postgres-sqlx")]
-pub use self::sqlx_check::PgPoolCheck;
+pub use self::sqlx_check::{PgPoolCheck, sqlx_connect_failure};
 
 #[cfg(feature = "postgres-sqlx")]
 mod sqlx_check {
+    use std::time::Duration;
+
     use super::*;
+    use crate::breaker::{ConnectFailure, FailureKind};
     use crate::check::HealthCheck;
+
+    /// Whether `err`, from a call on `pool`, means PostgreSQL could not be reached, and why:
+    /// `Some` for a connection failure (refused, timed out, authentication, a broken
+    /// connection), `None` for an answer (a query error: PostgreSQL is up) — the classifier
+    /// a [`CircuitBreaker`](crate::breaker::CircuitBreaker) in front of PostgreSQL needs.
+    ///
+    /// sqlx reports a connection it could not open within the pool's acquire timeout as
+    /// "pool timed out" whatever the cause (it retries refused connections until then): on
+    /// that error this makes one direct connection attempt, bounded by `connect_timeout`, to
+    /// find the cause. If that attempt succeeds the pool was only busy: `None`.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use pf_health::breaker::CircuitBreaker;
+    /// use pf_health::checks::sqlx_connect_failure;
+    ///
+    /// # async fn f(pool: sqlx::PgPool, breaker: CircuitBreaker) -> Result<(), Box<dyn std::error::Error>> {
+    /// let permit = breaker.try_acquire()?; // fails at once while the circuit is open
+    /// match sqlx::query("SELECT 1").execute(&pool).await {
+    ///     Ok(_) => permit.success(),
+    ///     Err(e) => match sqlx_connect_failure(&pool, &e, Duration::from_millis(500)).await {
+    ///         Some(failure) => permit.failure(failure), // e.g. "connection refused: ..."
+    ///         None => permit.success(),                 // PostgreSQL answered an error
+    ///     },
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn sqlx_connect_failure(
+        pool: &sqlx::PgPool,
+        err: &sqlx::Error,
+        connect_timeout: Duration,
+    ) -> Option<ConnectFailure> {
+        use sqlx::ConnectOptions;
+        if !matches!(err, sqlx::Error::PoolTimedOut) {
+            return unreachable(err);
+        }
+        let options = pool.connect_options();
+        match tokio::time::timeout(connect_timeout, options.connect()).await {
+            Err(_) => Some(ConnectFailure::new(
+                FailureKind::TimedOut,
+                format!(
+                    "no answer to a new connection within {} ms",
+                    connect_timeout.as_millis()
+                ),
+            )),
+            Ok(Err(e)) => Some(
+                unreachable(&e)
+                    .unwrap_or_else(|| ConnectFailure::new(FailureKind::Other, e.to_string())),
+            ),
+            Ok(Ok(conn)) => {
+                tokio::spawn(async move {
+                    let _ = sqlx::Connection::close(conn).await;
+                });
+                None
+            }
+        }
+    }
+
+    /// The connection failure an sqlx error stands for, if any.
+    fn unreachable(e: &sqlx::Error) -> Option<ConnectFailure> {
+        let kind = match e {
+            sqlx::Error::Io(io) => FailureKind::of_io(io),
+            sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                FailureKind::Other
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // invalid_password, invalid_authorization_specification
+                Some("28P01" | "28000") => FailureKind::Authentication,
+                // admin_shutdown, crash_shutdown, cannot_connect_now (starting or stopping)
+                Some("57P01" | "57P02" | "57P03") => FailureKind::Refused,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(ConnectFailure::new(kind, e.to_string()))
+    }
+
+    /// How long the check's own diagnosis of a pool timeout may take.
+    const DIAGNOSE_TIMEOUT: Duration = Duration::from_millis(500);
 
     /// PostgreSQL through an [`sqlx::PgPool`]: borrows a pooled connection for `SELECT 1`
     /// and reports latency (`responseTime`, ms) and pool `utilization` (percent). A pool with
@@ -165,7 +247,11 @@ mod sqlx_check {
             };
             match in_recovery {
                 Ok(in_recovery) => self.settings.finish(started, in_use, max, in_recovery),
-                Err(err) => CheckResult::fail(format!("postgres: {err}")),
+                // The real reason, not "pool timed out".
+                Err(err) => match sqlx_connect_failure(&self.pool, &err, DIAGNOSE_TIMEOUT).await {
+                    Some(failure) => CheckResult::fail(format!("postgres: {failure}")),
+                    None => CheckResult::fail(format!("postgres: {err}")),
+                },
             }
         }
 

@@ -4,7 +4,37 @@ use std::time::Instant;
 
 use redis::aio::ConnectionLike;
 
+use crate::breaker::{ConnectFailure, FailureKind};
 use crate::check::{CheckResult, HealthCheck};
+
+/// Whether a Redis error means Redis could not be reached, and why (`None`: an error reply,
+/// Redis is up) — the classifier a [`CircuitBreaker`](crate::breaker::CircuitBreaker) in
+/// front of Redis needs. The detail is the error's message: keep URLs out of it.
+///
+/// ```
+/// use pf_health::breaker::FailureKind;
+/// use pf_health::checks::redis_connect_failure;
+/// let refused = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+/// assert_eq!(redis_connect_failure(&refused).unwrap().kind(), FailureKind::Refused);
+/// let reply = redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "not a string"));
+/// assert!(redis_connect_failure(&reply).is_none());
+/// ```
+pub fn redis_connect_failure(e: &redis::RedisError) -> Option<ConnectFailure> {
+    let kind = if e.is_connection_refusal() {
+        FailureKind::Refused
+    } else if e.is_timeout() {
+        FailureKind::TimedOut
+    } else if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
+    {
+        FailureKind::Authentication
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
+        FailureKind::Other
+    } else {
+        return None;
+    };
+    Some(ConnectFailure::new(kind, e.to_string()))
+}
 
 /// Redis `PING` on the application's shared async connection (a
 /// [`ConnectionManager`](redis::aio::ConnectionManager) or a

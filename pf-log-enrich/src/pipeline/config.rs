@@ -130,11 +130,17 @@ pub struct LogConfig {
     pub logs: OtlpSignalConfig,
     /// Sampler.
     pub sampler: SamplerConfig,
-    /// Upper bound for the flush and shutdown done by [`LoggingGuard`](crate::LoggingGuard).
+    /// Total deadline for the flush and shutdown done by [`LoggingGuard`](crate::LoggingGuard),
+    /// both signals together (`LOG_SHUTDOWN_TIMEOUT_MS`, default 2500 ms): past it the rest
+    /// is abandoned and reported, so a collector that never answers cannot hold the exit.
     pub shutdown_timeout: Duration,
     /// At most one export warning (failure or drop) per signal in this interval (default 60 s).
     pub export_warning_interval: Duration,
 }
+
+/// Default of [`LogConfig::shutdown_timeout`]: short enough for a container's grace period
+/// after the server's own drain.
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(2500);
 
 fn truthy(v: Option<String>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
@@ -253,7 +259,9 @@ impl LogConfig {
             traces: signal("TRACES", "/v1/traces", "OTEL_BSP_MAX_QUEUE_SIZE"),
             logs: signal("LOGS", "/v1/logs", "OTEL_BLRP_MAX_QUEUE_SIZE"),
             sampler,
-            shutdown_timeout: Duration::from_secs(5),
+            shutdown_timeout: get("LOG_SHUTDOWN_TIMEOUT_MS")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_millis),
             export_warning_interval: Duration::from_secs(60),
         }
     }

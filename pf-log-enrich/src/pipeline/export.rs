@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry::KeyValue;
@@ -17,11 +17,12 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor,
 };
 
+use crate::limit::WarnLimiter;
 use crate::pipeline::config::{LogConfig, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 use crate::pipeline::error::InitError;
 use crate::pipeline::redacting::RedactingSpanExporter;
 use crate::pipeline::stats::{
-    Counters, ExportStats, SignalCounters, WarnLimiter, display_endpoint, strip_userinfo,
+    Counters, ExportStats, SignalCounters, WARN_TARGET, display_endpoint, strip_userinfo,
 };
 use crate::redact::Redactor;
 
@@ -151,7 +152,6 @@ pub(crate) fn build_providers(
             )
             .build(),
         capacity: cfg.traces.max_queue_size as u64,
-        accepted: AtomicU64::new(0),
         counters: counters.clone(),
         watch: span_watch,
     };
@@ -176,7 +176,6 @@ pub(crate) fn build_providers(
             )
             .build(),
         capacity: cfg.logs.max_queue_size as u64,
-        accepted: AtomicU64::new(0),
         counters,
         watch: log_watch,
     };
@@ -196,10 +195,11 @@ pub(crate) struct SignalWatch {
     pub(crate) endpoint: String,
     /// `http/protobuf` or `grpc`.
     pub(crate) protocol: &'static str,
-    pub(crate) limiter: WarnLimiter,
+    /// Export failures (the collector refused or did not answer).
+    pub(crate) failed_limiter: WarnLimiter,
+    /// Queue-full drops: their own limiter, so that one kind never silences the other.
+    pub(crate) dropped_limiter: WarnLimiter,
 }
-
-pub(crate) const WARN_TARGET: &str = "pf_log_enrich::export";
 
 impl SignalWatch {
     fn new(signal: &'static str, sig: &OtlpSignalConfig, interval: Duration) -> Arc<Self> {
@@ -207,7 +207,8 @@ impl SignalWatch {
             signal,
             endpoint: display_endpoint(&sig.endpoint),
             protocol: protocol_name(sig.protocol),
-            limiter: WarnLimiter::new(interval),
+            failed_limiter: WarnLimiter::new(interval),
+            dropped_limiter: WarnLimiter::new(interval),
         })
     }
 
@@ -226,7 +227,7 @@ impl SignalWatch {
     }
 
     fn warn_failed(&self, counters: &SignalCounters, batch: usize, error: &str) {
-        let Some(suppressed) = self.limiter.allow(Instant::now()) else {
+        let Some(suppressed) = self.failed_limiter.allow() else {
             return;
         };
         let error = strip_userinfo(error);
@@ -249,7 +250,7 @@ impl SignalWatch {
     /// Called on the request path: the warning is written by a short-lived thread so that no
     /// tracing event is emitted from inside a span's close.
     fn warn_dropped(self: &Arc<Self>, counters: &Arc<Counters>, spans: bool) {
-        let Some(suppressed) = self.limiter.allow(Instant::now()) else {
+        let Some(suppressed) = self.dropped_limiter.allow() else {
             return;
         };
         let watch = self.clone();
@@ -317,7 +318,6 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
 struct BoundedSpanProcessor {
     inner: BatchSpanProcessor,
     capacity: u64,
-    accepted: AtomicU64,
     counters: Arc<Counters>,
     watch: Arc<SignalWatch>,
 }
@@ -328,7 +328,7 @@ impl SpanProcessor for BoundedSpanProcessor {
     }
 
     fn on_end(&self, span: SpanData) {
-        if admit(&self.accepted, self.capacity, &self.counters.spans) {
+        if admit(self.capacity, &self.counters.spans) {
             self.inner.on_end(span);
         } else {
             self.counters.spans.dropped.fetch_add(1, Ordering::Relaxed);
@@ -351,7 +351,8 @@ impl SpanProcessor for BoundedSpanProcessor {
 
 /// Takes one slot when fewer than `capacity` items are in flight (accepted, not yet
 /// exported or failed).
-fn admit(accepted: &AtomicU64, capacity: u64, counters: &SignalCounters) -> bool {
+fn admit(capacity: u64, counters: &SignalCounters) -> bool {
+    let accepted = &counters.accepted;
     let mut current = accepted.load(Ordering::Acquire);
     loop {
         if current.saturating_sub(counters.settled()) >= capacity {
@@ -408,14 +409,13 @@ impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
 struct BoundedLogProcessor {
     inner: BatchLogProcessor,
     capacity: u64,
-    accepted: AtomicU64,
     counters: Arc<Counters>,
     watch: Arc<SignalWatch>,
 }
 
 impl LogProcessor for BoundedLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        if admit(&self.accepted, self.capacity, &self.counters.logs) {
+        if admit(self.capacity, &self.counters.logs) {
             self.inner.emit(record, scope);
         } else {
             self.counters.logs.dropped.fetch_add(1, Ordering::Relaxed);

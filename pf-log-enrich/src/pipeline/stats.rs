@@ -20,9 +20,10 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
-use std::sync::Mutex;
+/// Target of the pipeline's own warnings (export failures, drops, abandoned shutdown): they go
+/// to stdout only, never to the collector.
+pub(crate) const WARN_TARGET: &str = "pf_log_enrich::export";
 
 /// One signal's counts, read at one moment.
 ///
@@ -62,6 +63,8 @@ pub(crate) struct Counters {
 
 #[derive(Debug, Default)]
 pub(crate) struct SignalCounters {
+    /// Admitted into the export queue.
+    pub(crate) accepted: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
@@ -74,6 +77,13 @@ impl SignalCounters {
             failed: self.failed.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
         }
+    }
+
+    /// Admitted and not yet exported or failed: what a shutdown that gives up abandons.
+    pub(crate) fn pending(&self) -> u64 {
+        self.accepted
+            .load(Ordering::Acquire)
+            .saturating_sub(self.settled())
     }
 
     /// Exported or failed so far.
@@ -100,40 +110,6 @@ impl fmt::Debug for ExportStats {
             .field("spans", &self.spans())
             .field("log_records", &self.log_records())
             .finish()
-    }
-}
-
-/// At most one warning per interval; counts what it held back.
-#[derive(Debug)]
-pub(crate) struct WarnLimiter {
-    interval: Duration,
-    last: Mutex<Option<Instant>>,
-    suppressed: AtomicU64,
-}
-
-impl WarnLimiter {
-    pub(crate) fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            last: Mutex::new(None),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(n)` when a warning may be written now (`n` warnings were held back since the
-    /// last one), `None` when one was written less than an interval ago.
-    pub(crate) fn allow(&self, now: Instant) -> Option<u64> {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        match *last {
-            Some(at) if now.saturating_duration_since(at) < self.interval => {
-                self.suppressed.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-            _ => {
-                *last = Some(now);
-                Some(self.suppressed.swap(0, Ordering::Relaxed))
-            }
-        }
     }
 }
 
@@ -201,18 +177,6 @@ impl pf_metrics::Collector for ExportStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_allows_one_warning_per_interval_and_counts_the_rest() {
-        let limiter = WarnLimiter::new(Duration::from_secs(60));
-        let t0 = Instant::now();
-        assert_eq!(limiter.allow(t0), Some(0));
-        assert_eq!(limiter.allow(t0 + Duration::from_secs(1)), None);
-        assert_eq!(limiter.allow(t0 + Duration::from_secs(59)), None);
-        assert_eq!(limiter.allow(t0 + Duration::from_secs(60)), Some(2));
-        assert_eq!(limiter.allow(t0 + Duration::from_secs(61)), None);
-        assert_eq!(limiter.allow(t0 + Duration::from_secs(200)), Some(1));
-    }
 
     #[test]
     fn endpoints_are_shown_without_credentials() {

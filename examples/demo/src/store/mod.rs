@@ -2,11 +2,12 @@
 //! PostgreSQL and Redis when their URLs are given.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pf_health::breaker::CircuitBreaker;
 use pf_log_enrich::db::DbOperation;
+use pf_log_enrich::limit::WarnLimiter;
 use pf_metrics::{CacheMetrics, MetricsRegistry, RepositoryMetrics};
 use redis::AsyncCommands;
 use serde::Serialize;
@@ -26,6 +27,8 @@ pub struct Project {
     pub org_id: String,
     pub name: String,
 }
+
+mod breakers;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -52,14 +55,17 @@ enum Cache {
     Redis(redis::aio::ConnectionManager),
 }
 
-/// The demo's repository and cache metrics, and the cache-failure log limiter.
+/// The demo's repository and cache metrics, circuit breakers and the cache-failure log
+/// limiter.
 struct Instruments {
     users: RepositoryMetrics,
     projects: RepositoryMetrics,
     cache: CacheMetrics,
-    /// Seconds since `started` when a cache failure was last logged.
-    cache_failure_logged: AtomicU64,
-    started: Instant,
+    /// Fails PostgreSQL calls at once while PostgreSQL cannot be reached.
+    pg_breaker: CircuitBreaker,
+    /// Skips Redis while Redis cannot be reached (the database answers instead).
+    redis_breaker: CircuitBreaker,
+    cache_warnings: WarnLimiter,
 }
 
 /// Users 1..=100 exist in every backend.
@@ -67,6 +73,10 @@ const SEEDED_USERS: i64 = 100;
 const CACHE_TTL: Duration = Duration::from_secs(30);
 /// Every database call is bounded: a hung PostgreSQL fails the request instead of hanging it.
 const DB_TIMEOUT: Duration = Duration::from_secs(2);
+/// Getting a connection (from the pool, or a new one) is bounded much tighter than the query:
+/// a PostgreSQL that refuses or does not answer connections fails the call in this time, and
+/// the circuit breaker then fails the next ones at once.
+const DB_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Every cache call is bounded tighter: a frozen Redis degrades to the database.
 const CACHE_TIMEOUT: Duration = Duration::from_millis(250);
 /// At most one cache-failure log line per interval (the metric counts every failure).
@@ -106,7 +116,7 @@ impl Store {
             Some(url) => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(10)
-                    .acquire_timeout(DB_TIMEOUT)
+                    .acquire_timeout(DB_CONNECT_TIMEOUT)
                     .connect_lazy(url)
                     .map_err(|e| {
                         Misconfigured(format!("invalid DATABASE_URL: {}", sanitize(&e)))
@@ -141,8 +151,9 @@ impl Store {
                 users: metrics.repository("users"),
                 projects: metrics.repository("projects"),
                 cache: metrics.cache(cache_type),
-                cache_failure_logged: AtomicU64::new(u64::MAX),
-                started: Instant::now(),
+                pg_breaker: breaker("postgres"),
+                redis_breaker: breaker("redis"),
+                cache_warnings: WarnLimiter::new(CACHE_FAILURE_LOG_INTERVAL),
             }),
         })
     }
@@ -247,7 +258,8 @@ impl Store {
     /// time is skipped: the user comes from the database.
     pub async fn user(&self, id: i64) -> Result<Option<User>, Error> {
         let key = format!("pf-demo:user:{id}");
-        if let Some(json) = self.cache_get(&key).await {
+        let cached = self.cache_get(&key).await;
+        if let CacheRead::Hit(json) = cached {
             return Ok(serde_json::from_str(&json)
                 .ok()
                 .map(|v: serde_json::Value| User {
@@ -270,18 +282,17 @@ impl Store {
                     .bind(id)
                     .bind(SEEDED_USERS)
                     .fetch_optional(pool);
-                let row = users
-                    .time_with_timeout(
-                        "find_by_id",
-                        DB_TIMEOUT,
-                        DbOperation::sql("postgresql", SQL)
-                            .run(query, |r| Some(r.is_some().into())),
-                    )
-                    .await??;
+                let row = self
+                    .pg(users, "find_by_id", SQL, pool, query, |r| {
+                        Some(r.is_some().into())
+                    })
+                    .await?;
                 row.and_then(|(id,)| seeded_user(id))
             }
         };
-        if let Some(u) = &user {
+        // After a failed read the cache is not asked again in this request: a frozen Redis
+        // costs one timeout, not two.
+        if let (Some(u), CacheRead::Miss) = (&user, cached) {
             self.cache_set(&key, &serde_json::to_string(u)?).await;
         }
         Ok(user)
@@ -310,13 +321,11 @@ impl Store {
                 let query = sqlx::query_as::<_, (i64, String, String)>(SQL)
                     .bind(org_id)
                     .fetch_all(pool);
-                let rows = projects
-                    .time_with_timeout(
-                        "list_by_org",
-                        DB_TIMEOUT,
-                        DbOperation::sql("postgresql", SQL).run(query, |r| Some(r.len() as u64)),
-                    )
-                    .await??;
+                let rows = self
+                    .pg(projects, "list_by_org", SQL, pool, query, |r| {
+                        Some(r.len() as u64)
+                    })
+                    .await?;
                 Ok(rows
                     .into_iter()
                     .map(|(id, org_id, name)| Project { id, org_id, name })
@@ -350,13 +359,9 @@ impl Store {
                     .bind(org_id)
                     .bind(name)
                     .fetch_one(pool);
-                let (id,) = projects
-                    .time_with_timeout(
-                        "insert",
-                        DB_TIMEOUT,
-                        DbOperation::sql("postgresql", SQL).run(query, |_| Some(1)),
-                    )
-                    .await??;
+                let (id,) = self
+                    .pg(projects, "insert", SQL, pool, query, |_| Some(1))
+                    .await?;
                 Ok(Project {
                     id,
                     org_id: org_id.to_owned(),
@@ -366,8 +371,9 @@ impl Store {
         }
     }
 
-    /// A cached value; `None` on a miss and on any cache failure (counted and logged).
-    async fn cache_get(&self, key: &str) -> Option<String> {
+    /// A cached value: a hit, a miss, or a failure (counted and logged; the breaker skips a
+    /// Redis that cannot be reached).
+    async fn cache_get(&self, key: &str) -> CacheRead {
         let cache = &self.instruments.cache;
         let found = match &*self.cache {
             Cache::Memory(m) => cache
@@ -383,18 +389,22 @@ impl Store {
                 .map_err(|e| e.to_string()),
             Cache::Redis(c) => {
                 let mut c = c.clone();
-                let get = DbOperation::cache("redis", "GET", key)
-                    .run(c.get::<_, Option<String>>(key), |_| None);
-                match cache.lookup_with_timeout("get", CACHE_TIMEOUT, get).await {
-                    Ok(found) => found.map_err(|e| sanitize(&e)),
-                    Err(timed_out) => Err(timed_out.to_string()),
-                }
+                self.redis_call(|| async move {
+                    let get = DbOperation::cache("redis", "GET", key)
+                        .run(c.get::<_, Option<String>>(key), |_| None);
+                    cache.lookup_with_timeout("get", CACHE_TIMEOUT, get).await
+                })
+                .await
             }
         };
-        found.unwrap_or_else(|reason| {
-            self.cache_failed("get", &reason);
-            None
-        })
+        match found {
+            Ok(Some(v)) => CacheRead::Hit(v),
+            Ok(None) => CacheRead::Miss,
+            Err(reason) => {
+                self.cache_failed("get", &reason);
+                CacheRead::Failed
+            }
+        }
     }
 
     /// Stores a value; a cache failure is counted and logged, never the request's error.
@@ -412,14 +422,14 @@ impl Store {
                 .map_err(|e| e.to_string()),
             Cache::Redis(c) => {
                 let mut c = c.clone();
-                let set = DbOperation::cache("redis", "SET", key).run(
-                    c.set_ex::<_, _, ()>(key, value, CACHE_TTL.as_secs()),
-                    |_| None,
-                );
-                match cache.time_with_timeout("set", CACHE_TIMEOUT, set).await {
-                    Ok(stored) => stored.map_err(|e| sanitize(&e)),
-                    Err(timed_out) => Err(timed_out.to_string()),
-                }
+                self.redis_call(|| async move {
+                    let set = DbOperation::cache("redis", "SET", key).run(
+                        c.set_ex::<_, _, ()>(key, value, CACHE_TTL.as_secs()),
+                        |_| None,
+                    );
+                    cache.time_with_timeout("set", CACHE_TIMEOUT, set).await
+                })
+                .await
             }
         };
         if let Err(reason) = stored {
@@ -427,28 +437,53 @@ impl Store {
         }
     }
 
-    /// Logs a cache failure at most once per [`CACHE_FAILURE_LOG_INTERVAL`].
+    /// Logs a cache failure at most once per [`CACHE_FAILURE_LOG_INTERVAL`] (the line says how
+    /// many it held back).
     fn cache_failed(&self, operation: &str, reason: &str) {
-        let now = self.instruments.started.elapsed().as_secs();
-        let last = self
-            .instruments
-            .cache_failure_logged
-            .load(Ordering::Relaxed);
-        let due = last == u64::MAX || now >= last + CACHE_FAILURE_LOG_INTERVAL.as_secs();
-        if due
-            && self
-                .instruments
-                .cache_failure_logged
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if let Some(suppressed) = self.instruments.cache_warnings.allow() {
             tracing::warn!(
                 cache.operation = operation,
                 reason = %reason,
+                warnings_suppressed = suppressed,
                 "cache unavailable, serving from the database (logged at most every 30 s; pivotal_cache_operations_total counts every failure)"
             );
         }
     }
+
+    /// The circuit breakers of the configured dependencies (for health and metrics).
+    pub fn breakers(&self) -> Vec<CircuitBreaker> {
+        let mut breakers = Vec::new();
+        if let Repository::Postgres(_) = &*self.repo {
+            breakers.push(self.instruments.pg_breaker.clone());
+        }
+        if let Cache::Redis(_) = &*self.cache {
+            breakers.push(self.instruments.redis_breaker.clone());
+        }
+        breakers
+    }
+}
+
+/// What a cache read found.
+enum CacheRead {
+    Hit(String),
+    Miss,
+    /// The cache failed or was skipped: do not write to it in this request.
+    Failed,
+}
+
+/// A breaker named `name`: `PF_DEMO_BREAKER_THRESHOLD` consecutive connection failures
+/// (default 5) open it for `PF_DEMO_BREAKER_COOL_DOWN_MS` (default 5000).
+fn breaker(name: &str) -> CircuitBreaker {
+    let var = |n: &str| {
+        std::env::var(n)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    CircuitBreaker::new(name)
+        .failure_threshold(var("PF_DEMO_BREAKER_THRESHOLD").map_or(5, |n| n as u32))
+        .cool_down(Duration::from_millis(
+            var("PF_DEMO_BREAKER_COOL_DOWN_MS").unwrap_or(5000),
+        ))
 }
 
 enum Attempt {
