@@ -113,9 +113,9 @@ mod subscriber;
 
 pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
 pub use middleware::client::TrustedProxies;
-pub use middleware::identity::{
-    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityService,
-    RecordIdentityLayer,
+pub use middleware::identity::handle::{Identity, IdentityOnSpan};
+pub use middleware::identity::record::{
+    IdentityExtractor, IdentityValues, RecordIdentityLayer, RecordIdentityService,
 };
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
