@@ -493,6 +493,21 @@ if instr:
         over = "not measured" if base not in per else f"{v - per[base]:+,.0f}"
         w(f"| `{name}` | {v:,.0f} | {over} | `{base}` | {shown} |")
     w("")
+    polls = instr.get("per_poll") or {}
+    if polls and "bare" in polls:
+        w("### Per poll")
+        w("")
+        w("The same requests with a handler that yields to the runtime before it answers")
+        w("(`PF_BENCH_YIELDS`, `[per_poll]` in the budget file): each yield is one more poll of the")
+        w("request's future through every layer, as a request waiting on a database is polled again")
+        w("when its reply arrives. Instructions per extra poll, and what a contender adds per poll")
+        w("over the bare router's own poll.")
+        w("")
+        w("| contender | instructions / poll | added per poll over bare |")
+        w("|---|---:|---:|")
+        for name, v in polls.items():
+            w(f"| `{name}` | {v:,.0f} | {v - polls['bare']:+,.0f} |")
+        w("")
 
 # ---- targets ------------------------------------------------------------------------------
 w("## Targets")

@@ -17,7 +17,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use pf_http_core::redact::{REDACTED, SENSITIVE_KEYS, SENSITIVE_WORDS, has_userinfo, normalize_key};
+use pf_http_core::redact::{
+    REDACTED, SENSITIVE_KEYS, SENSITIVE_WORDS, has_userinfo, normalize_key,
+};
 use pf_http_core::text::percent_decode;
 
 /// Key-based redactor. Cheap to clone (shared list).
