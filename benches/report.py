@@ -102,6 +102,8 @@ ROWS = [
     ("axum_prometheus", "noop_layer", "peer: axum-prometheus 0.10 (metrics-exporter-prometheus)"),
     ("otel_tower_metrics", "noop_layer", "peer: opentelemetry-instrumentation-tower 0.19, metrics only, SDK meter"),
     ("pf_id_span", "noop_layers2", "pf `RequestIdLayer` + `RequestSpanLayer`, INFO, no output"),
+    ("pf_id_span_otel", "noop_layers2", "`pf_id_span` + tracing-opentelemetry as `init()` builds it (sampled, not exported)"),
+    ("pf_id_span_otel_tracked", "noop_layers2", "`pf_id_span_otel` with tracing-opentelemetry's default inactivity tracking"),
     ("tower_http_trace_id", "noop_layers4", "peer: tower-http `TraceLayer` (same fields) + `SetRequestId` + `PropagateRequestId`"),
     ("axum_tracing_otel", "noop_layers2", "peer: axum-tracing-opentelemetry 0.42 (`OtelAxumLayer` at INFO + `OtelInResponseLayer`)"),
     ("pf_stack", "noop_layers4", "pf whole stack: health in front, request ID, span, metrics; no output"),
