@@ -105,6 +105,8 @@ ROWS = [
     ("axum_prometheus", "noop_layer", "peer: axum-prometheus 0.10 (metrics-exporter-prometheus)"),
     ("otel_tower_metrics", "noop_layer", "peer: opentelemetry-instrumentation-tower 0.19, metrics only, SDK meter"),
     ("pf_id_span", "noop_layers2", "pf `RequestIdLayer` + `RequestSpanLayer`, INFO, no output"),
+    ("pf_id_span_otel", "noop_layers2", "`pf_id_span` + tracing-opentelemetry as `init()` builds it (sampled, not exported)"),
+    ("pf_id_span_otel_tracked", "noop_layers2", "`pf_id_span_otel` with tracing-opentelemetry's default inactivity tracking"),
     ("tower_http_trace_id", "noop_layers4", "peer: tower-http `TraceLayer` (same fields) + `SetRequestId` + `PropagateRequestId`"),
     ("axum_tracing_otel", "noop_layers2", "peer: axum-tracing-opentelemetry 0.42 (`OtelAxumLayer` at INFO + `OtelInResponseLayer`)"),
     ("pf_stack", "noop_layers4", "pf whole stack: health in front, request ID, span, metrics; no output"),
@@ -503,6 +505,21 @@ if instr:
         over = "not measured" if base not in per else f"{v - per[base]:+,.0f}"
         w(f"| `{name}` | {v:,.0f} | {over} | `{base}` | {shown} |")
     w("")
+    polls = instr.get("per_poll") or {}
+    if polls and "bare" in polls:
+        w("### Per poll")
+        w("")
+        w("The same requests with a handler that yields to the runtime before it answers")
+        w("(`PF_BENCH_YIELDS`, `[per_poll]` in the budget file): each yield is one more poll of the")
+        w("request's future through every layer, as a request waiting on a database is polled again")
+        w("when its reply arrives. Instructions per extra poll, and what a contender adds per poll")
+        w("over the bare router's own poll.")
+        w("")
+        w("| contender | instructions / poll | added per poll over bare |")
+        w("|---|---:|---:|")
+        for name, v in polls.items():
+            w(f"| `{name}` | {v:,.0f} | {v - polls['bare']:+,.0f} |")
+        w("")
 
 # ---- targets ------------------------------------------------------------------------------
 w("## Targets")

@@ -25,11 +25,30 @@ pub struct User {
     org_id: u64,
 }
 
-/// The route every contender serves: `GET /api/v1/users/{id}` with a small JSON body.
+/// How many times the benched handler yields to the runtime before it answers (environment
+/// variable `PF_BENCH_YIELDS`, default 0, read once): each yield is one more poll of the
+/// request's future through every layer, as a request waiting on a database is polled again
+/// when its reply arrives. `scripts/instructions` counts with 0 and with
+/// `per_poll.yields` to get the instructions each layer adds per poll.
+pub fn handler_yields() -> u32 {
+    static YIELDS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *YIELDS.get_or_init(|| {
+        std::env::var("PF_BENCH_YIELDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// The route every contender serves: `GET /api/v1/users/{id}` with a small JSON body (after
+/// [`handler_yields`] yields to the runtime).
 pub fn user_routes() -> Router {
     Router::new().route(
         "/api/v1/users/{id}",
         get(|Path(id): Path<u64>| async move {
+            for _ in 0..handler_yields() {
+                tokio::task::yield_now().await;
+            }
             Json(User {
                 id,
                 name: "Ada Lovelace",
@@ -142,7 +161,11 @@ pub async fn call_collect(app: &Router) -> usize {
 /// - `pf_stack_one_layer`: the whole stack composed with `tower::ServiceBuilder` and applied
 ///   with a single `Router::layer` call (one boxing by axum instead of four; no output);
 /// - `pf_stack_one_layer_no_metrics`: the same minus `HttpMetricsLayer` (the difference is the
-///   metrics layer's marginal cost inside the composed stack).
+///   metrics layer's marginal cost inside the composed stack);
+/// - `pf_id_span_otel`: `pf_id_span` under [`otel_dispatch`]`(false)`: every request span is
+///   also a sampled OpenTelemetry span (never exported), as `init()` builds the layer;
+/// - `pf_id_span_otel_tracked`: the same with tracing-opentelemetry's default inactivity
+///   tracking (`busy_ns` / `idle_ns`: two clock reads and a lock per poll).
 pub const CONTENDERS: &[&str] = &[
     "bare",
     "noop_layer",
@@ -157,6 +180,8 @@ pub const CONTENDERS: &[&str] = &[
     "pf_stack_json",
     "pf_stack_one_layer",
     "pf_stack_one_layer_no_metrics",
+    "pf_id_span_otel",
+    "pf_id_span_otel_tracked",
 ];
 
 /// A contender: a prepared router and the tracing dispatcher it runs under.
@@ -213,7 +238,7 @@ pub fn contender(name: &str) -> Option<Contender> {
                 .layer(SampledTraceLayer::new())
                 .layer(pf_metrics::HttpMetricsLayer::new(exemplars_off()).axum_body()),
         ),
-        "pf_id_span" => user_routes()
+        "pf_id_span" | "pf_id_span_otel" | "pf_id_span_otel_tracked" => user_routes()
             .layer(pf_log_enrich::RequestSpanLayer::new().axum_body())
             .layer(pf_log_enrich::RequestIdLayer::new()),
         "pf_stack" | "pf_stack_json" => pf_stack(),
@@ -235,10 +260,11 @@ pub fn contender(name: &str) -> Option<Contender> {
         ),
         _ => return None,
     };
-    let dispatch = if name == "pf_stack_json" {
-        json_dispatch()
-    } else {
-        quiet_dispatch()
+    let dispatch = match name {
+        "pf_stack_json" => json_dispatch(),
+        "pf_id_span_otel" => otel_dispatch(false),
+        "pf_id_span_otel_tracked" => otel_dispatch(true),
+        _ => quiet_dispatch(),
     };
     Some(Contender {
         name,
@@ -354,6 +380,23 @@ pub fn health_registry() -> pf_health::HealthRegistry {
 /// nothing is formatted.
 pub fn quiet_dispatch() -> Dispatch {
     Dispatch::new(tracing_subscriber::registry().with(EnvFilter::new("info")))
+}
+
+/// An INFO filter and tracing-opentelemetry's layer on an SDK tracer provider that samples
+/// every span and exports none (no span processor): the OpenTelemetry side of a request span
+/// without a network. `tracked_inactivity`: tracing-opentelemetry's `busy_ns` / `idle_ns`
+/// (its default; `pf_log_enrich::init()` switches it off).
+pub fn otel_dispatch(tracked_inactivity: bool) -> Dispatch {
+    use opentelemetry::trace::TracerProvider as _;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("pf-benches"))
+        .with_tracked_inactivity(tracked_inactivity);
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(layer),
+    )
 }
 
 /// pf-log-enrich's JSON formatter at INFO writing to `std::io::sink`: one access line per request.

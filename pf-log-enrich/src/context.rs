@@ -13,7 +13,6 @@
 //! its type. Without such a layer nothing is stored.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -251,17 +250,36 @@ impl RequestFields<'_> {
     }
 }
 
+/// The first field of a request span whose fields reach a formatter through
+/// [`RequestFieldsHook`]: declared, never recorded (so no layer ever sees a value for it).
+///
+/// The request middleware looks for the hook *before* it opens the span and opens it from one
+/// of two callsites: with this marker when the hook is there (the formatter then skips the
+/// span's attributes: its fields arrive through the hook, right after the span opened), without
+/// it when the hook is hidden (a wrapper that does not forward `downcast_raw`, such as
+/// tracing-subscriber's `reload::Layer`): the formatter then visits the attributes, the
+/// documented fallback. Decided per span from the span's own metadata, never by a flag.
+pub(crate) const REQUEST_FIELDS_MARKER: &str = "pf.request_fields";
+
+/// Whether a span's fields come through [`RequestFieldsHook`]: its first field is
+/// [`REQUEST_FIELDS_MARKER`] (one string compare).
+pub(crate) fn fields_come_through_hook(meta: &tracing::Metadata<'_>) -> bool {
+    meta.fields()
+        .iter()
+        .next()
+        .is_some_and(|field| field.name() == REQUEST_FIELDS_MARKER)
+        && meta.target() == crate::fields::REQUEST_TARGET
+}
+
 /// Hands a request span's [`RequestFields`] to the one layer that formats them itself (the
 /// JSON layer), found like [`WithContext`].
 ///
-/// The layer skips visiting a request span's attributes only once the middleware has reached
-/// its hook ([`reached`](Self::reached)): a wrapper that does not forward `downcast_raw`
-/// (tracing-subscriber's `reload::Layer`, for one) hides the hook, and then the attributes
-/// are the only way the fields arrive.
+/// The fields reach the JSON line through this hook only, on every request span the
+/// middleware opened while the hook was visible (see [`REQUEST_FIELDS_MARKER`]). The span's
+/// attributes are visited instead only where the hook is hidden from the middleware.
 pub(crate) struct RequestFieldsHook {
     render: fn(&Dispatch, &Id, &RequestFields<'_>, &crate::redact::Redactor),
     redactor: crate::redact::Redactor,
-    reached: AtomicBool,
 }
 
 impl RequestFieldsHook {
@@ -269,22 +287,19 @@ impl RequestFieldsHook {
         render: fn(&Dispatch, &Id, &RequestFields<'_>, &crate::redact::Redactor),
         redactor: crate::redact::Redactor,
     ) -> Self {
-        Self {
-            render,
-            redactor,
-            reached: AtomicBool::new(false),
-        }
+        Self { render, redactor }
     }
 
-    /// Whether the request middleware has handed fields to this hook at least once.
-    pub(crate) fn reached(&self) -> bool {
-        self.reached.load(Ordering::Relaxed)
+    /// Whether the current dispatcher exposes a hook: asked before the request span opens.
+    pub(crate) fn visible() -> bool {
+        tracing::dispatcher::get_default(|dispatch| {
+            dispatch.downcast_ref::<RequestFieldsHook>().is_some()
+        })
     }
 
     /// Gives span `id`'s fields to the layer of `dispatch` that formats them, if any.
     pub(crate) fn render(dispatch: &Dispatch, id: &Id, fields: &RequestFields<'_>) {
         if let Some(hook) = dispatch.downcast_ref::<RequestFieldsHook>() {
-            hook.reached.store(true, Ordering::Relaxed);
             (hook.render)(dispatch, id, fields, &hook.redactor);
         }
     }

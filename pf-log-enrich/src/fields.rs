@@ -26,6 +26,10 @@ pub const REQUEST_ID: &str = "request_id";
 pub const USER_ID: &str = "user.id";
 /// `pf.organization.id`
 pub const ORG_ID: &str = "pf.organization.id";
+/// `trace_id` on every log line inside a traced request (lower-case hex)
+pub const TRACE_ID: &str = "trace_id";
+/// `span_id` on every log line inside a traced request (lower-case hex)
+pub const SPAN_ID: &str = "span_id";
 /// `duration_ms` on the completion event (milliseconds, float)
 pub const DURATION_MS: &str = "duration_ms";
 /// Captured request headers (allow-list, redacted), as one `name: value; ...` string.

@@ -115,9 +115,9 @@ mod subscriber;
 
 pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
 pub use middleware::client::TrustedProxies;
-pub use middleware::identity::{
-    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityLayer,
-    RecordIdentityService,
+pub use middleware::identity::handle::{Identity, IdentityOnSpan};
+pub use middleware::identity::record::{
+    IdentityExtractor, IdentityValues, RecordIdentityLayer, RecordIdentityService,
 };
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]

@@ -50,24 +50,9 @@ async fn json_lines_carry_request_context_and_no_secrets() {
 
     let server = loopback::serve(app()).await;
     let addr = server.addr();
-    // The first request span's fields come from its attributes, the later ones from the
-    // request itself (once the middleware has reached the JSON layer): the same line either way.
-    for id in ["req-a", "req-a2"] {
-        let id_header = format!("x-request-id: {id}");
-        let h = loopback::get(
-            addr,
-            "/projects/17?access_token=qs-secret&page=2",
-            &[
-                b"authorization: Bearer user-u1",
-                b"x-forwarded-for: 203.0.113.9",
-                b"x-tenant: acme",
-                id_header.as_bytes(),
-                b"user-agent: test-agent/1",
-            ],
-        )
-        .await;
-        assert_eq!(h.status, 200);
-    }
+    // Every request span's fields come through the JSON layer's hook (the fallback, from the
+    // span's attributes, is `the_json_line_is_the_same_through_the_attribute_fallback`).
+    send_golden_requests(addr).await;
     let h = loopback::get(addr, "/fail", &[b"x-request-id: req-b"]).await;
     assert_eq!(h.status, 500);
     let h = loopback::get(addr, "/nowhere", &[b"x-request-id: req-c"]).await;
@@ -125,24 +110,9 @@ async fn json_lines_carry_request_context_and_no_secrets() {
     };
     let a = completed("req-a");
     assert_eq!(a.len(), 1, "exactly one completion event");
-    // The request span's fields, exactly as written, in the span's field order, on both paths.
+    // The request span's fields, exactly as written, in the span's field order.
     for id in ["req-a", "req-a2"] {
-        let raw = text
-            .lines()
-            .find(|l| {
-                l.contains(&format!("\"request_id\":\"{id}\"")) && l.contains("request completed")
-            })
-            .unwrap_or_else(|| panic!("no completion line for {id}:\n{text}"));
-        let expected = format!(
-            "{}{}{}{}{}{}",
-            r#""http.request.method":"GET","http.route":"/projects/{id}","url.path":"/projects/17","#,
-            r#""url.scheme":"http","url.query":"access_token=[REDACTED]&page=2","#,
-            r#""client.address":"203.0.113.9","user_agent.original":"test-agent/1","#,
-            format_args!(r#""network.protocol.version":"1.1","request_id":"{id}","#),
-            r#""http.request.headers":"authorization: [REDACTED]; x-tenant: acme","#,
-            r#""user.id":"u1","pf.organization.id":"org-9"}"#,
-        );
-        assert!(raw.contains(&expected), "{id}: {raw}");
+        assert_golden_request_fields(&text, id);
     }
     assert_eq!(a[0]["level"], "INFO");
     assert_eq!(a[0]["http.response.status_code"], 200);
@@ -162,6 +132,72 @@ async fn json_lines_carry_request_context_and_no_secrets() {
         completed("req-d").is_empty(),
         "excluded route: no completion event"
     );
+}
+
+/// Sends the two `/projects/17` requests of the golden line through `app()`.
+async fn send_golden_requests(addr: std::net::SocketAddr) {
+    for id in ["req-a", "req-a2"] {
+        let id_header = format!("x-request-id: {id}");
+        let h = loopback::get(
+            addr,
+            "/projects/17?access_token=qs-secret&page=2",
+            &[
+                b"authorization: Bearer user-u1",
+                b"x-forwarded-for: 203.0.113.9",
+                b"x-tenant: acme",
+                id_header.as_bytes(),
+                b"user-agent: test-agent/1",
+            ],
+        )
+        .await;
+        assert_eq!(h.status, 200);
+    }
+}
+
+/// The completion line of request `id` ends with the request span's fields exactly as the JSON
+/// layer has always written them (golden), in the span's field order, then the identity.
+fn assert_golden_request_fields(text: &str, id: &str) {
+    let raw = text
+        .lines()
+        .find(|l| {
+            l.contains(&format!("\"request_id\":\"{id}\"")) && l.contains("request completed")
+        })
+        .unwrap_or_else(|| panic!("no completion line for {id}:\n{text}"));
+    let expected = format!(
+        "{}{}{}{}{}{}",
+        r#""http.request.method":"GET","http.route":"/projects/{id}","url.path":"/projects/17","#,
+        r#""url.scheme":"http","url.query":"access_token=[REDACTED]&page=2","#,
+        r#""client.address":"203.0.113.9","user_agent.original":"test-agent/1","#,
+        format_args!(r#""network.protocol.version":"1.1","request_id":"{id}","#),
+        r#""http.request.headers":"authorization: [REDACTED]; x-tenant: acme","#,
+        r#""user.id":"u1","pf.organization.id":"org-9"}"#,
+    );
+    assert!(raw.contains(&expected), "{id}: {raw}");
+}
+
+/// Behind a wrapper that hides `downcast_raw` (tracing-subscriber's `reload::Layer`) the
+/// middleware cannot see the JSON layer's hook, opens the request span without the marker, and
+/// the layer visits the span's attributes instead: the golden line is the same, byte for byte.
+#[tokio::test(flavor = "current_thread")]
+async fn the_json_line_is_the_same_through_the_attribute_fallback() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let (json, _handle) =
+        tracing_subscriber::reload::Layer::new(pf_log_enrich::JsonLayer::new(move || {
+            writer.clone()
+        }));
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(json);
+    let _default = tracing::subscriber::set_default(subscriber);
+    let server = loopback::serve(app()).await;
+    send_golden_requests(server.addr()).await;
+    let text = capture.text();
+    for id in ["req-a", "req-a2"] {
+        assert_golden_request_fields(&text, id);
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -40,6 +40,8 @@ pub fn all_contenders() -> Vec<Contender> {
         "axum_prometheus",
         "otel_tower_metrics",
         "pf_id_span",
+        "pf_id_span_otel",
+        "pf_id_span_otel_tracked",
         "tower_http_trace_id",
         "axum_tracing_otel",
         "pf_stack",

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderName, HeaderValue, Request, Response};
 
 use crate::context::RequestId;
-use crate::middleware::identity::Identity;
+use crate::middleware::identity::handle::Identity;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;

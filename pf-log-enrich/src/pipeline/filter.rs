@@ -103,6 +103,71 @@ impl<S: Subscriber> Filter<S> for LogFilter {
     }
 }
 
+/// The same filter in front of the whole subscriber (`Logging::build` with one output): it
+/// decides from the metadata (`Targets`), or keeps `EnvFilter`'s span state.
+impl<S> tracing_subscriber::Layer<S> for LogFilter
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        match self {
+            Self::Targets(f) => tracing_subscriber::Layer::<S>::register_callsite(&**f, meta),
+            Self::Env(f) => tracing_subscriber::Layer::<S>::register_callsite(&**f, meta),
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, cx: Context<'_, S>) -> bool {
+        match self {
+            Self::Targets(f) => tracing_subscriber::Layer::<S>::enabled(&**f, meta, cx),
+            Self::Env(f) => tracing_subscriber::Layer::<S>::enabled(&**f, meta, cx),
+        }
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, cx: Context<'_, S>) -> bool {
+        match self {
+            Self::Targets(f) => tracing_subscriber::Layer::<S>::event_enabled(&**f, event, cx),
+            Self::Env(f) => tracing_subscriber::Layer::<S>::event_enabled(&**f, event, cx),
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        match self {
+            Self::Targets(f) => tracing_subscriber::Layer::<S>::max_level_hint(&**f),
+            Self::Env(f) => tracing_subscriber::Layer::<S>::max_level_hint(&**f),
+        }
+    }
+
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, cx: Context<'_, S>) {
+        if let Self::Env(f) = self {
+            tracing_subscriber::Layer::<S>::on_new_span(&**f, attrs, id, cx);
+        }
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, cx: Context<'_, S>) {
+        if let Self::Env(f) = self {
+            tracing_subscriber::Layer::<S>::on_record(&**f, id, values, cx);
+        }
+    }
+
+    fn on_enter(&self, id: &span::Id, cx: Context<'_, S>) {
+        if let Self::Env(f) = self {
+            tracing_subscriber::Layer::<S>::on_enter(&**f, id, cx);
+        }
+    }
+
+    fn on_exit(&self, id: &span::Id, cx: Context<'_, S>) {
+        if let Self::Env(f) = self {
+            tracing_subscriber::Layer::<S>::on_exit(&**f, id, cx);
+        }
+    }
+
+    fn on_close(&self, id: span::Id, cx: Context<'_, S>) {
+        if let Self::Env(f) = self {
+            tracing_subscriber::Layer::<S>::on_close(&**f, id, cx);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

@@ -173,7 +173,16 @@ impl Logging {
 
     /// Builds the layers (stdout and, when shipping, OTLP traces and logs) without installing
     /// anything globally.
-    pub fn build_layers(mut self) -> Result<(Vec<BoxLayer>, LoggingGuard), InitError> {
+    pub fn build_layers(self) -> Result<(Vec<BoxLayer>, LoggingGuard), InitError> {
+        self.layers(false)
+    }
+
+    /// The layers. `whole`: they are the whole subscriber ([`Logging::build`]), so with one
+    /// output (no export) its filter may act for the whole subscriber: a global filter in front
+    /// of the output instead of a per-layer filter, which looks every span up again on each
+    /// enter and exit (each poll of a future inside a span). With several outputs, or layers a
+    /// caller adds to a subscriber of its own, each output keeps its own filter.
+    fn layers(mut self, whole: bool) -> Result<(Vec<BoxLayer>, LoggingGuard), InitError> {
         let exports = self.exports()?;
         let mut layers: Vec<BoxLayer> = Vec::new();
         let mut writer = self
@@ -188,11 +197,22 @@ impl Logging {
         }
         let json = self.config.cloud_shipping || self.config.format == LogFormat::Json;
         let filter = self.env_filter()?;
+        let global = whole && !exports;
+        fn output<L>(layer: L, filter: LogFilter, global: bool) -> BoxLayer
+        where
+            L: Layer<Registry> + Send + Sync,
+        {
+            if global {
+                Box::new(filter.and_then(layer))
+            } else {
+                Box::new(layer.with_filter(filter))
+            }
+        }
         if json {
-            layers.push(Box::new(
-                JsonLayer::new(writer)
-                    .redactor(self.redactor.clone())
-                    .with_filter(filter),
+            layers.push(output(
+                JsonLayer::new(writer).redactor(self.redactor.clone()),
+                filter,
+                global,
             ));
         } else {
             // Colours only on a terminal, and not with NO_COLOR.
@@ -202,13 +222,14 @@ impl Logging {
                     .with_writer(writer)
                     .with_ansi(ansi)
                     .fmt_fields(RedactingFields::new(self.redactor.clone()));
-                layers.push(Box::new(fmt.compact().with_filter(filter)));
+                layers.push(output(fmt.compact(), filter, global));
             } else {
-                layers.push(Box::new(
+                layers.push(output(
                     HumanLayer::new(writer)
                         .redactor(self.redactor.clone())
-                        .ansi(ansi)
-                        .with_filter(filter),
+                        .ansi(ansi),
+                    filter,
+                    global,
                 ));
             }
         }
@@ -225,6 +246,11 @@ impl Logging {
             let otel = tracing_opentelemetry::layer()
                 .with_tracer(tracer.tracer("pf-log-enrich"))
                 .with_error_events_to_status(false)
+                // No `busy_ns` / `idle_ns` attributes: they cost two clock reads and a lock of
+                // the span's extensions on every poll of every future inside a span (a request
+                // waiting on a database is polled again for each reply). The span's own start
+                // and end times are exported either way.
+                .with_tracked_inactivity(false)
                 .with_filter(
                     self.env_filter()?
                         .and(filter_fn(|m| export_allowed(m.target()))),
@@ -246,7 +272,7 @@ impl Logging {
 
     /// Builds the whole subscriber without installing it.
     pub fn build(self) -> Result<(LogSubscriber, LoggingGuard), InitError> {
-        let (layers, guard) = self.build_layers()?;
+        let (layers, guard) = self.layers(true)?;
         Ok((tracing_subscriber::registry().with(layers), guard))
     }
 

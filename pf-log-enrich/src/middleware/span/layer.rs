@@ -8,7 +8,7 @@ use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor, RouteFilter};
 use tower_layer::Layer;
 
 use crate::middleware::client::TrustedProxies;
-use crate::middleware::identity::IdentityOnSpan;
+use crate::middleware::identity::handle::IdentityOnSpan;
 use crate::middleware::span::completion::{CompletionLevels, OnCompletion};
 use crate::middleware::span::service::{RequestSpanService, Shared};
 use crate::redact::Redactor;

@@ -12,7 +12,7 @@ use tracing::field::Empty;
 
 use crate::context::{RequestContext, RequestFields, RequestFieldsHook, RequestId, WithContext};
 use crate::middleware::client::{TrustedProxies, peer_addr};
-use crate::middleware::identity::{Identity, IdentityOnSpan};
+use crate::middleware::identity::handle::{Identity, IdentityOnSpan};
 use crate::middleware::request_id::{MakeRequestUuidV7, assign};
 use crate::middleware::span::body::ResponseBody;
 use crate::middleware::span::completion::{Completion, CompletionLevels, OnCompletion};
@@ -186,27 +186,40 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
             .cloned();
         let captured = captured_headers(shared, &parts.headers);
 
-        let span = tracing::info_span!(
-            target: "pf_log_enrich::request",
-            "HTTP request",
-            otel.name = %OtelName(method, route.as_deref()),
-            otel.kind = "server",
-            http.request.method = method,
-            http.route = route.as_deref(),
-            url.path = parts.uri.path(),
-            url.scheme = scheme,
-            url.query = query.as_deref(),
-            client.address = client.as_deref(),
-            user_agent.original = user_agent,
-            network.protocol.version = version_str(parts.version),
-            request_id = request_id.as_ref().map(RequestId::as_str),
-            http.request.headers = captured.as_deref(),
-            http.response.status_code = Empty,
-            error.type = Empty,
-            otel.status_code = Empty,
-            user.id = Empty,
-            pf.organization.id = Empty,
-        );
+        // Two callsites with the same fields: with the marker first when a formatter takes
+        // the fields through its hook (it then skips the attributes), without it otherwise.
+        macro_rules! request_span {
+            ($($marker:ident)?) => {
+                tracing::info_span!(
+                    target: "pf_log_enrich::request",
+                    "HTTP request",
+                    $(pf.$marker = Empty,)?
+                    otel.name = %OtelName(method, route.as_deref()),
+                    otel.kind = "server",
+                    http.request.method = method,
+                    http.route = route.as_deref(),
+                    url.path = parts.uri.path(),
+                    url.scheme = scheme,
+                    url.query = query.as_deref(),
+                    client.address = client.as_deref(),
+                    user_agent.original = user_agent,
+                    network.protocol.version = version_str(parts.version),
+                    request_id = request_id.as_ref().map(RequestId::as_str),
+                    http.request.headers = captured.as_deref(),
+                    http.response.status_code = Empty,
+                    error.type = Empty,
+                    otel.status_code = Empty,
+                    user.id = Empty,
+                    pf.organization.id = Empty,
+                )
+            };
+        }
+        let through_hook = RequestFieldsHook::visible();
+        let span = if through_hook {
+            request_span!(request_fields)
+        } else {
+            request_span!()
+        };
 
         #[allow(unused_mut)]
         let mut trace = None;
@@ -231,8 +244,9 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
         );
         if !span.is_disabled() {
             span.with_subscriber(|(id, dispatch)| {
-                if !WithContext::attach(dispatch, id, &context) {
-                    // No pf formatter in this subscriber: no one to hand the fields to.
+                if !WithContext::attach(dispatch, id, &context) || !through_hook {
+                    // No pf formatter in this subscriber, or none that takes the fields
+                    // through its hook (it visited the span's attributes).
                     return;
                 }
                 // The same values as the span's fields above, for a formatter that writes

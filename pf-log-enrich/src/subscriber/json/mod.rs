@@ -21,8 +21,10 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{
-    RequestFields, RequestFieldsHook, SpanContext, WithContext, with_context_hooks,
+    RequestFields, RequestFieldsHook, SpanContext, WithContext, fields_come_through_hook,
+    with_context_hooks,
 };
+use crate::fields;
 use crate::redact::Redactor;
 use crate::subscriber::fields::is_internal;
 
@@ -107,7 +109,7 @@ impl FieldWriter<'_> {
         push_str_value(self.out, name);
         self.out.push(':');
         if self.redactor.is_sensitive_static(name) {
-            self.out.push_str("\"[REDACTED]\",");
+            push_redacted(self.out);
             return false;
         }
         true
@@ -185,13 +187,6 @@ impl Visit for FieldWriter<'_> {
     }
 }
 
-/// The request span of pf-log-enrich's span layer, whose fields come through
-/// [`RequestFieldsHook`] instead of its attributes.
-fn is_request_span(meta: &tracing::Metadata<'_>) -> bool {
-    meta.target() == crate::fields::REQUEST_TARGET
-        && meta.name() == crate::fields::REQUEST_SPAN_NAME
-}
-
 /// The JSON layer's [`RequestFieldsHook`] for subscriber `S`.
 fn request_fields_hook<S>(redactor: Redactor) -> RequestFieldsHook
 where
@@ -216,24 +211,32 @@ fn render_request<S>(
     else {
         return;
     };
-    if span.extensions().get::<SpanFields>().is_some() {
-        // Visited already: the span opened before the hook was first reached.
-        return;
-    }
     // A request span's fields take about 250 bytes: one allocation, no regrowth.
     let mut s = String::with_capacity(384);
     fields.for_each(|key, value| {
-        s.push('"');
-        s.push_str(key);
-        s.push_str("\":");
+        push_key(&mut s, key);
         if redactor.is_sensitive_static(key) {
-            s.push_str("\"[REDACTED]\",");
+            push_redacted(&mut s);
         } else {
             push_str_value(&mut s, value);
             s.push(',');
         }
     });
     span.extensions_mut().insert(SpanFields(s));
+}
+
+/// `"key":` for a field name of [`crate::fields`] (constants that need no escaping).
+fn push_key(out: &mut String, key: &str) {
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+/// The redacted value and its separator: `"[REDACTED]",`.
+fn push_redacted(out: &mut String) {
+    out.push('"');
+    out.push_str(pf_http_core::redact::REDACTED);
+    out.push_str("\",");
 }
 
 thread_local! {
@@ -249,13 +252,11 @@ where
     with_context_hooks!(S, request_fields = request_fields_hook);
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if is_request_span(attrs.metadata())
-            && self
-                .request_fields
-                .as_ref()
-                .is_some_and(RequestFieldsHook::reached)
-        {
-            // The request middleware hands its fields over right after (`render_request`).
+        if fields_come_through_hook(attrs.metadata()) {
+            // The request middleware saw this layer's hook before it opened the span and hands
+            // the fields over right after (`render_request`). Where the hook is hidden (a
+            // wrapper that does not forward `downcast_raw`) the span opens without the marker
+            // and its attributes are visited below: the fallback.
             return;
         }
         let Some(span) = ctx.span(id) else { return };
@@ -331,21 +332,22 @@ where
             }
             if let Some(req) = request {
                 if let Some(u) = req.user_id.get() {
-                    buf.push_str("\"user.id\":");
+                    push_key(buf, fields::USER_ID);
                     push_str_value(buf, u);
                     buf.push(',');
                 }
                 if let Some(o) = req.org_id.get() {
-                    buf.push_str("\"pf.organization.id\":");
+                    push_key(buf, fields::ORG_ID);
                     push_str_value(buf, o);
                     buf.push(',');
                 }
                 if let Some(t) = req.trace {
-                    buf.push_str("\"trace_id\":\"");
-                    buf.push_str(&hex(&t.trace_id));
-                    buf.push_str("\",\"span_id\":\"");
-                    buf.push_str(&hex(&t.span_id));
-                    buf.push_str("\",");
+                    push_key(buf, fields::TRACE_ID);
+                    push_str_value(buf, &hex(&t.trace_id));
+                    buf.push(',');
+                    push_key(buf, fields::SPAN_ID);
+                    push_str_value(buf, &hex(&t.span_id));
+                    buf.push(',');
                 }
             }
             if buf.ends_with(',') {
@@ -355,5 +357,86 @@ where
             let mut w = self.make_writer.make_writer_for(meta);
             let _ = w.write_all(buf.as_bytes());
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::Empty;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::JsonLayer;
+    use crate::context::{RequestFields, RequestFieldsHook};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Opens a request span (with or without the hook's marker) whose attribute says
+    /// `url.path = "/from-attributes"`, optionally hands `/from-hook` to the hook as the
+    /// middleware does, and returns the line of an event inside the span.
+    fn line(marker: bool, hand_over: bool) -> String {
+        let out = Lines::default();
+        let writer = out.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(JsonLayer::new(move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(RequestFieldsHook::visible());
+            let span = if marker {
+                tracing::info_span!(target: "pf_log_enrich::request", "HTTP request",
+                    pf.request_fields = Empty, url.path = "/from-attributes")
+            } else {
+                tracing::info_span!(target: "pf_log_enrich::request", "HTTP request",
+                    url.path = "/from-attributes")
+            };
+            if hand_over {
+                span.with_subscriber(|(id, dispatch)| {
+                    let fields = RequestFields {
+                        method: "GET",
+                        route: None,
+                        path: "/from-hook",
+                        scheme: "http",
+                        query: None,
+                        client: None,
+                        user_agent: None,
+                        version: "1.1",
+                        request_id: None,
+                        headers: None,
+                    };
+                    RequestFieldsHook::render(dispatch, id, &fields);
+                });
+            }
+            span.in_scope(|| tracing::info!("inside"));
+        });
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_request_span_with_the_marker_takes_its_fields_from_the_hook_only() {
+        let line = line(true, true);
+        assert!(line.contains(r#""url.path":"/from-hook""#), "{line}");
+        assert!(!line.contains("/from-attributes"), "{line}");
+        assert!(!line.contains("pf.request_fields"), "{line}");
+        // The attributes were never visited: without the hand-over the span has no fields.
+        let line = self::line(true, false);
+        assert!(!line.contains("url.path"), "{line}");
+    }
+
+    #[test]
+    fn a_request_span_without_the_marker_is_visited() {
+        let line = line(false, false);
+        assert!(line.contains(r#""url.path":"/from-attributes""#), "{line}");
     }
 }
