@@ -535,7 +535,7 @@ impl RedactionPolicy {
     }
 
     fn segment_is_secret(&self, seg: &str) -> bool {
-        if seg.len() < 8 {
+        if seg.len() < 16 && !seg.contains("://") {
             return false;
         }
         let seg = percent_decode(seg, false);
@@ -569,7 +569,7 @@ impl RedactionPolicy {
                     }
                 }
                 None => {
-                    if pair.len() >= 8 && self.is_secret_value(&percent_decode(pair, true)) {
+                    if self.is_secret_value(&percent_decode(pair, true)) {
                         w.replace(at, at + pair.len());
                     }
                 }
@@ -711,14 +711,14 @@ impl RedactionPolicy {
     /// Whether one token (no separators) is a secret by the value rules.
     fn token_is_secret(&self, tok: &str, hex: bool) -> bool {
         let b = tok.as_bytes();
+        let r = &self.rules;
+        if r.known_formats && tok.contains("://") && has_userinfo(tok) {
+            return true;
+        }
         if b.len() < 16 {
             return false;
         }
-        let r = &self.rules;
         if r.known_formats {
-            if tok.contains("://") && has_userinfo(tok) {
-                return true;
-            }
             for i in 0..b.len() {
                 if (i == 0 || !b[i - 1].is_ascii_alphanumeric()) && known_format_at(&b[i..]) {
                     return true;

@@ -114,8 +114,8 @@ mod subscriber;
 pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
 pub use middleware::client::TrustedProxies;
 pub use middleware::identity::{
-    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityService,
-    RecordIdentityLayer,
+    Identity, IdentityExtractor, IdentityOnSpan, IdentityValues, RecordIdentityLayer,
+    RecordIdentityService,
 };
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
@@ -129,6 +129,7 @@ pub use middleware::span::completion::{CompletionLevels, NoCompletionEvent, OnCo
 pub use middleware::span::future::ResponseFuture;
 pub use middleware::span::layer::RequestSpanLayer;
 pub use middleware::span::service::RequestSpanService;
+pub use pf_http_core::redact::{RedactionPolicy, ValueRules};
 pub use pf_http_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
 pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 pub use pipeline::error::InitError;
