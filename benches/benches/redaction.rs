@@ -24,23 +24,36 @@ const SECRET: (&str, &str, &str) = (
 );
 
 fn scan(p: &RedactionPolicy, (path, query, ua): (&str, &str, &str)) -> usize {
-    p.redact_path(path).len() + p.redact_query(query).len() + p.redact_header("user-agent", ua).len()
+    p.redact_path(path).len()
+        + p.redact_query(query).len()
+        + p.redact_header("user-agent", ua).len()
 }
 
 fn redaction(c: &mut Criterion) {
     let p = RedactionPolicy::default();
-    assert_eq!(scan(&p, CLEAN), CLEAN.0.len() + CLEAN.1.len() + CLEAN.2.len());
+    assert_eq!(
+        scan(&p, CLEAN),
+        CLEAN.0.len() + CLEAN.1.len() + CLEAN.2.len()
+    );
     assert!(scan(&p, SECRET) < SECRET.0.len() + SECRET.1.len() + SECRET.2.len());
     let mut g = c.benchmark_group("redaction");
     g.bench_function("request_clean", |b| b.iter(|| scan(&p, black_box(CLEAN))));
     g.bench_function("request_secret", |b| b.iter(|| scan(&p, black_box(SECRET))));
-    g.bench_function("path_clean", |b| b.iter(|| p.redact_path(black_box(CLEAN.0)).len()));
-    g.bench_function("query_clean", |b| b.iter(|| p.redact_query(black_box(CLEAN.1)).len()));
+    g.bench_function("path_clean", |b| {
+        b.iter(|| p.redact_path(black_box(CLEAN.0)).len())
+    });
+    g.bench_function("query_clean", |b| {
+        b.iter(|| p.redact_query(black_box(CLEAN.1)).len())
+    });
     g.bench_function("user_agent_clean", |b| {
         b.iter(|| p.redact_header("user-agent", black_box(CLEAN.2)).len())
     });
-    g.bench_function("path_secret", |b| b.iter(|| p.redact_path(black_box(SECRET.0)).len()));
-    g.bench_function("query_secret", |b| b.iter(|| p.redact_query(black_box(SECRET.1)).len()));
+    g.bench_function("path_secret", |b| {
+        b.iter(|| p.redact_path(black_box(SECRET.0)).len())
+    });
+    g.bench_function("query_secret", |b| {
+        b.iter(|| p.redact_query(black_box(SECRET.1)).len())
+    });
     g.bench_function("user_agent_secret", |b| {
         b.iter(|| p.redact_header("user-agent", black_box(SECRET.2)).len())
     });

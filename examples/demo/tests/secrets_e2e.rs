@@ -461,9 +461,13 @@ fn send_value_corpus(demo: &CapturedDemo, corpus: &[Entry], health_token: &str) 
         health: String::new(),
         metrics: String::new(),
     };
-    let mut send = |req: reqwest::blocking::RequestBuilder, out: &mut Collected| {
+    let send = |req: reqwest::blocking::RequestBuilder, out: &mut Collected| {
         let res = req.send().expect("request");
-        if let Some(id) = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+        if let Some(id) = res
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+        {
             out.request_ids.push(id.to_owned());
         }
         out.bodies.push_str(&res.text().expect("body"));
@@ -509,7 +513,8 @@ fn send_value_corpus(demo: &CapturedDemo, corpus: &[Entry], health_token: &str) 
                 }
                 (false, "ua") => {
                     send(
-                        c.get(demo.url("/api/v1/users/1")).header("user-agent", v.as_str()),
+                        c.get(demo.url("/api/v1/users/1"))
+                            .header("user-agent", v.as_str()),
                         &mut out,
                     );
                 }
@@ -535,7 +540,13 @@ fn send_value_corpus(demo: &CapturedDemo, corpus: &[Entry], health_token: &str) 
         }
     }
     for token in [false, true] {
-        for path in ["/health?verbose", "/health", "/readyz?verbose", "/livez", "/startupz"] {
+        for path in [
+            "/health?verbose",
+            "/health",
+            "/readyz?verbose",
+            "/livez",
+            "/startupz",
+        ] {
             health(path.to_owned(), token, &mut out);
         }
     }
@@ -550,7 +561,10 @@ fn send_value_corpus(demo: &CapturedDemo, corpus: &[Entry], health_token: &str) 
 }
 
 /// The secrets found in each output: `(output, names)`.
-fn leaks<'a>(corpus: &'a [Entry], outputs: &[(&'static str, &str)]) -> Vec<(&'static str, Vec<&'a str>)> {
+fn leaks<'a>(
+    corpus: &'a [Entry],
+    outputs: &[(&'static str, &str)],
+) -> Vec<(&'static str, Vec<&'a str>)> {
     outputs
         .iter()
         .map(|(what, text)| {
@@ -577,7 +591,10 @@ fn value_corpus_counts_zero_leaks_and_zero_over_redactions() {
     let corpus = value_corpus();
     let secrets = corpus.iter().filter(|e| e.secret).count();
     let innocents = corpus.len() - secrets;
-    assert!(secrets >= 100 && innocents >= 30, "{secrets} secrets, {innocents} innocent values");
+    assert!(
+        secrets >= 100 && innocents >= 30,
+        "{secrets} secrets, {innocents} innocent values"
+    );
     let pg_password = "PgPw77sEcr3tV";
     let redis_password = "RdPw88sEcr3tV";
     let health_token = "HlTk99sEcr3tV";
@@ -682,12 +699,21 @@ fn value_corpus_counts_zero_leaks_and_zero_over_redactions() {
          leaks: {} ({:?}); over-redactions: {} ({over:?})",
         json.request_ids.len(),
         leaked.len(),
-        found.iter().filter(|(_, n)| !n.is_empty()).collect::<Vec<_>>(),
+        found
+            .iter()
+            .filter(|(_, n)| !n.is_empty())
+            .collect::<Vec<_>>(),
         over_values.len(),
     );
     // The shapes reached the outputs, redacted.
-    assert!(json_stdout.contains("/no/such/[REDACTED]/route"), "a redacted path segment");
-    assert!(human_stdout.contains("Bearer [REDACTED]"), "the scheme stays");
+    assert!(
+        json_stdout.contains("/no/such/[REDACTED]/route"),
+        "a redacted path segment"
+    );
+    assert!(
+        human_stdout.contains("Bearer [REDACTED]"),
+        "the scheme stays"
+    );
     assert_eq!(leaked.len(), 0, "leaked secrets");
     assert_eq!(over_values.len(), 0, "over-redacted innocent values");
 }
@@ -705,15 +731,28 @@ fn value_corpus_against_the_policy() {
             let mut outs: Vec<String> = Vec::new();
             if let Some((kind, key)) = e.place.split_once(':') {
                 outs.push(match kind {
-                    "query" => p.redact_query(&format!("{key}={}", percent_encode(v))).into_owned(),
-                    _ => p.redact_path(&format!("/a;{key}={}", path_encode(v))).into_owned(),
+                    "query" => p
+                        .redact_query(&format!("{key}={}", percent_encode(v)))
+                        .into_owned(),
+                    _ => p
+                        .redact_path(&format!("/a;{key}={}", path_encode(v)))
+                        .into_owned(),
                 });
             } else {
-                outs.push(p.redact_query(&format!("q={}", percent_encode(v))).into_owned());
+                outs.push(
+                    p.redact_query(&format!("q={}", percent_encode(v)))
+                        .into_owned(),
+                );
                 outs.push(p.redact_text(&format!("agent/1 ({v})")).into_owned());
                 if e.place == "all" {
-                    outs.push(p.redact_path(&format!("/a/{}/b", path_encode(v))).into_owned());
-                    outs.push(p.redact_header("authorization", &format!("Bearer {v}")).into_owned());
+                    outs.push(
+                        p.redact_path(&format!("/a/{}/b", path_encode(v)))
+                            .into_owned(),
+                    );
+                    outs.push(
+                        p.redact_header("authorization", &format!("Bearer {v}"))
+                            .into_owned(),
+                    );
                 }
             }
             if outs
@@ -733,5 +772,8 @@ fn value_corpus_against_the_policy() {
             }
         }
     }
-    assert!(missed.is_empty() && over.is_empty(), "missed: {missed:#?}\nover-redacted: {over:#?}");
+    assert!(
+        missed.is_empty() && over.is_empty(),
+        "missed: {missed:#?}\nover-redacted: {over:#?}"
+    );
 }
