@@ -655,7 +655,7 @@ impl RedactionPolicy {
                 i += 1;
             }
             let tok = &text[start..i];
-            if tok == "REDACTED" {
+            if tok.eq_ignore_ascii_case("redacted") {
                 pending = Pending::No;
                 continue;
             }
