@@ -1034,9 +1034,21 @@ const PREFIXES: &[(&str, usize, Set, usize)] = &[
     ("CLOJARS_", 20, Set::Alnum, 0),
 ];
 
+/// First bytes of the known formats: other positions are skipped without comparing.
+static FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'e' as usize] = true;
+    let mut i = 0;
+    while i < PREFIXES.len() {
+        t[PREFIXES[i].0.as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// Whether a known format starts at `b[0]`.
 fn known_format_at(b: &[u8]) -> bool {
-    if b.len() < 12 {
+    if b.len() < 12 || !FIRST[usize::from(b[0])] {
         return false;
     }
     if b.starts_with(b"eyJ") && jwt_at(b) {
