@@ -1,7 +1,7 @@
 //! [`sanitize_output`]: what of a check's output may be shown. Which keys hold secrets comes
 //! from [`pf_http_core::redact`], the rules every pf crate shares.
 
-use pf_http_core::redact::is_sensitive_key;
+use pf_http_core::redact::{RedactionPolicy, is_sensitive_key};
 
 /// The maximum length in bytes of a check's output as shown in reports.
 pub const MAX_OUTPUT_LEN: usize = 256;
@@ -25,6 +25,9 @@ pub const MAX_OUTPUT_LEN: usize = 256;
 ///            "GET /blob?sv=1&sig=[redacted] failed: 403");
 /// assert_eq!(sanitize_output("authorization: Bearer abc.def"),
 ///            "authorization: Bearer [redacted]");
+/// // secrets by value (pf-http-core's `RedactionPolicy`)
+/// assert_eq!(sanitize_output("GitHub said 401 for ghp_0123456789abcdefghijABCDEFGHIJ012345"),
+///            "GitHub said 401 for [REDACTED]");
 /// ```
 pub fn sanitize_output(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len().min(MAX_OUTPUT_LEN + 8));
@@ -99,8 +102,17 @@ pub fn sanitize_output(raw: &str) -> String {
             }
         }
     }
+    // Secrets by value, whatever precedes them (a token in an error message): the family's
+    // policy, pf-http-core's `RedactionPolicy`.
+    let out = match DEFAULT_POLICY.redact_text(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(red) => red,
+    };
     truncate(out, MAX_OUTPUT_LEN)
 }
+
+static DEFAULT_POLICY: std::sync::LazyLock<RedactionPolicy> =
+    std::sync::LazyLock::new(RedactionPolicy::default);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pending {

@@ -131,6 +131,7 @@ pub use middleware::span::completion::{CompletionLevels, NoCompletionEvent, OnCo
 pub use middleware::span::future::ResponseFuture;
 pub use middleware::span::layer::RequestSpanLayer;
 pub use middleware::span::service::RequestSpanService;
+pub use pf_http_core::redact::{RedactionPolicy, ValueRules};
 pub use pf_http_core::{MatchedPathRoute, Route, RouteExtractor, RouteFilter, UNMATCHED_ROUTE};
 pub use pipeline::config::{LogConfig, LogFormat, OtlpProtocol, OtlpSignalConfig, SamplerConfig};
 pub use pipeline::error::InitError;

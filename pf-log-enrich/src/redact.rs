@@ -1,28 +1,20 @@
-//! One key-based redactor for headers, query strings, log and span fields and OTLP attributes.
+//! One redactor for headers, query strings, paths, the user agent, log and span fields and
+//! OTLP attributes: pf-http-core's [`RedactionPolicy`] (secrets by name and by value) with a
+//! per-thread cache for tracing's static field names.
 //!
-//! A key is sensitive when, lower-cased and with `-`, `_`, `.` and spaces removed, it
-//! *contains* one of the configured words, or *is* one of the configured exact keys (short
-//! names such as `sig` or `key` that would match too much as parts of other names). So
-//! `password`, `db.password`, `X-Api-Key`, `access_token`, `Set-Cookie`, `X-Amz-Signature`
-//! and Azure's `sig` are all caught by the defaults, while `signal` or `cache_key` are not.
-//!
-//! Query strings are also checked by value: a value holding a URL with user information
-//! (`postgres://app:hunter2@db/app`, percent-encoded or not) is redacted whatever its key.
-//!
-//! The default words and keys are pf-http-core's ([`pf_http_core::redact::SENSITIVE_WORDS`],
-//! [`pf_http_core::redact::SENSITIVE_KEYS`]), the same lists pf-health's output sanitiser uses;
-//! a [`Redactor`] adds its own words and keys on top.
+//! A key is sensitive when one of its words is a sensitive word (`password`, `db.password`,
+//! `X-Api-Key`, `access_token`, `Set-Cookie`, `X-Amz-Signature`, `client_assertion`,
+//! `JSESSIONID`) or the whole key is a short sensitive name (`sig`, `key`, `code`); values
+//! are checked by the policy's value rules (known token formats such as JWTs and provider
+//! keys, long high-entropy runs, long hex, URLs with user information), whatever their key.
+//! The rules and their trade-offs are documented once, in [`pf_http_core::redact`].
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
-use pf_http_core::internal::text::percent_decode;
-use pf_http_core::redact::{
-    REDACTED, SENSITIVE_KEYS, SENSITIVE_WORDS, has_userinfo, normalize_key,
-};
+use pf_http_core::redact::{REDACTED, RedactionPolicy, ValueRules};
 
-/// Key-based redactor. Cheap to clone (shared list).
+/// The redactor every pf-log-enrich output uses. Cheap to clone (shared lists).
 ///
 /// ```
 /// use pf_log_enrich::Redactor;
@@ -33,20 +25,22 @@ use pf_http_core::redact::{
 /// assert!(r.is_sensitive("X-Amz-Signature"));
 /// assert!(r.is_sensitive("sig"));
 /// assert!(!r.is_sensitive("signal"));
+/// assert!(!r.is_sensitive("tokenizer"));
 /// assert!(!r.is_sensitive("user.id"));
 /// assert_eq!(r.redact_query("a=1&token=abc"), "a=1&token=[REDACTED]");
+/// // by value: a GitHub token under a harmless name, a JWT in a path
+/// assert_eq!(r.redact_query("q=ghp_0123456789abcdefghijABCDEFGHIJ012345"), "q=[REDACTED]");
+/// assert_eq!(
+///     r.redact_path("/s/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU"),
+///     "/s/[REDACTED]"
+/// );
 /// let r = r.add_word("ssn");
 /// assert!(r.is_sensitive("customer_ssn"));
 /// ```
 #[derive(Clone)]
 pub struct Redactor {
-    words: Arc<[Box<[u8]>]>,
-    /// Keys sensitive only as a whole (normalised).
-    keys: Arc<[Box<[u8]>]>,
-    /// Bit per (first byte, second byte) of a word: positions in a key whose bigram starts
-    /// no word are skipped without comparing (field names are checked on every event).
-    starts: Arc<[u64; 1024]>,
-    /// Identity of this word list, for the per-thread cache of static field names.
+    policy: RedactionPolicy,
+    /// Identity of this policy, for the per-thread cache of static field names.
     id: usize,
 }
 
@@ -64,89 +58,59 @@ thread_local! {
         const { std::cell::RefCell::new([(0, 0, 0, false); CACHE_SLOTS]) };
 }
 
-fn bigram(a: u8, b: u8) -> usize {
-    (usize::from(a) << 8) | usize::from(b)
-}
-
-fn start_table(words: &[Box<[u8]>]) -> Arc<[u64; 1024]> {
-    let mut t = [0u64; 1024];
-    for w in words {
-        if w.len() >= 2 {
-            let i = bigram(w[0], w[1]);
-            t[i / 64] |= 1 << (i % 64);
-        }
-    }
-    Arc::new(t)
-}
-
 impl Default for Redactor {
-    /// pf-http-core's [`SENSITIVE_WORDS`] and [`SENSITIVE_KEYS`].
+    /// pf-http-core's default [`RedactionPolicy`]: its sensitive words and keys
+    /// ([`pf_http_core::redact::SENSITIVE_WORDS`], [`pf_http_core::redact::SENSITIVE_KEYS`])
+    /// and the default value rules.
     fn default() -> Self {
-        SENSITIVE_KEYS
-            .iter()
-            .fold(Self::new(SENSITIVE_WORDS.iter().copied()), |r, key| {
-                r.add_key(key)
-            })
+        Self::from_policy(RedactionPolicy::default())
     }
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<_> = self
-            .words
-            .iter()
-            .map(|w| String::from_utf8_lossy(w))
-            .collect();
-        let keys: Vec<_> = self
-            .keys
-            .iter()
-            .map(|w| String::from_utf8_lossy(w))
-            .collect();
         f.debug_struct("Redactor")
-            .field("words", &words)
-            .field("keys", &keys)
+            .field("words", &self.policy.words().collect::<Vec<_>>())
+            .field("keys", &self.policy.keys().collect::<Vec<_>>())
+            .field("rules", self.policy.rules())
             .finish()
     }
 }
 
-fn normalise(key: &str) -> Vec<u8> {
-    normalize_key(key).into_bytes()
-}
-
 impl Redactor {
-    /// A redactor with exactly these words and no exact keys (normalised on the way in; words
-    /// shorter than two characters are ignored).
+    /// A redactor with exactly these words, no exact keys, and the default value rules
+    /// (normalised on the way in; empty words are ignored).
     pub fn new<I, S>(words: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let words: Vec<Box<[u8]>> = words
-            .into_iter()
-            .map(|w| normalise(w.as_ref()).into_boxed_slice())
-            .filter(|w| w.len() >= 2)
-            .collect();
+        Self::from_policy(RedactionPolicy::with_words(words))
+    }
+
+    /// A redactor applying `policy`.
+    ///
+    /// ```
+    /// use pf_log_enrich::{RedactionPolicy, Redactor, ValueRules};
+    /// // names only, no value rules
+    /// let r = Redactor::from_policy(RedactionPolicy::default().value_rules(ValueRules::OFF));
+    /// assert_eq!(r.redact_path("/k/AKIAIOSFODNN7EXAMPLE"), "/k/AKIAIOSFODNN7EXAMPLE");
+    /// ```
+    pub fn from_policy(policy: RedactionPolicy) -> Self {
         Self {
-            starts: start_table(&words),
-            words: words.into(),
-            keys: Arc::new([]),
+            policy,
             id: next_id(),
         }
     }
 
+    /// The policy applied.
+    pub fn policy(&self) -> &RedactionPolicy {
+        &self.policy
+    }
+
     /// Adds one word to the list.
     pub fn add_word(self, word: impl AsRef<str>) -> Self {
-        let mut words: Vec<Box<[u8]>> = self.words.iter().cloned().collect();
-        let w = normalise(word.as_ref());
-        if w.len() >= 2 {
-            words.push(w.into_boxed_slice());
-        }
-        Self {
-            starts: start_table(&words),
-            words: words.into(),
-            keys: self.keys,
-            id: next_id(),
-        }
+        Self::from_policy(self.policy.add_word(word))
     }
 
     /// Adds one exact key: a key equal to it (after normalisation) is sensitive, a key merely
@@ -159,38 +123,17 @@ impl Redactor {
     /// assert!(!r.is_sensitive("spinner"));
     /// ```
     pub fn add_key(self, key: impl AsRef<str>) -> Self {
-        let mut keys: Vec<Box<[u8]>> = self.keys.iter().cloned().collect();
-        let k = normalise(key.as_ref());
-        if !k.is_empty() {
-            keys.push(k.into_boxed_slice());
-        }
-        Self {
-            words: self.words,
-            starts: self.starts,
-            keys: keys.into(),
-            id: next_id(),
-        }
+        Self::from_policy(self.policy.add_key(key))
+    }
+
+    /// Uses these value rules (see [`pf_http_core::redact`] for the rules and their knob).
+    pub fn value_rules(self, rules: ValueRules) -> Self {
+        Self::from_policy(self.policy.value_rules(rules))
     }
 
     /// `true` when values under `key` must not be shown.
     pub fn is_sensitive(&self, key: &str) -> bool {
-        // `normalize_key` without allocating: trimmed, separators out, lower case.
-        let key = key.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-        let mut buf = [0u8; 96];
-        let mut n = 0;
-        for b in key.bytes() {
-            if matches!(b, b'-' | b'_' | b'.' | b' ') {
-                continue;
-            }
-            if n == buf.len() {
-                // very long key: fall back to an allocation
-                let norm = normalise(key);
-                return self.contains_word(&norm);
-            }
-            buf[n] = b.to_ascii_lowercase();
-            n += 1;
-        }
-        self.contains_word(&buf[..n])
+        self.policy.is_sensitive_key(key)
     }
 
     /// [`Redactor::is_sensitive`] for a `'static` name (a tracing field name), answered from
@@ -218,33 +161,23 @@ impl Redactor {
         v
     }
 
-    fn contains_word(&self, hay: &[u8]) -> bool {
-        if self.keys.iter().any(|k| **k == *hay) {
-            return true;
-        }
-        for i in 0..hay.len().saturating_sub(1) {
-            let b = bigram(hay[i], hay[i + 1]);
-            if self.starts[b / 64] & (1 << (b % 64)) == 0 {
-                continue;
-            }
-            let rest = &hay[i..];
-            if self.words.iter().any(|w| rest.starts_with(w)) {
-                return true;
-            }
-        }
-        false
+    /// `value` as it may be shown under `key`: [`REDACTED`] under a sensitive key, otherwise
+    /// with the secrets the value rules find replaced
+    /// ([`RedactionPolicy::redact_field`]).
+    pub fn redact<'a>(&self, key: &str, value: &'a str) -> Cow<'a, str> {
+        self.policy.redact_field(key, value)
     }
 
-    /// `value`, or [`REDACTED`] when `key` is sensitive.
-    pub fn redact<'a>(&self, key: &str, value: &'a str) -> &'a str {
-        if self.is_sensitive(key) {
-            REDACTED
-        } else {
-            value
+    /// [`Redactor::redact`] for a tracing field name (name answered from the cache).
+    pub fn redact_static<'a>(&self, key: &'static str, value: &'a str) -> Cow<'a, str> {
+        if self.is_sensitive_static(key) {
+            return Cow::Borrowed(REDACTED);
         }
+        self.policy.redact_field(key, value)
     }
 
-    /// Replaces the values of sensitive keys in a query string (keys are kept).
+    /// Replaces the values of sensitive keys, and values holding a secret, in a query string
+    /// (keys are kept).
     ///
     /// ```
     /// use pf_log_enrich::Redactor;
@@ -254,67 +187,68 @@ impl Redactor {
     /// assert_eq!(r.redact_query("sv=2024&sig=abc%3D"), "sv=2024&sig=[REDACTED]");
     /// // a URL with user information is redacted whatever its key
     /// assert_eq!(r.redact_query("next=postgres%3A%2F%2Fapp%3Ahunter2%40db"), "next=[REDACTED]");
+    /// assert_eq!(r.redact_query("tokenizer=bpe&author=ann"), "tokenizer=bpe&author=ann");
     /// ```
     pub fn redact_query<'a>(&self, query: &'a str) -> Cow<'a, str> {
-        let sensitive =
-            |k: &str, v: &str| self.is_sensitive(&percent_decode(k, true)) || value_has_userinfo(v);
-        let needs = query.split('&').any(|pair| match pair.split_once('=') {
-            Some((k, v)) => sensitive(k, v),
-            None => false,
-        });
-        if !needs {
-            return Cow::Borrowed(query);
-        }
-        let mut out = String::with_capacity(query.len());
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            match pair.split_once('=') {
-                Some((k, v)) if sensitive(k, v) => {
-                    out.push_str(k);
-                    out.push('=');
-                    out.push_str(REDACTED);
-                }
-                _ => out.push_str(pair),
-            }
-        }
-        Cow::Owned(out)
+        self.policy.redact_query(query)
     }
 
-    /// Redacts sensitive keys in a JSON value, recursively (for applications that log bodies).
+    /// `url.path` with secret-looking segments replaced ([`RedactionPolicy::redact_path`]).
+    pub fn redact_path<'a>(&self, path: &'a str) -> Cow<'a, str> {
+        self.policy.redact_path(path)
+    }
+
+    /// A header value as it may be logged ([`RedactionPolicy::redact_header`]):
+    /// `Authorization: Bearer [REDACTED]` keeps its scheme.
+    pub fn redact_header<'a>(&self, name: &str, value: &'a str) -> Cow<'a, str> {
+        self.policy.redact_header(name, value)
+    }
+
+    /// Free text (user agent, message) with secret tokens replaced
+    /// ([`RedactionPolicy::redact_text`]).
+    pub fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.policy.redact_text(text)
+    }
+
+    /// Redacts sensitive keys in a JSON value, and secrets in its strings, recursively (for
+    /// applications that log bodies).
     ///
     /// ```
     /// use pf_log_enrich::Redactor;
-    /// let mut v = serde_json::json!({"name": "p", "login": {"password": "hunter2"}, "auth": {"k": "v"}});
+    /// let mut v = serde_json::json!({"name": "p", "login": {"password": "hunter2"}, "auth": {"k": "v"},
+    ///     "note": "key AKIAIOSFODNN7EXAMPLE"});
     /// Redactor::default().redact_json(&mut v);
     /// assert_eq!(v["login"]["password"], "[REDACTED]");
     /// assert_eq!(v["auth"], "[REDACTED]"); // a sensitive key hides its whole value
     /// assert_eq!(v["name"], "p");
+    /// assert_eq!(v["note"], "key [REDACTED]");
     /// ```
     pub fn redact_json(&self, value: &mut serde_json::Value) {
+        self.redact_json_under("", value);
+    }
+
+    fn redact_json_under(&self, key: &str, value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
                     if self.is_sensitive(k) {
                         *v = serde_json::Value::String(REDACTED.to_owned());
                     } else {
-                        self.redact_json(v);
+                        self.redact_json_under(k, v);
                     }
                 }
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::Array(items) => items
+                .iter_mut()
+                .for_each(|v| self.redact_json_under(key, v)),
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(red) = self.policy.redact_field(key, s) {
+                    *s = red;
+                }
+            }
             _ => {}
         }
     }
-}
-
-/// [`has_userinfo`] on a query value, decoding it only when it may hide one.
-fn value_has_userinfo(v: &str) -> bool {
-    if v.contains("://") {
-        return has_userinfo(v);
-    }
-    v.contains('%') && has_userinfo(&percent_decode(v, true))
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ async fn json_lines_carry_request_context_and_no_secrets() {
     assert_eq!(inside["user_agent.original"], "test-agent/1");
     assert_eq!(
         inside["http.request.headers"],
-        "authorization: [REDACTED]; x-tenant: acme"
+        "authorization: Bearer [REDACTED]; x-tenant: acme"
     );
     assert!(inside.get("otel.name").is_none());
 
@@ -169,7 +169,7 @@ fn assert_golden_request_fields(text: &str, id: &str) {
         r#""url.scheme":"http","url.query":"access_token=[REDACTED]&page=2","#,
         r#""client.address":"203.0.113.9","user_agent.original":"test-agent/1","#,
         format_args!(r#""network.protocol.version":"1.1","request_id":"{id}","#),
-        r#""http.request.headers":"authorization: [REDACTED]; x-tenant: acme","#,
+        r#""http.request.headers":"authorization: Bearer [REDACTED]; x-tenant: acme","#,
         r#""user.id":"u1","pf.organization.id":"org-9"}"#,
     );
     assert!(raw.contains(&expected), "{id}: {raw}");

@@ -141,7 +141,7 @@ async fn completion_line_reads_head_identity_then_the_rest_each_once() {
         "url.path=/users/7",
         "user_agent.original=curl-test/1.0",
         "url.query=\"token=[REDACTED]&page=2\"",
-        "http.request.headers=\"authorization: [REDACTED]\"",
+        "http.request.headers=\"authorization: Bearer [REDACTED]\"",
     ] {
         assert!(
             position(line, rest) > msg,

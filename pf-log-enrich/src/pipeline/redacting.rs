@@ -1,5 +1,7 @@
 //! Redaction of span and span-event attributes on their way to the OTLP exporter.
 
+use std::borrow::Cow;
+
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -13,14 +15,16 @@ pub(crate) struct RedactingSpanExporter<E> {
     pub(crate) redactor: Redactor,
 }
 
+/// Sensitive keys hide their value; string values go through the value rules (a secret in
+/// `url.path`, a message or any attribute of the application's own spans), `url.query` as a
+/// query string. Values without secrets are left untouched (no copy).
 fn redact(redactor: &Redactor, attrs: &mut [KeyValue]) {
     for kv in attrs.iter_mut() {
         if redactor.is_sensitive(kv.key.as_str()) {
             *kv = KeyValue::new(kv.key.clone(), Value::from(pf_http_core::redact::REDACTED));
-        } else if kv.key.as_str() == crate::fields::URL_QUERY
-            && let Value::String(s) = &kv.value
+        } else if let Value::String(s) = &kv.value
+            && let Cow::Owned(red) = redactor.redact(kv.key.as_str(), s.as_str())
         {
-            let red = redactor.redact_query(s.as_str()).into_owned();
             *kv = KeyValue::new(kv.key.clone(), red);
         }
     }
@@ -30,7 +34,13 @@ impl<E: SpanExporter> SpanExporter for RedactingSpanExporter<E> {
     async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
         for span in &mut batch {
             redact(&self.redactor, &mut span.attributes);
+            if let Cow::Owned(name) = self.redactor.redact_text(&span.name) {
+                span.name = name.into();
+            }
             for ev in span.events.events.iter_mut() {
+                if let Cow::Owned(name) = self.redactor.redact_text(&ev.name) {
+                    ev.name = name.into();
+                }
                 redact(&self.redactor, &mut ev.attributes);
             }
         }

@@ -69,12 +69,18 @@ impl Visit for Visitor<'_, '_> {
             return;
         }
         self.result = self.sep().and_then(|()| {
+            if self.redactor.is_sensitive_static(name) {
+                return write!(self.writer, "{name}={REDACTED}");
+            }
+            let text = format!("{value:?}");
             if name == "message" {
-                write!(self.writer, "{value:?}")
-            } else if self.redactor.is_sensitive_static(name) {
-                write!(self.writer, "{name}={REDACTED}")
+                write!(self.writer, "{}", self.redactor.redact_text(&text))
             } else {
-                write!(self.writer, "{name}={value:?}")
+                write!(
+                    self.writer,
+                    "{name}={}",
+                    self.redactor.redact_static(name, &text)
+                )
             }
         });
     }

@@ -1,5 +1,6 @@
 //! [`HumanLayer`]: the default local log format, read like `pino-pretty`.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::time::SystemTime;
@@ -133,6 +134,14 @@ impl fmt::Display for Value {
     }
 }
 
+/// Runs the value rules over `buf[start..]` (text just written), in place.
+pub(crate) fn redact_tail(redactor: &Redactor, buf: &mut String, start: usize) {
+    if let Cow::Owned(red) = redactor.redact_text(&buf[start..]) {
+        buf.truncate(start);
+        buf.push_str(&red);
+    }
+}
+
 /// Span fields kept by [`HumanLayer`] (already redacted).
 struct HumanSpanFields(Vec<(&'static str, Value)>);
 
@@ -150,6 +159,10 @@ impl Collect<'_> {
         }
         let value = if self.redactor.is_sensitive_static(name) {
             Value::Str(REDACTED.to_owned())
+        } else if let Value::Str(s) = &value
+            && let Cow::Owned(red) = self.redactor.redact_static(name, s)
+        {
+            Value::Str(red)
         } else {
             value
         };
@@ -167,7 +180,7 @@ impl Visit for Collect<'_> {
         if field.name() == "message"
             && let Some(m) = self.message.as_deref_mut()
         {
-            m.push_str(value);
+            m.push_str(&self.redactor.redact_text(value));
             return;
         }
         self.push(field, Value::Str(value.to_owned()));
@@ -177,7 +190,9 @@ impl Visit for Collect<'_> {
         if field.name() == "message"
             && let Some(m) = self.message.as_deref_mut()
         {
+            let start = m.len();
             let _ = write!(m, "{value:?}");
+            redact_tail(self.redactor, m, start);
             return;
         }
         self.push(field, Value::Str(format!("{value:?}")));

@@ -84,22 +84,33 @@ impl<R: LogRecord> AttrVisitor<'_, R> {
     }
 }
 
+impl<R: LogRecord> AttrVisitor<'_, R> {
+    /// A text value through the value rules (the message as free text).
+    fn text(&mut self, field: &Field, value: String) {
+        let name = field.name();
+        if name == "message" {
+            self.message = Some(match self.redactor.redact_text(&value) {
+                std::borrow::Cow::Borrowed(_) => value,
+                std::borrow::Cow::Owned(red) => red,
+            });
+            return;
+        }
+        let value = match self.redactor.redact_static(name, &value) {
+            std::borrow::Cow::Borrowed(_) => value,
+            std::borrow::Cow::Owned(red) => red,
+        };
+        self.put(field, AnyValue::from(value));
+    }
+}
+
 impl<R: LogRecord> Visit for AttrVisitor<'_, R> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.put(field, AnyValue::from(value.to_owned()));
-        }
+        self.text(field, value.to_owned());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let mut s = String::new();
         let _ = write!(s, "{value:?}");
-        if field.name() == "message" {
-            self.message = Some(s);
-        } else {
-            self.put(field, AnyValue::from(s));
-        }
+        self.text(field, s);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.put(field, AnyValue::from(value));

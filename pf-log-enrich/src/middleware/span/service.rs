@@ -94,10 +94,12 @@ fn captured_headers(shared: &Shared, headers: &http::HeaderMap) -> Option<String
             }
             s.push_str(name.as_str());
             s.push_str(": ");
-            if shared.redactor.is_sensitive(name.as_str()) {
-                s.push_str(pf_http_core::redact::REDACTED);
-            } else {
-                s.push_str(v.to_str().unwrap_or("<non-ascii>"));
+            match v.to_str() {
+                Ok(v) => s.push_str(&shared.redactor.redact_header(name.as_str(), v)),
+                Err(_) if shared.redactor.is_sensitive(name.as_str()) => {
+                    s.push_str(pf_http_core::redact::REDACTED);
+                }
+                Err(_) => s.push_str("<non-ascii>"),
             }
         }
     }
@@ -174,10 +176,13 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
         let method = pf_http_core::method_label(&parts.method);
         let query = parts.uri.query().map(|q| shared.redactor.redact_query(q));
         let scheme = parts.uri.scheme_str().unwrap_or("http");
+        // The one value policy (pf-http-core's `RedactionPolicy`): borrowed when clean.
+        let path = shared.redactor.redact_path(parts.uri.path());
         let user_agent = parts
             .headers
             .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| shared.redactor.redact_header("user-agent", ua));
         let client = shared
             .proxies
             .client_address(&parts.headers, peer_addr(&parts.extensions));
@@ -198,11 +203,11 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
                     otel.kind = "server",
                     http.request.method = method,
                     http.route = route.as_deref(),
-                    url.path = parts.uri.path(),
+                    url.path = &*path,
                     url.scheme = scheme,
                     url.query = query.as_deref(),
                     client.address = client.as_deref(),
-                    user_agent.original = user_agent,
+                    user_agent.original = user_agent.as_deref(),
                     network.protocol.version = version_str(parts.version),
                     request_id = request_id.as_ref().map(RequestId::as_str),
                     http.request.headers = captured.as_deref(),
@@ -254,11 +259,11 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
                 let fields = RequestFields {
                     method,
                     route: context.route.as_deref(),
-                    path: parts.uri.path(),
+                    path: &path,
                     scheme,
                     query: query.as_deref(),
                     client: client.as_deref(),
-                    user_agent,
+                    user_agent: user_agent.as_deref(),
                     version: version_str(parts.version),
                     request_id: context.request_id.as_ref().map(RequestId::as_str),
                     headers: captured.as_deref(),

@@ -27,6 +27,7 @@ use crate::context::{
 use crate::fields;
 use crate::redact::Redactor;
 use crate::subscriber::fields::is_internal;
+use crate::subscriber::human::redact_tail;
 
 mod text;
 
@@ -121,11 +122,11 @@ impl Visit for FieldWriter<'_> {
         if field.name() == "message"
             && let Some(m) = self.message.as_deref_mut()
         {
-            m.push_str(value);
+            m.push_str(&self.redactor.redact_text(value));
             return;
         }
         if self.key(field) {
-            push_str_value(self.out, value);
+            push_str_value(self.out, &self.redactor.redact_static(field.name(), value));
             self.out.push(',');
         }
     }
@@ -134,12 +135,16 @@ impl Visit for FieldWriter<'_> {
         if field.name() == "message"
             && let Some(m) = self.message.as_deref_mut()
         {
+            let start = m.len();
             let _ = write!(m, "{value:?}");
+            redact_tail(self.redactor, m, start);
             return;
         }
         if self.key(field) {
             self.out.push('"');
+            let start = self.out.len();
             let _ = write!(Escaped(self.out), "{value:?}");
+            redact_tail(self.redactor, self.out, start);
             self.out.push_str("\",");
         }
     }
@@ -181,7 +186,9 @@ impl Visit for FieldWriter<'_> {
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if self.key(field) {
             self.out.push('"');
+            let start = self.out.len();
             let _ = write!(Escaped(self.out), "{value}");
+            redact_tail(self.redactor, self.out, start);
             self.out.push_str("\",");
         }
     }
