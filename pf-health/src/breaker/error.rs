@@ -48,7 +48,7 @@ impl fmt::Display for BreakerOpen {
 
 impl std::error::Error for BreakerOpen {}
 
-/// What [`CircuitBreaker::call`] returns on failure: the breaker refused the call, or the
+/// What [`CircuitBreaker::call`](crate::breaker::CircuitBreaker::call) returns on failure: the breaker refused the call, or the
 /// call ran and failed.
 #[derive(Debug)]
 pub enum BreakerError<E> {
