@@ -198,6 +198,7 @@ pub const DIGEST_WORDS: &[&str] = &[
 /// ```
 /// assert_eq!(pf_http_core::redact::normalize_key("\"X-Api_Key\":"), "xapikey");
 /// ```
+#[doc(hidden)] // shared by the pf crates; not public API (outside semver)
 pub fn normalize_key(key: &str) -> String {
     key.trim_matches(|c: char| !c.is_ascii_alphanumeric())
         .chars()
@@ -208,6 +209,7 @@ pub fn normalize_key(key: &str) -> String {
 
 /// Whether `key` names a secret under the default rules ([`SENSITIVE_WORDS`] as words,
 /// [`SENSITIVE_KEYS`] whole).
+#[doc(hidden)] // shared by the pf crates; not public API (outside semver)
 pub fn is_sensitive_key(key: &str) -> bool {
     key_matches(key, SENSITIVE_WORDS, SENSITIVE_KEYS)
 }
@@ -222,6 +224,7 @@ pub fn is_sensitive_key(key: &str) -> bool {
 /// assert!(!key_matches("spinner", &["pin"], &[] as &[&str]));
 /// assert!(key_matches("X-Sig", &[] as &[&str], &["xsig"]));
 /// ```
+#[doc(hidden)] // shared by the pf crates; not public API (outside semver)
 pub fn key_matches<W: AsRef<str>, K: AsRef<str>>(key: &str, words: &[W], keys: &[K]) -> bool {
     let mut buf = [0u8; 128];
     let mut spans = [(0u8, 0u8); 32];
@@ -310,6 +313,7 @@ fn split_words(
 /// assert!(has_userinfo("postgres://app:hunter2@db/app"));
 /// assert!(!has_userinfo("https://example.com/a@b"));
 /// ```
+#[doc(hidden)] // shared by the pf crates; not public API (outside semver)
 pub fn has_userinfo(value: &str) -> bool {
     value.match_indices("://").any(|(at, sep)| {
         let rest = &value[at + sep.len()..];
