@@ -116,10 +116,18 @@ fn idle_keep_alive_connections_are_closed_and_the_connection_limit_holds_the_exc
         Some(200),
         "the fifth connection is served in the end"
     );
+    // One freed slot is enough for the fifth, and the four were accepted a few
+    // milliseconds apart, so only one of them is certain to be closed by now.
+    let closed_when_served = silent.iter_mut().map(closed).filter(|&c| c).count();
     assert!(
-        silent.iter_mut().all(closed),
-        "the fifth was served only after the four holding the slots were closed"
+        closed_when_served >= 1,
+        "the fifth was served only after a connection holding a slot was closed"
     );
+    for conn in &mut silent {
+        let (eof, status) = read_until_closed(conn);
+        assert!(eof, "every silent connection is closed by the header timeout");
+        assert_ne!(status, Some(200), "a silent connection got no response");
+    }
 }
 
 #[test]
