@@ -149,6 +149,12 @@ impl<M> HealthLayer<M> {
         Ok(self)
     }
 
+    /// The endpoints' settings, for pf-stack's fused layer. Not public API.
+    #[doc(hidden)]
+    pub fn config(&self) -> Arc<Config> {
+        self.config.clone()
+    }
+
     /// The same endpoints as a standalone service (404 for other paths), e.g. for an admin port.
     pub fn endpoints(&self) -> HealthEndpoints {
         HealthEndpoints {

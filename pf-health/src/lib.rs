@@ -83,6 +83,12 @@ mod sanitize;
 mod service;
 mod slot;
 
+#[doc(hidden)]
+pub mod internal {
+    //! Not public API: probe routing and answers for pf-stack's fused layer. Outside semver.
+    pub use crate::respond::{Config, Endpoint, HealthResponse, RespondFuture, respond};
+}
+
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;

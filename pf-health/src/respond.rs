@@ -22,8 +22,9 @@ use crate::report::{HEALTH_JSON, HealthReport};
 use pf_http_core::ConfigError;
 
 /// Which endpoint a request is for.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Endpoint {
+pub enum Endpoint {
     Livez,
     Readyz,
     Startupz,
@@ -33,8 +34,9 @@ pub(crate) enum Endpoint {
 
 /// The endpoint paths and detail policy; shared by [`HealthLayer`](crate::HealthLayer) and
 /// [`HealthEndpoints`](crate::HealthEndpoints).
+#[doc(hidden)]
 #[derive(Clone)]
-pub(crate) struct Config {
+pub struct Config {
     pub(crate) registry: HealthRegistry,
     pub(crate) livez: String,
     pub(crate) readyz: String,
@@ -56,7 +58,7 @@ impl Config {
     }
 
     /// The endpoint a path is for, if any.
-    pub(crate) fn route(&self, path: &str) -> Option<Endpoint> {
+    pub fn route(&self, path: &str) -> Option<Endpoint> {
         if path == self.readyz {
             Some(Endpoint::Readyz)
         } else if path == self.livez {
@@ -87,10 +89,12 @@ pub(crate) fn check_path(setting: &'static str, path: &str) -> Result<String, Co
 }
 
 /// The response of a health endpoint.
-pub(crate) type HealthResponse = Response<Full<Bytes>>;
+#[doc(hidden)]
+pub type HealthResponse = Response<Full<Bytes>>;
 
 /// The boxed future answering a probe.
-pub(crate) type RespondFuture = Pin<Box<dyn Future<Output = HealthResponse> + Send>>;
+#[doc(hidden)]
+pub type RespondFuture = Pin<Box<dyn Future<Output = HealthResponse> + Send>>;
 
 #[derive(Debug, Default)]
 struct Query {
@@ -146,7 +150,8 @@ fn status_code(status: Status) -> StatusCode {
 }
 
 /// Answers one probe. Only the request head is used; the body is never read.
-pub(crate) fn respond(config: Arc<Config>, endpoint: Endpoint, request: Parts) -> RespondFuture {
+#[doc(hidden)]
+pub fn respond(config: Arc<Config>, endpoint: Endpoint, request: Parts) -> RespondFuture {
     let head = request.method == Method::HEAD;
     if request.method != Method::GET && !head {
         let mut res = response(

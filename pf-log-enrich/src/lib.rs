@@ -113,6 +113,14 @@ mod pipeline;
 mod redact;
 mod subscriber;
 
+#[doc(hidden)]
+pub mod internal {
+    //! Not public API: the request span's parts that pf-stack's fused layer drives itself
+    //! (one service, one future, one body for the whole stack). Outside semver.
+    pub use crate::middleware::span::completion::Completion;
+    pub use crate::middleware::span::service::{Opened, Shared};
+}
+
 pub use context::{MAX_REQUEST_ID_LEN, RequestId, TraceIds, is_valid_request_id};
 pub use middleware::client::TrustedProxies;
 pub use middleware::identity::handle::{Identity, IdentityOnSpan};

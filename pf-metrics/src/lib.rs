@@ -161,6 +161,17 @@ mod middleware;
 mod registry;
 mod storage;
 
+#[doc(hidden)]
+pub mod internal {
+    //! Not public API: the request recording that pf-stack's fused layer drives itself (one
+    //! service, one future, one body for the whole stack). Outside semver.
+    pub use crate::middleware::body::PanicGuard as BodyPanicGuard;
+    pub use crate::middleware::future::PanicGuard as HeadPanicGuard;
+    pub use crate::middleware::grpc::Ending;
+    pub use crate::middleware::record::{Completion, InFlight, RequestSize};
+    pub use crate::middleware::service::RequestStart;
+}
+
 #[cfg(feature = "opentelemetry-interop")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry-interop")))]
 pub use bridges::opentelemetry::OpenTelemetryCollector;

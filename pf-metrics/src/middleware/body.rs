@@ -36,7 +36,9 @@ pin_project! {
 }
 
 impl<B> RequestBody<B> {
-    pub(crate) fn new(inner: B, recorder: Option<RequestSize>) -> Self {
+    /// Not public API (pf-stack's fused layer).
+    #[doc(hidden)]
+    pub fn new(inner: B, recorder: Option<RequestSize>) -> Self {
         Self { inner, recorder }
     }
 }
@@ -136,14 +138,7 @@ impl<B: Body> Body for ResponseBody<B> {
         let mut this = self.project();
         // A gRPC call waiting for its trailers: a panic while producing its
         // messages is its status. Plain HTTP only tests a bool here.
-        let armed = this
-            .completion
-            .as_ref()
-            .is_some_and(Completion::wants_trailers);
-        let guard = PanicGuard {
-            completion: Some(this.completion),
-            armed,
-        };
+        let guard = PanicGuard::new(this.completion);
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
         let completion = guard.disarm();
         if let Some(c) = completion.as_mut() {
@@ -182,7 +177,8 @@ impl<B: Body> Body for ResponseBody<B> {
 /// Records a gRPC call as `Internal` when a panic unwinds through the body's
 /// `poll_frame`: the body itself may be dropped later, when
 /// `thread::panicking()` no longer tells.
-struct PanicGuard<'a> {
+#[doc(hidden)]
+pub struct PanicGuard<'a> {
     /// `None` once disarmed.
     completion: Option<&'a mut Option<Completion>>,
     /// Only gRPC calls waiting for their trailers.
@@ -190,9 +186,19 @@ struct PanicGuard<'a> {
 }
 
 impl<'a> PanicGuard<'a> {
+    /// Guards the recorder in `slot` while the body is polled.
+    #[inline]
+    pub fn new(slot: &'a mut Option<Completion>) -> Self {
+        let armed = slot.as_ref().is_some_and(Completion::wants_trailers);
+        Self {
+            completion: Some(slot),
+            armed,
+        }
+    }
+
     /// The poll returned: hands the recorder back without running `drop`.
     #[inline]
-    fn disarm(mut self) -> &'a mut Option<Completion> {
+    pub fn disarm(mut self) -> &'a mut Option<Completion> {
         match self.completion.take() {
             Some(completion) => completion,
             None => unreachable!("a PanicGuard is disarmed once"),

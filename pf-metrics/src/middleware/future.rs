@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::{Response, StatusCode, header};
+use http::Response;
 use pin_project_lite::pin_project;
 
 use crate::middleware::body::ResponseBody;
@@ -61,7 +61,8 @@ impl<F, M> std::fmt::Debug for ResponseFuture<F, M> {
 /// Records a panic that unwinds through `poll` as a 500 right away: the future
 /// itself may be dropped much later (e.g. by `CatchPanic`), when
 /// `thread::panicking()` no longer tells.
-struct PanicGuard<'a>(&'a mut Option<InFlight>);
+#[doc(hidden)]
+pub struct PanicGuard<'a>(pub &'a mut Option<InFlight>);
 
 impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
@@ -92,16 +93,7 @@ impl<F, M> ResponseFuture<F, M> {
         let in_flight = guard.0.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let completion = in_flight.and_then(|r| {
-                    let status = response.status().as_u16();
-                    let grpc_status = if r.is_grpc() {
-                        crate::middleware::grpc::status_header(response.headers())
-                    } else {
-                        None
-                    };
-                    r.head(status, is_long_lived(&response), grpc_status)
-                        .settle(response.body())
-                });
+                let completion = in_flight.and_then(|r| r.at_head(&response));
                 Ok((response, completion))
             }
             Err(e) => {
@@ -149,15 +141,3 @@ where
     }
 }
 
-/// Protocol switches and server-sent event streams live as long as the client
-/// likes: their duration is taken at the response head.
-#[inline]
-fn is_long_lived<B: http_body::Body>(response: &Response<B>) -> bool {
-    response.status() == StatusCode::SWITCHING_PROTOCOLS
-        // A body of known length is no stream: skip the header lookup (most responses).
-        || (response.body().size_hint().exact().is_none()
-            && response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")))
-}

@@ -152,8 +152,9 @@ pub(crate) fn head_code(status: u16, header: Option<u8>) -> Option<u8> {
 }
 
 /// How a gRPC call ended without a status from the server's response.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ending {
+pub enum Ending {
     /// The response body ended without a `grpc-status` trailer.
     NoStatus,
     /// The inner service returned an error (tonic turns unknown errors into `Unknown`).

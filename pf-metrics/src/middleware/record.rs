@@ -1,6 +1,6 @@
 //! What one request records, from start to end, shared by the future and the bodies.
 
-use http::HeaderMap;
+use http::{HeaderMap, Response, StatusCode, header};
 
 use crate::config::Timing;
 use crate::middleware::grpc::{self, Ending, NOT_GRPC};
@@ -12,7 +12,8 @@ use crate::storage::series::observe;
 use crate::storage::store::{FlightSeries, IN_FLIGHT_WORD, ResponseSeries, STATUS_CLIENT_CLOSED};
 
 /// A request between `call` and its response head.
-pub(crate) struct InFlight {
+#[doc(hidden)]
+pub struct InFlight {
     registry: MetricsRegistry,
     route: SeriesRef<RouteEntry>,
     flight: SeriesRef<FlightSeries>,
@@ -49,6 +50,13 @@ impl InFlight {
         }
     }
 
+    /// Takes the exemplar's trace again, from the context current now: for a
+    /// caller that started recording before it entered the request's span.
+    #[inline]
+    pub fn capture_trace(&mut self) {
+        self.trace = self.registry.inner.exemplars.trace();
+    }
+
     /// Whether the request is a gRPC call.
     #[inline]
     pub(crate) fn is_grpc(&self) -> bool {
@@ -77,6 +85,20 @@ impl InFlight {
             flight: self.flight,
             bytes: 0,
         })
+    }
+
+    /// The response head is ready: settles the request's recorder, `None`
+    /// when the request is complete already (a body sent with its head).
+    #[inline]
+    pub fn at_head<B: http_body::Body>(self, response: &Response<B>) -> Option<Completion> {
+        let status = response.status().as_u16();
+        let grpc_status = if self.is_grpc() {
+            grpc::status_header(response.headers())
+        } else {
+            None
+        };
+        self.head(status, is_long_lived(response), grpc_status)
+            .settle(response.body())
     }
 
     /// The response head is ready: pick its series and, when the duration is
@@ -149,7 +171,7 @@ impl InFlight {
     /// the handler panicked, or the future was dropped (client gone, or a
     /// gRPC deadline passed). HTTP requests are recorded as 500 or 499 with
     /// no body; gRPC calls with the code of `ending`.
-    pub(crate) fn abort(self, ending: Ending) {
+    pub fn abort(self, ending: Ending) {
         if self.is_grpc() {
             let inner = &*self.registry.inner;
             let code = grpc::ending_code(ending, self.grpc, inner.elapsed_nanos(self.start));
@@ -182,7 +204,8 @@ impl InFlight {
 const NO_CODE: u8 = u8::MAX;
 
 /// A response between its head and the end of its body.
-pub(crate) struct Completion {
+#[doc(hidden)]
+pub struct Completion {
     registry: MetricsRegistry,
     /// The response's series; for a gRPC call waiting for its trailers
     /// (`grpc_timeout != NOT_GRPC`), its [`RouteEntry`] instead. Kept in one
@@ -202,9 +225,15 @@ pub(crate) struct Completion {
 }
 
 impl Completion {
+    /// The response body's data bytes counted by the caller's body wrapper.
+    #[inline]
+    pub fn set_bytes(&mut self, bytes: u64) {
+        self.bytes = bytes;
+    }
+
     /// Whether this is a gRPC call whose code comes in the trailers.
     #[inline]
-    pub(crate) fn wants_trailers(&self) -> bool {
+    pub fn wants_trailers(&self) -> bool {
         self.grpc_timeout != NOT_GRPC
     }
 
@@ -231,7 +260,7 @@ impl Completion {
 
     /// A trailers frame passed: keep its `grpc-status`.
     #[cold]
-    pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
+    pub fn trailers(&mut self, trailers: &HeaderMap) {
         if let Some(v) = trailers.get(grpc::GRPC_STATUS) {
             self.grpc_code = grpc::parse_code(v.as_bytes());
         }
@@ -255,13 +284,13 @@ impl Completion {
 
     /// A panic unwound through the body of a gRPC call waiting for its trailers.
     #[cold]
-    pub(crate) fn finish_panicked(mut self) {
+    pub fn finish_panicked(mut self) {
         self.complete(Ending::Panic);
     }
 
     /// The body ended (or failed): record the request.
     #[inline]
-    pub(crate) fn finish_ended(mut self) {
+    pub fn finish_ended(mut self) {
         self.complete(Ending::NoStatus);
     }
 
@@ -284,7 +313,7 @@ impl Completion {
 
     /// The body was dropped (or ended): count the request and leave flight.
     #[inline]
-    pub(crate) fn finish(mut self) {
+    pub fn finish(mut self) {
         self.complete(Ending::Dropped);
     }
 
@@ -315,7 +344,8 @@ impl Completion {
 }
 
 /// Counts request body bytes as the application reads them.
-pub(crate) struct RequestSize {
+#[doc(hidden)]
+pub struct RequestSize {
     registry: MetricsRegistry,
     flight: SeriesRef<FlightSeries>,
     pub(crate) bytes: u64,
@@ -334,4 +364,17 @@ impl RequestSize {
             self.bytes,
         );
     }
+}
+
+/// Protocol switches and server-sent event streams live as long as the client
+/// likes: their duration is taken at the response head.
+#[inline]
+fn is_long_lived<B: http_body::Body>(response: &Response<B>) -> bool {
+    response.status() == StatusCode::SWITCHING_PROTOCOLS
+        // A body of known length is no stream: skip the header lookup (most responses).
+        || (response.body().size_hint().exact().is_none()
+            && response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")))
 }

@@ -53,8 +53,15 @@ pub struct HttpMetricsService<S, R = MatchedPathRoute, M = AnyBody> {
 }
 
 pub(crate) struct Shared<R> {
-    registry: MetricsRegistry,
+    requests: RequestStart,
     extractor: R,
+}
+
+/// Starts recording requests for one registry: the route's series found by its template.
+/// Shared by [`HttpMetricsService`] and pf-stack's fused layer (through `internal`).
+#[doc(hidden)]
+pub struct RequestStart {
+    registry: MetricsRegistry,
     /// The route this service instance saw last. `Router::layer` builds one
     /// instance per route, so after the first request the template is found
     /// by one string compare instead of a hash lookup.
@@ -66,9 +73,8 @@ impl<S, R, M> HttpMetricsService<S, R, M> {
         Self {
             inner,
             shared: Arc::new(Shared {
-                registry,
+                requests: RequestStart::new(registry),
                 extractor,
-                last_route: AtomicPtr::new(ptr::null_mut()),
             }),
             mode: PhantomData,
         }
@@ -94,18 +100,26 @@ impl<S: std::fmt::Debug, R, M> std::fmt::Debug for HttpMetricsService<S, R, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpMetricsService")
             .field("inner", &self.inner)
-            .field("registry", &self.shared.registry)
+            .field("registry", &self.shared.requests.registry)
             .finish()
     }
 }
 
-impl<R: RouteExtractor> Shared<R> {
-    /// The route of a request: the extractor's template, or for a gRPC call
-    /// its `/package.Service/Method` path.
+impl RequestStart {
+    /// Recording into `registry`.
+    pub fn new(registry: MetricsRegistry) -> Self {
+        Self {
+            registry,
+            last_route: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// The route of a request: `template` (the route extractor's), or for a
+    /// gRPC call its `/package.Service/Method` path.
     #[inline]
-    fn route<B>(&self, req: &Request<B>, grpc: u32) -> &RouteEntry {
+    fn route<B>(&self, req: &Request<B>, template: Option<&str>, grpc: u32) -> &RouteEntry {
         let template = if grpc == NOT_GRPC {
-            self.extractor.route_str(req.uri(), req.extensions())
+            template
         } else {
             grpc_route(req.uri().path())
         };
@@ -126,25 +140,35 @@ impl<R: RouteExtractor> Shared<R> {
         }
         entry
     }
-}
 
-impl<R: RouteExtractor> Shared<R> {
-    /// Starts recording a request: `None` for an excluded route; the request
-    /// body's recorder is `None` too when the body is empty (its size, zero,
-    /// is recorded at once).
+    /// Starts recording a request whose route template is `template`: `None`
+    /// for an excluded route; the request body's recorder is `None` too when
+    /// the body is empty (its size, zero, is recorded at once).
     #[inline]
-    fn start<B: http_body::Body>(
+    pub fn start<B: http_body::Body>(
         &self,
         req: &Request<B>,
+        template: Option<&str>,
     ) -> (Option<InFlight>, Option<RequestSize>) {
         let grpc = grpc_timeout(req);
-        let route = self.route(req, grpc);
+        let route = self.route(req, template, grpc);
         let in_flight = (!route.excluded)
             .then(|| InFlight::start(&self.registry, route, method_index(req.method()), grpc));
         let request_size = in_flight
             .as_ref()
             .and_then(|f| f.request_body(req.body().is_end_stream()));
         (in_flight, request_size)
+    }
+}
+
+impl<R: RouteExtractor> Shared<R> {
+    #[inline]
+    fn start<B: http_body::Body>(
+        &self,
+        req: &Request<B>,
+    ) -> (Option<InFlight>, Option<RequestSize>) {
+        let template = self.extractor.route_str(req.uri(), req.extensions());
+        self.requests.start(req, template)
     }
 }
 

@@ -165,15 +165,21 @@ macro_rules! completion_event {
 }
 
 /// What a request's end needs: its span, its start, and the completion rule.
-pub(crate) struct Completion<C> {
+#[doc(hidden)]
+pub struct Completion<C> {
     pub(crate) span: Span,
     pub(crate) start: Instant,
     pub(crate) on_completion: C,
 }
 
 impl<C: OnCompletion> Completion<C> {
+    /// The request's span.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
     /// The response body ended (or there was none to send).
-    pub(crate) fn response(self, status: u16, end: BodyEnd, bytes: u64) {
+    pub fn response(self, status: u16, end: BodyEnd, bytes: u64) {
         let ms = millis(self.start.elapsed());
         let body_error = end == BodyEnd::Errored;
         let error_type = if status >= 500 {
@@ -209,7 +215,7 @@ impl<C: OnCompletion> Completion<C> {
     }
 
     /// The inner service returned an error instead of a response.
-    pub(crate) fn service_error(self) {
+    pub fn service_error(self) {
         if let Some(level) = self.on_completion.level(500, true) {
             let ms = millis(self.start.elapsed());
             completion_event!(
@@ -225,7 +231,7 @@ impl<C: OnCompletion> Completion<C> {
     }
 
     /// The response future was dropped before the response.
-    pub(crate) fn cancelled(self) {
+    pub fn cancelled(self) {
         if let Some(level) = self.on_completion.cancelled_level() {
             let ms = millis(self.start.elapsed());
             completion_event!(&self.span, level, duration_ms = ms, "request cancelled");

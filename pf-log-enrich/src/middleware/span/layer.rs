@@ -245,6 +245,15 @@ impl<R, C, M> RequestSpanLayer<R, C, M> {
     }
 }
 
+impl<R, C, M> RequestSpanLayer<R, C, M> {
+    /// The route extractor, the completion rule and the shared settings, for pf-stack's
+    /// fused layer. Not public API.
+    #[doc(hidden)]
+    pub fn into_parts(self) -> (R, C, Arc<Shared>) {
+        (self.route, self.on_completion, self.shared)
+    }
+}
+
 impl<S, R: Clone, C: Clone, M> Layer<S> for RequestSpanLayer<R, C, M> {
     type Service = RequestSpanService<S, R, C, M>;
 

@@ -19,9 +19,11 @@ use crate::middleware::span::completion::{Completion, CompletionLevels, OnComple
 use crate::middleware::span::future::ResponseFuture;
 use crate::redact::Redactor;
 
-/// The settings of a span layer that are not type parameters, shared by its services.
+/// The settings of a span layer that are not type parameters, shared by its services (and
+/// by pf-stack's fused layer, through `internal`).
+#[doc(hidden)]
 #[derive(Clone)]
-pub(crate) struct Shared {
+pub struct Shared {
     pub(crate) proxies: TrustedProxies,
     pub(crate) redactor: Redactor,
     pub(crate) capture_headers: Vec<HeaderName>,
@@ -151,24 +153,66 @@ where
 
 impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
     /// Opens the request's span and calls the inner service inside it.
-    fn start<ReqBody, M2>(&mut self, mut req: Request<ReqBody>) -> ResponseFuture<S::Future, C, M2>
+    fn start<ReqBody, M2>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S::Future, C, M2>
     where
         S: Service<Request<ReqBody>>,
     {
         let start = Instant::now();
-        let shared = &*self.shared;
+        let route = self.route.route(req.uri(), req.extensions());
+        let (req, opened) = self.shared.open(req, route, &self.on_completion, start);
+        let fut = {
+            let _enter = opened.completion.as_ref().map(|c| c.span.enter());
+            self.inner.call(req)
+        };
+        ResponseFuture::new(fut, opened.completion, opened.head, opened.echo)
+    }
+}
+
+/// What opening a request gives back: its completion (`None` for an excluded route), the
+/// request ID to echo on the response, and whether it is a HEAD request.
+#[doc(hidden)]
+pub struct Opened<C> {
+    /// The span and what its end needs.
+    pub completion: Option<Completion<C>>,
+    /// The response header that echoes the request ID.
+    pub echo: Option<(HeaderName, RequestId)>,
+    /// A HEAD response's body is never sent: the server drops it unread.
+    pub head: bool,
+}
+
+impl Shared {
+    /// Echoes the request ID in `header` unless a header was chosen already
+    /// ([`RequestSpanLayer::request_id`](crate::RequestSpanLayer::request_id)).
+    pub fn echo_request_id(&mut self, header: HeaderName) {
+        self.request_id_header.get_or_insert(header);
+    }
+
+    /// Assigns the request ID (when the layer echoes one), opens the request's span with
+    /// `route` (extracted once by the caller) and stores the request's context in its
+    /// extensions. `start` is when the request began.
+    pub fn open<ReqBody, C: OnCompletion>(
+        &self,
+        mut req: Request<ReqBody>,
+        route: Option<pf_http_core::Route>,
+        on_completion: &C,
+        start: Instant,
+    ) -> (Request<ReqBody>, Opened<C>) {
+        let shared = self;
         let echo = shared.request_id_header.as_ref().map(|name| {
             let id = assign(&mut req, name, &mut MakeRequestUuidV7);
             (name.clone(), id)
         });
-        let route = self.route.route(req.uri(), req.extensions());
         // An excluded route gets no span and no completion event (only its request ID).
         if let Some(r) = &route
             && !shared.excluded.is_empty()
             && shared.excluded.matches(r)
         {
-            let head = false;
-            return ResponseFuture::new(self.inner.call(req), None, head, echo);
+            let opened = Opened {
+                completion: None,
+                echo,
+                head: false,
+            };
+            return (req, opened);
         }
         // The request's parts apart, so that the extensions can be updated while the span's
         // fields still borrow the URI and headers.
@@ -272,18 +316,17 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
             });
         }
         let req = Request::from_parts(parts, body);
-
-        // A HEAD response's body is never sent: the server drops it unread.
         let head = req.method() == http::Method::HEAD;
-        let fut = {
-            let _enter = span.enter();
-            self.inner.call(req)
-        };
         let completion = Completion {
             span,
             start,
-            on_completion: self.on_completion.clone(),
+            on_completion: on_completion.clone(),
         };
-        ResponseFuture::new(fut, Some(completion), head, echo)
+        let opened = Opened {
+            completion: Some(completion),
+            echo,
+            head,
+        };
+        (req, opened)
     }
 }

@@ -1,0 +1,216 @@
+//! [`ResponseFuture`]: the one future a request goes through.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{HeaderName, Response};
+use pf_http_core::AnyBody;
+use pf_log_enrich::internal::{Completion as SpanCompletion, Opened};
+use pf_log_enrich::{CompletionLevels, OnCompletion, RequestId};
+use pf_metrics::internal::{Completion as MetricsCompletion, Ending, HeadPanicGuard, InFlight};
+use pin_project_lite::pin_project;
+
+use crate::body::{ResponseBody, SpanEnd};
+
+pin_project! {
+    /// Response future of [`StackService`](crate::StackService).
+    ///
+    /// Polls the application inside the request span. At the response head it echoes the
+    /// request ID and settles the metrics and the "request completed" event: at once when
+    /// the body is sent with its head, else at the end of the body. Dropped before the head
+    /// (the client went away), the request is recorded as `499` and a "request cancelled"
+    /// event is written; a panic unwinding through it is recorded as `500` at once.
+    ///
+    /// `M` is the layer's body handling ([`AnyBody`] or `pf_http_core::AxumBody`).
+    pub struct ResponseFuture<F, C = CompletionLevels, M = AnyBody>
+    where
+        C: OnCompletion,
+    {
+        #[pin]
+        kind: Kind<F, C>,
+        mode: PhantomData<fn() -> M>,
+    }
+
+    impl<F, C, M> PinnedDrop for ResponseFuture<F, C, M>
+    where
+        C: OnCompletion,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            if let KindProj::App { in_flight, completion, .. } = this.project().kind.project() {
+                if let Some(r) = in_flight.take() {
+                    r.abort(if std::thread::panicking() { Ending::Panic } else { Ending::Dropped });
+                }
+                if let Some(c) = completion.take() {
+                    c.cancelled();
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, C> {
+        Health { answer: pf_health::internal::RespondFuture },
+        App {
+            #[pin]
+            inner: F,
+            // `None` for an excluded route, and once the head is out.
+            in_flight: Option<InFlight>,
+            completion: Option<SpanCompletion<C>>,
+            echo: Option<(HeaderName, RequestId)>,
+            head: bool,
+        },
+    }
+}
+
+impl<F, C: OnCompletion, M> ResponseFuture<F, C, M> {
+    pub(crate) fn health(answer: pf_health::internal::RespondFuture) -> Self {
+        Self {
+            kind: Kind::Health { answer },
+            mode: PhantomData,
+        }
+    }
+
+    pub(crate) fn app(inner: F, in_flight: Option<InFlight>, opened: Opened<C>) -> Self {
+        Self {
+            kind: Kind::App {
+                inner,
+                in_flight,
+                completion: opened.completion,
+                echo: opened.echo,
+                head: opened.head,
+            },
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<F, C: OnCompletion, M> fmt::Debug for ResponseFuture<F, C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// What the head of a response leaves for its body: nothing, or the ends still due.
+pub(crate) struct Due<C: OnCompletion> {
+    pub(crate) metrics: Option<MetricsCompletion>,
+    pub(crate) span: Option<SpanEnd<C>>,
+}
+
+impl<C: OnCompletion> Due<C> {
+    fn is_empty(&self) -> bool {
+        self.metrics.is_none() && self.span.is_none()
+    }
+}
+
+/// Either a probe's answer or the application's response with what its body still owes.
+enum Head<B, C: OnCompletion> {
+    Health(pf_health::internal::HealthResponse),
+    App(Response<B>, Due<C>),
+}
+
+impl<F, C: OnCompletion, M> ResponseFuture<F, C, M> {
+    #[inline]
+    fn poll_head<B, E>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Head<B, C>, E>>
+    where
+        F: Future<Output = Result<Response<B>, E>>,
+        B: http_body::Body,
+    {
+        let (inner, in_flight, completion, echo, head) = match self.project().kind.project() {
+            KindProj::Health { answer } => {
+                return Poll::Ready(Ok(Head::Health(ready!(answer.as_mut().poll(cx)))));
+            }
+            KindProj::App {
+                inner,
+                in_flight,
+                completion,
+                echo,
+                head,
+            } => (inner, in_flight, completion, echo, *head),
+        };
+        let guard = HeadPanicGuard(in_flight);
+        let result = {
+            let _enter = completion.as_ref().map(|c| c.span().enter());
+            ready!(inner.poll(cx))
+        };
+        let in_flight = guard.0.take();
+        let completion = completion.take();
+        Poll::Ready(match result {
+            Ok(mut response) => {
+                if let Some((name, id)) = echo.take() {
+                    response.headers_mut().insert(name, id.into_header_value());
+                }
+                let metrics = in_flight.and_then(|r| r.at_head(&response));
+                let status = response.status().as_u16();
+                let span = completion.and_then(|c| {
+                    let sent = if head {
+                        Some(0)
+                    } else {
+                        pf_http_core::sent_with_head(response.body())
+                    };
+                    match sent {
+                        Some(bytes) => {
+                            c.response(status, pf_http_core::BodyEnd::Complete, bytes);
+                            None
+                        }
+                        None => Some(SpanEnd::new(c, status)),
+                    }
+                });
+                Ok(Head::App(response, Due { metrics, span }))
+            }
+            Err(e) => {
+                // No response: the server answers with an error of its own.
+                if let Some(r) = in_flight {
+                    r.abort(Ending::ServiceError);
+                }
+                if let Some(c) = completion {
+                    c.service_error();
+                }
+                Err(e)
+            }
+        })
+    }
+}
+
+impl<F, B, E, C> Future for ResponseFuture<F, C, AnyBody>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = bytes::Bytes>,
+    C: OnCompletion,
+{
+    type Output = Result<Response<ResponseBody<B, C>>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(match ready!(self.poll_head(cx))? {
+            Head::Health(answer) => answer.map(ResponseBody::health),
+            Head::App(response, due) => response.map(|body| ResponseBody::app(body, due)),
+        }))
+    }
+}
+
+/// The axum-native path: the body goes back as it came unless its end is still due, and
+/// only then is it wrapped (and boxed once).
+#[cfg(feature = "axum")]
+impl<F, E, C> Future for ResponseFuture<F, C, pf_http_core::AxumBody>
+where
+    F: Future<Output = Result<Response<axum::body::Body>, E>>,
+    C: OnCompletion,
+{
+    type Output = Result<Response<axum::body::Body>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(match ready!(self.poll_head(cx))? {
+            Head::Health(answer) => answer.map(axum::body::Body::new),
+            Head::App(response, due) if due.is_empty() => response,
+            Head::App(response, due) => {
+                response.map(|body| axum::body::Body::new(ResponseBody::app(body, due)))
+            }
+        }))
+    }
+}
