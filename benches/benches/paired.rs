@@ -250,6 +250,9 @@ fn main() {
         ("pf_stack_one_layer", "pf_stack_one_layer_no_metrics"),
         // the JSON access line
         ("pf_stack_json", "pf_stack"),
+        // the fused layer against the same stack in one Router::layer, and its JSON line
+        ("pf_fused", "pf_stack_one_layer"),
+        ("pf_fused_json", "pf_fused"),
         // pf's request ID + span against axum-tracing-opentelemetry's
         ("pf_id_span", "axum_tracing_otel"),
         // exemplars on − off, without and with a sampled trace context (issue 9)

@@ -162,6 +162,10 @@ pub async fn call_collect(app: &Router) -> usize {
 ///   with a single `Router::layer` call (one boxing by axum instead of four; no output);
 /// - `pf_stack_one_layer_no_metrics`: the same minus `HttpMetricsLayer` (the difference is the
 ///   metrics layer's marginal cost inside the composed stack);
+/// - `pf_fused`: pf-stack's `StackLayer` (health, request ID, span, metrics in one service,
+///   one future, at most one body wrapper), one `Router::layer` call; no output;
+/// - `pf_fused_json`: the same with pf-log-enrich's JSON formatter writing one access line
+///   per request to `std::io::sink`;
 /// - `pf_id_span_otel`: `pf_id_span` under [`otel_dispatch`]`(false)`: every request span is
 ///   also a sampled OpenTelemetry span (never exported), as `init()` builds the layer;
 /// - `pf_id_span_otel_tracked`: the same with tracing-opentelemetry's default inactivity
@@ -180,6 +184,8 @@ pub const CONTENDERS: &[&str] = &[
     "pf_stack_json",
     "pf_stack_one_layer",
     "pf_stack_one_layer_no_metrics",
+    "pf_fused",
+    "pf_fused_json",
     "pf_id_span_otel",
     "pf_id_span_otel_tracked",
 ];
@@ -258,10 +264,15 @@ pub fn contender(name: &str) -> Option<Contender> {
                 .layer(pf_log_enrich::RequestIdLayer::new())
                 .layer(pf_log_enrich::RequestSpanLayer::new().axum_body()),
         ),
+        "pf_fused" | "pf_fused_json" => user_routes().layer(
+            pf_stack::StackLayer::new(pf_metrics::MetricsRegistry::new())
+                .health(pf_health::HealthLayer::new(health_registry()))
+                .axum_body(),
+        ),
         _ => return None,
     };
     let dispatch = match name {
-        "pf_stack_json" => json_dispatch(),
+        "pf_stack_json" | "pf_fused_json" => json_dispatch(),
         "pf_id_span_otel" => otel_dispatch(false),
         "pf_id_span_otel_tracked" => otel_dispatch(true),
         _ => quiet_dispatch(),

@@ -504,6 +504,16 @@ impl RedactionPolicy {
     /// `;jsessionid=…`) replaced by [`REDACTED`]. Percent-encoded segments are decoded to be
     /// checked.
     pub fn redact_path<'a>(&self, path: &'a str) -> Cow<'a, str> {
+        // Most paths (`/api/v1/users/42`) have no matrix parameter and no segment long enough
+        // to be a secret: one byte scan tells, without splitting or decoding anything.
+        if !may_hold_secret_segment(path) {
+            return Cow::Borrowed(path);
+        }
+        self.redact_path_segments(path)
+    }
+
+    /// [`redact_path`](Self::redact_path) segment by segment, without the fast path.
+    fn redact_path_segments<'a>(&self, path: &'a str) -> Cow<'a, str> {
         let mut w = Rewriter::new(path);
         let mut seg_start = 0;
         for seg in path.split('/') {
@@ -539,7 +549,7 @@ impl RedactionPolicy {
     }
 
     fn segment_is_secret(&self, seg: &str) -> bool {
-        if seg.len() < 16 && !seg.contains("://") {
+        if seg.len() < SHORTEST_SECRET_SEGMENT && !seg.contains("://") {
             return false;
         }
         let seg = percent_decode(seg, false);
@@ -1138,8 +1148,73 @@ impl<'a> Rewriter<'a> {
     }
 }
 
+/// A path segment shorter than this is never a secret by value (the value rules look at
+/// longer tokens).
+const SHORTEST_SECRET_SEGMENT: usize = 16;
+
+/// Whether `path` has a matrix parameter (`;`) or a segment of at least
+/// [`SHORTEST_SECRET_SEGMENT`] bytes: only then can [`RedactionPolicy::redact_path`] replace
+/// anything (a segment never holds `/`, so the `://` rule cannot apply to a short one).
+#[inline]
+fn may_hold_secret_segment(path: &str) -> bool {
+    let mut run = 0;
+    for &b in path.as_bytes() {
+        match b {
+            b';' => return true,
+            b'/' => run = 0,
+            _ => {
+                run += 1;
+                if run >= SHORTEST_SECRET_SEGMENT {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_path_fast_path_agrees_with_the_segment_scan() {
+        let policy = RedactionPolicy::default();
+        let long = "a".repeat(15);
+        let paths = [
+            "/",
+            "",
+            "/api/v1/users/42",
+            "/a/b/c/d/e/f/g/h/i/j/k",
+            &format!("/x/{long}"),
+            &format!("/x/{long}b"),
+            "/x/ghp_0123456789abcdefghijABCDEFGHIJ012345/y",
+            "/login;jsessionid=ABC123",
+            "/a;b",
+            "/reset/0123456789abcdef0123456789abcdef01234567",
+            "/p%3A%2F%2Fq",
+            "/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
+        ];
+        for path in paths {
+            assert_eq!(
+                policy.redact_path(path),
+                policy.redact_path_segments(path),
+                "{path}"
+            );
+            if !may_hold_secret_segment(path) {
+                assert!(
+                    matches!(policy.redact_path(path), Cow::Borrowed(_)),
+                    "{path}"
+                );
+            }
+        }
+        assert!(!may_hold_secret_segment("/api/v1/users/42"));
+        assert!(may_hold_secret_segment("/login;jsessionid=1"));
+        assert!(may_hold_secret_segment(&format!("/x/{long}b")));
+        assert_ne!(
+            policy.redact_path("/x/ghp_0123456789abcdefghijABCDEFGHIJ012345/y"),
+            "/x/ghp_0123456789abcdefghijABCDEFGHIJ012345/y"
+        );
+    }
     use super::*;
 
     #[test]

@@ -48,6 +48,8 @@ pub fn all_contenders() -> Vec<Contender> {
         "pf_stack_json",
         "pf_stack_one_layer",
         "pf_stack_one_layer_no_metrics",
+        "pf_fused",
+        "pf_fused_json",
         "tower_http_trace_id_json",
     ];
     assert!(

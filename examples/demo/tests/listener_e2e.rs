@@ -125,7 +125,10 @@ fn idle_keep_alive_connections_are_closed_and_the_connection_limit_holds_the_exc
     );
     for conn in &mut silent {
         let (eof, status) = read_until_closed(conn);
-        assert!(eof, "every silent connection is closed by the header timeout");
+        assert!(
+            eof,
+            "every silent connection is closed by the header timeout"
+        );
         assert_ne!(status, Some(200), "a silent connection got no response");
     }
 }

@@ -216,7 +216,20 @@ pub(crate) fn assign<B>(
     header: &HeaderName,
     make: &mut impl MakeRequestId,
 ) -> RequestId {
-    let id = match accept_incoming(req, header) {
+    let id = resolve(req, header, make);
+    Identity::store_request_id(req.extensions_mut(), id.clone());
+    id
+}
+
+/// The request's ID: a well-formed incoming one, or a new one, written into the request's
+/// header. Not stored in the extensions: for a caller that stores it with the rest of the
+/// request's context.
+pub(crate) fn resolve<B>(
+    req: &mut Request<B>,
+    header: &HeaderName,
+    make: &mut impl MakeRequestId,
+) -> RequestId {
+    match accept_incoming(req, header) {
         Some(id) => id,
         None => {
             let id = make.make_request_id(req);
@@ -224,9 +237,7 @@ pub(crate) fn assign<B>(
                 .insert(header.clone(), id.header_value().clone());
             id
         }
-    };
-    Identity::store_request_id(req.extensions_mut(), id.clone());
-    id
+    }
 }
 
 fn accept_incoming<B>(req: &Request<B>, header: &HeaderName) -> Option<RequestId> {

@@ -13,7 +13,7 @@ use tracing::field::Empty;
 use crate::context::{RequestContext, RequestFields, RequestFieldsHook, RequestId, WithContext};
 use crate::middleware::client::{TrustedProxies, peer_addr};
 use crate::middleware::identity::handle::{Identity, IdentityOnSpan};
-use crate::middleware::request_id::{MakeRequestUuidV7, assign};
+use crate::middleware::request_id::{MakeRequestUuidV7, resolve};
 use crate::middleware::span::body::ResponseBody;
 use crate::middleware::span::completion::{Completion, CompletionLevels, OnCompletion};
 use crate::middleware::span::future::ResponseFuture;
@@ -198,8 +198,10 @@ impl Shared {
         start: Instant,
     ) -> (Request<ReqBody>, Opened<C>) {
         let shared = self;
+        // Resolved here, stored below with the rest of the request's context (one
+        // extension, written once).
         let echo = shared.request_id_header.as_ref().map(|name| {
-            let id = assign(&mut req, name, &mut MakeRequestUuidV7);
+            let id = resolve(&mut req, name, &mut MakeRequestUuidV7);
             (name.clone(), id)
         });
         // An excluded route gets no span and no completion event (only its request ID).
@@ -207,6 +209,9 @@ impl Shared {
             && !shared.excluded.is_empty()
             && shared.excluded.matches(r)
         {
+            if let Some((_, id)) = &echo {
+                Identity::store_request_id(req.extensions_mut(), id.clone());
+            }
             let opened = Opened {
                 completion: None,
                 echo,
@@ -230,9 +235,13 @@ impl Shared {
         let client = shared
             .proxies
             .client_address(&parts.headers, peer_addr(&parts.extensions));
-        let request_id = Identity::from_extensions(&parts.extensions)
-            .and_then(Identity::request_id)
-            .cloned();
+        let request_id = match &echo {
+            Some((_, id)) => Some(id.clone()),
+            // A `RequestIdLayer` in front stored it.
+            None => Identity::from_extensions(&parts.extensions)
+                .and_then(Identity::request_id)
+                .cloned(),
+        };
         let captured = captured_headers(shared, &parts.headers);
 
         // Two callsites with the same fields: with the marker first when a formatter takes
