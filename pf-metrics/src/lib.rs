@@ -168,7 +168,7 @@ pub mod internal {
     pub use crate::middleware::body::PanicGuard as BodyPanicGuard;
     pub use crate::middleware::future::PanicGuard as HeadPanicGuard;
     pub use crate::middleware::grpc::Ending;
-    pub use crate::middleware::record::{Completion, InFlight, RequestSize};
+    pub use crate::middleware::record::{Completion, InFlight, RequestSize, Settled};
     pub use crate::middleware::service::RequestStart;
 }
 

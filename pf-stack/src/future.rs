@@ -5,12 +5,13 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use http::{HeaderName, Response};
 use pf_http_core::AnyBody;
 use pf_log_enrich::internal::{Completion as SpanCompletion, Opened};
 use pf_log_enrich::{CompletionLevels, OnCompletion, RequestId};
-use pf_metrics::internal::{Completion as MetricsCompletion, Ending, HeadPanicGuard, InFlight};
+use pf_metrics::internal::{Completion as MetricsCompletion, Ending, InFlight, Settled};
 use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, SpanEnd};
@@ -40,12 +41,8 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             if let KindProj::App { in_flight, completion, .. } = this.project().kind.project() {
-                if let Some(r) = in_flight.take() {
-                    r.abort(if std::thread::panicking() { Ending::Panic } else { Ending::Dropped });
-                }
-                if let Some(c) = completion.take() {
-                    c.cancelled();
-                }
+                let ending = if std::thread::panicking() { Ending::Panic } else { Ending::Dropped };
+                abort(in_flight, completion, ending);
             }
         }
     }
@@ -95,6 +92,39 @@ impl<F, C: OnCompletion, M> fmt::Debug for ResponseFuture<F, C, M> {
     }
 }
 
+/// Ends a request that has no response head (dropped, panicked, or the service failed):
+/// the metrics record it and the span takes its duration from them (one clock read).
+fn abort<C: OnCompletion>(
+    in_flight: &mut Option<InFlight>,
+    completion: &mut Option<SpanCompletion<C>>,
+    ending: Ending,
+) {
+    let elapsed = in_flight
+        .take()
+        .map(|r| Duration::from_nanos(r.abort(ending)));
+    if let Some(c) = completion.take() {
+        match ending {
+            Ending::ServiceError => c.service_error_after(elapsed),
+            _ => c.cancelled_after(elapsed),
+        }
+    }
+}
+
+/// Ends the request at once when a panic unwinds through `poll`: the future itself may be
+/// dropped much later (e.g. by `CatchPanic`), when `thread::panicking()` no longer tells.
+struct PanicGuard<'a, C: OnCompletion> {
+    in_flight: &'a mut Option<InFlight>,
+    completion: &'a mut Option<SpanCompletion<C>>,
+}
+
+impl<C: OnCompletion> Drop for PanicGuard<'_, C> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            abort(self.in_flight, self.completion, Ending::Panic);
+        }
+    }
+}
+
 /// What the head of a response leaves for its body: nothing, or the ends still due.
 pub(crate) struct Due<C: OnCompletion> {
     pub(crate) metrics: Option<MetricsCompletion>,
@@ -132,21 +162,28 @@ impl<F, C: OnCompletion, M> ResponseFuture<F, C, M> {
                 head,
             } => (inner, in_flight, completion, echo, *head),
         };
-        let guard = HeadPanicGuard(in_flight);
+        let guard = PanicGuard {
+            in_flight,
+            completion,
+        };
         let result = {
-            let _enter = completion.as_ref().map(|c| c.span().enter());
+            let _enter = guard.completion.as_ref().map(|c| c.span().enter());
             ready!(inner.poll(cx))
         };
-        let in_flight = guard.0.take();
-        let completion = completion.take();
+        // Not panicking from here on: the guard stays, idle, and lends its parts.
+        let (in_flight, completion) = (&mut *guard.in_flight, &mut *guard.completion);
         Poll::Ready(match result {
             Ok(mut response) => {
                 if let Some((name, id)) = echo.take() {
                     response.headers_mut().insert(name, id.into_header_value());
                 }
-                let metrics = in_flight.and_then(|r| r.at_head(&response));
+                let (metrics, done) = match in_flight.take().map(|r| r.at_head(&response)) {
+                    Some(Settled::Due(c)) => (Some(c), None),
+                    Some(Settled::Done { nanos }) => (None, Some(nanos)),
+                    None => (None, None),
+                };
                 let status = response.status().as_u16();
-                let span = completion.and_then(|c| {
+                let span = completion.take().and_then(|c| {
                     let sent = if head {
                         Some(0)
                     } else {
@@ -154,7 +191,16 @@ impl<F, C: OnCompletion, M> ResponseFuture<F, C, M> {
                     };
                     match sent {
                         Some(bytes) => {
-                            c.response(status, pf_http_core::BodyEnd::Complete, bytes);
+                            // The metrics' end, or their clock read now.
+                            let nanos = done
+                                .or_else(|| metrics.as_ref().map(MetricsCompletion::elapsed_nanos));
+                            let elapsed = nanos.map(Duration::from_nanos);
+                            c.response_after(
+                                status,
+                                pf_http_core::BodyEnd::Complete,
+                                bytes,
+                                elapsed,
+                            );
                             None
                         }
                         None => Some(SpanEnd::new(c, status)),
@@ -164,12 +210,7 @@ impl<F, C: OnCompletion, M> ResponseFuture<F, C, M> {
             }
             Err(e) => {
                 // No response: the server answers with an error of its own.
-                if let Some(r) = in_flight {
-                    r.abort(Ending::ServiceError);
-                }
-                if let Some(c) = completion {
-                    c.service_error();
-                }
+                abort(in_flight, completion, Ending::ServiceError);
                 Err(e)
             }
         })

@@ -126,9 +126,11 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> StackService<S, R, C, M> {
                 parts,
             ));
         }
-        let start = Instant::now();
         let route = self.route.route(req.uri(), req.extensions());
         let (mut in_flight, request_size) = shared.metrics.start(&req, route.as_deref());
+        // One clock read at the start: the metrics' when the request is recorded (the span
+        // then takes its durations from them), else the span's own.
+        let start = in_flight.is_none().then(Instant::now);
         let (req, opened) = shared.span.open(req, route, &self.on_completion, start);
         let req = req.map(|body| wrap(body, request_size));
         let fut = {

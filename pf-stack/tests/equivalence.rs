@@ -33,6 +33,13 @@ fn routes(metrics: &MetricsRegistry) -> Router {
         .route("/endless", get(|| async { support::endless_body() }))
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                "late"
+            }),
+        )
+        .route(
             "/fail",
             get(|| async {
                 tracing::warn!(password = "p4ss", "about to fail");
@@ -99,7 +106,7 @@ struct Case {
     body: &'static str,
 }
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 11] = [
     Case {
         method: "GET",
         path: "/users/7",
@@ -155,6 +162,13 @@ const CASES: [Case; 10] = [
         id: "body",
         extra: "content-type: text/plain\r\ncontent-length: 11\r\n",
         body: "hello world",
+    },
+    Case {
+        method: "GET",
+        path: "/slow",
+        id: "slow",
+        extra: "",
+        body: "",
     },
     Case {
         method: "GET",
@@ -325,6 +339,21 @@ async fn the_fused_layer_answers_logs_and_counts_as_the_separate_layers_do() {
         true
     );
     assert!(!separate_lines.contains_key("probe") && !separate_lines.contains_key("scrape"));
+
+    // Durations are left out of the comparison; the fused layer's come from one clock read
+    // at each end, shared by the metrics and the span: both cover the handler's 30 ms.
+    let slow = capture.completion("fus-slow").await;
+    assert!(slow["duration_ms"].as_f64().unwrap() >= 30.0, "{slow}");
+    let text = fused_metrics.encode(Format::Prometheus);
+    let slow_sum: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"http_request_duration_seconds_sum{method="GET",route="/slow",status="200"} "#)
+        })
+        .expect("the slow route's duration")
+        .parse()
+        .unwrap();
+    assert!(slow_sum >= 0.030, "{slow_sum}");
 
     let separate_metrics = metrics_of(&separate_metrics);
     assert!(

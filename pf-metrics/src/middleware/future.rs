@@ -93,13 +93,13 @@ impl<F, M> ResponseFuture<F, M> {
         let in_flight = guard.0.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let completion = in_flight.and_then(|r| r.at_head(&response));
+                let completion = in_flight.and_then(|r| r.at_head(&response).due());
                 Ok((response, completion))
             }
             Err(e) => {
                 // No response: the server answers with an error of its own.
                 if let Some(r) = in_flight {
-                    r.abort(Ending::ServiceError);
+                    let _nanos = r.abort(Ending::ServiceError);
                 }
                 Err(e)
             }

@@ -87,10 +87,10 @@ impl InFlight {
         })
     }
 
-    /// The response head is ready: settles the request's recorder, `None`
-    /// when the request is complete already (a body sent with its head).
+    /// The response head is ready: settles the request's recorder
+    /// ([`Settled::Done`] when the body is sent with its head).
     #[inline]
-    pub fn at_head<B: http_body::Body>(self, response: &Response<B>) -> Option<Completion> {
+    pub fn at_head<B: http_body::Body>(self, response: &Response<B>) -> Settled {
         let status = response.status().as_u16();
         let grpc_status = if self.is_grpc() {
             grpc::status_header(response.headers())
@@ -171,14 +171,15 @@ impl InFlight {
     /// the handler panicked, or the future was dropped (client gone, or a
     /// gRPC deadline passed). HTTP requests are recorded as 500 or 499 with
     /// no body; gRPC calls with the code of `ending`.
-    pub fn abort(self, ending: Ending) {
+    /// Returns the request's duration in nanoseconds (one clock read).
+    pub fn abort(self, ending: Ending) -> u64 {
         if self.is_grpc() {
             let inner = &*self.registry.inner;
             let code = grpc::ending_code(ending, self.grpc, inner.elapsed_nanos(self.start));
             // SAFETY: `self.registry` owns the route.
             let route = unsafe { self.route.get() };
             let series = SeriesRef::new(inner.grpc_response(route, code));
-            Completion {
+            return Completion {
                 series,
                 flight: self.flight,
                 start: self.start,
@@ -190,13 +191,12 @@ impl InFlight {
                 registry: self.registry,
             }
             .finish();
-            return;
         }
         let status = match ending {
             Ending::Dropped => STATUS_CLIENT_CLOSED,
             Ending::Panic | Ending::ServiceError | Ending::NoStatus => 500,
         };
-        self.head(status, false, None).finish();
+        self.head(status, false, None).finish()
     }
 }
 
@@ -225,6 +225,13 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// Nanoseconds since the request started (one clock read): for a caller that ends
+    /// something else of the request before its body ends.
+    #[inline]
+    pub fn elapsed_nanos(&self) -> u64 {
+        self.registry.inner.elapsed_nanos(self.start)
+    }
+
     /// The response body's data bytes counted by the caller's body wrapper.
     #[inline]
     pub fn set_bytes(&mut self, bytes: u64) {
@@ -242,7 +249,7 @@ impl Completion {
     /// the recorder back for the body wrapper. A gRPC call waiting for its
     /// trailers is only complete at once when its body is empty.
     #[inline]
-    pub(crate) fn settle<B: http_body::Body>(mut self, body: &B) -> Option<Self> {
+    pub(crate) fn settle<B: http_body::Body>(mut self, body: &B) -> Settled {
         let sent = if self.wants_trailers() {
             body.is_end_stream().then_some(0)
         } else {
@@ -251,10 +258,11 @@ impl Completion {
         match sent {
             Some(bytes) => {
                 self.bytes = bytes;
-                self.finish_ended();
-                None
+                Settled::Done {
+                    nanos: self.finish_ended(),
+                }
             }
-            None => Some(self),
+            None => Settled::Due(self),
         }
     }
 
@@ -269,10 +277,10 @@ impl Completion {
     /// Picks the series of a waiting gRPC call: its trailers' code, or how it
     /// ended without one.
     #[cold]
-    fn resolve_grpc(&mut self, ending: Ending) {
+    fn resolve_grpc(&mut self, ending: Ending, nanos: u64) {
         let inner = &*self.registry.inner;
         let code = if self.grpc_code == NO_CODE || ending == Ending::Panic {
-            grpc::ending_code(ending, self.grpc_timeout, inner.elapsed_nanos(self.start))
+            grpc::ending_code(ending, self.grpc_timeout, nanos)
         } else {
             self.grpc_code
         };
@@ -284,20 +292,26 @@ impl Completion {
 
     /// A panic unwound through the body of a gRPC call waiting for its trailers.
     #[cold]
-    pub fn finish_panicked(mut self) {
-        self.complete(Ending::Panic);
+    pub fn finish_panicked(mut self) -> u64 {
+        self.complete(Ending::Panic)
     }
 
-    /// The body ended (or failed): record the request.
+    /// The body ended (or failed): record the request. Returns its duration in nanoseconds
+    /// (one clock read, shared with the caller).
     #[inline]
-    pub fn finish_ended(mut self) {
-        self.complete(Ending::NoStatus);
+    pub fn finish_ended(mut self) -> u64 {
+        self.complete(Ending::NoStatus)
     }
 
     #[inline]
     fn observe_duration(&mut self) {
+        let nanos = self.registry.inner.elapsed_nanos(self.start);
+        self.observe_duration_nanos(nanos);
+    }
+
+    #[inline]
+    fn observe_duration_nanos(&mut self, nanos: u64) {
         let inner = &*self.registry.inner;
-        let nanos = inner.elapsed_nanos(self.start);
         // SAFETY: `self.registry` owns the series.
         let series = unsafe { self.series.get() };
         observe(
@@ -312,21 +326,24 @@ impl Completion {
     }
 
     /// The body was dropped (or ended): count the request and leave flight.
+    /// Returns the request's duration in nanoseconds.
     #[inline]
-    pub fn finish(mut self) {
-        self.complete(Ending::Dropped);
+    pub fn finish(mut self) -> u64 {
+        self.complete(Ending::Dropped)
     }
 
     /// Counts the request and leaves flight; `ending` says how a gRPC call
     /// still waiting for its trailers ended. Takes `&mut self` so that the
     /// recorder is not moved again on the way.
     #[inline]
-    fn complete(&mut self, ending: Ending) {
+    fn complete(&mut self, ending: Ending) -> u64 {
+        // One clock read for the duration, a gRPC deadline and the caller.
+        let nanos = self.registry.inner.elapsed_nanos(self.start);
         if self.wants_trailers() {
-            self.resolve_grpc(ending);
+            self.resolve_grpc(ending, nanos);
         }
         if !self.duration_taken {
-            self.observe_duration();
+            self.observe_duration_nanos(nanos);
         }
         let inner = &*self.registry.inner;
         // SAFETY: `self.registry` owns both series.
@@ -340,6 +357,30 @@ impl Completion {
         // Wrapping add of -1: shards may go below zero individually (a task can
         // move threads); their sum is right.
         flight.cells.local().add(IN_FLIGHT_WORD, u64::MAX);
+        nanos
+    }
+}
+
+/// A recorder at its response head: still due at the end of the body, or done.
+#[doc(hidden)]
+pub enum Settled {
+    /// The body has to be observed to its end.
+    Due(Completion),
+    /// The request was recorded (its body was sent with its head), `nanos` after its start.
+    Done {
+        /// The request's duration.
+        nanos: u64,
+    },
+}
+
+impl Settled {
+    /// The recorder still due, if any.
+    #[inline]
+    pub fn due(self) -> Option<Completion> {
+        match self {
+            Settled::Due(c) => Some(c),
+            Settled::Done { .. } => None,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The "request completed" event: whether it is written, at which level, and what the span
 //! records when the response ends.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pf_http_core::BodyEnd;
 use tracing::{Level, Span};
@@ -168,7 +168,9 @@ macro_rules! completion_event {
 #[doc(hidden)]
 pub struct Completion<C> {
     pub(crate) span: Span,
-    pub(crate) start: Instant,
+    /// `None` when the caller times the request and hands the duration to the `*_after`
+    /// methods (pf-stack: the metrics' clock, read once at each end).
+    pub(crate) start: Option<Instant>,
     pub(crate) on_completion: C,
 }
 
@@ -178,9 +180,21 @@ impl<C: OnCompletion> Completion<C> {
         &self.span
     }
 
+    /// The request's duration: `given`, or the time since its start.
+    fn elapsed(&self, given: Option<Duration>) -> Duration {
+        given
+            .or_else(|| self.start.map(|s| s.elapsed()))
+            .unwrap_or_default()
+    }
+
     /// The response body ended (or there was none to send).
     pub fn response(self, status: u16, end: BodyEnd, bytes: u64) {
-        let ms = millis(self.start.elapsed());
+        self.response_after(status, end, bytes, None);
+    }
+
+    /// [`response`](Self::response), `elapsed` after the start when given.
+    pub fn response_after(self, status: u16, end: BodyEnd, bytes: u64, elapsed: Option<Duration>) {
+        let ms = millis(self.elapsed(elapsed));
         let body_error = end == BodyEnd::Errored;
         let error_type = if status >= 500 {
             Some(status_str(status))
@@ -216,8 +230,13 @@ impl<C: OnCompletion> Completion<C> {
 
     /// The inner service returned an error instead of a response.
     pub fn service_error(self) {
+        self.service_error_after(None);
+    }
+
+    /// [`service_error`](Self::service_error), `elapsed` after the start when given.
+    pub fn service_error_after(self, elapsed: Option<Duration>) {
         if let Some(level) = self.on_completion.level(500, true) {
-            let ms = millis(self.start.elapsed());
+            let ms = millis(self.elapsed(elapsed));
             completion_event!(
                 &self.span,
                 level,
@@ -232,8 +251,13 @@ impl<C: OnCompletion> Completion<C> {
 
     /// The response future was dropped before the response.
     pub fn cancelled(self) {
+        self.cancelled_after(None);
+    }
+
+    /// [`cancelled`](Self::cancelled), `elapsed` after the start when given.
+    pub fn cancelled_after(self, elapsed: Option<Duration>) {
         if let Some(level) = self.on_completion.cancelled_level() {
-            let ms = millis(self.start.elapsed());
+            let ms = millis(self.elapsed(elapsed));
             completion_event!(&self.span, level, duration_ms = ms, "request cancelled");
         }
     }

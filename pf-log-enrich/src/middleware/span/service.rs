@@ -159,7 +159,9 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> RequestSpanService<S, R, C, M> {
     {
         let start = Instant::now();
         let route = self.route.route(req.uri(), req.extensions());
-        let (req, opened) = self.shared.open(req, route, &self.on_completion, start);
+        let (req, opened) = self
+            .shared
+            .open(req, route, &self.on_completion, Some(start));
         let fut = {
             let _enter = opened.completion.as_ref().map(|c| c.span.enter());
             self.inner.call(req)
@@ -189,13 +191,14 @@ impl Shared {
 
     /// Assigns the request ID (when the layer echoes one), opens the request's span with
     /// `route` (extracted once by the caller) and stores the request's context in its
-    /// extensions. `start` is when the request began.
+    /// extensions. `start` is when the request began (`None`: the caller times it and hands
+    /// the durations to the completion's `*_after` methods).
     pub fn open<ReqBody, C: OnCompletion>(
         &self,
         mut req: Request<ReqBody>,
         route: Option<pf_http_core::Route>,
         on_completion: &C,
-        start: Instant,
+        start: Option<Instant>,
     ) -> (Request<ReqBody>, Opened<C>) {
         let shared = self;
         // Resolved here, stored below with the rest of the request's context (one
