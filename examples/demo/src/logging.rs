@@ -3,7 +3,7 @@
 //! - [`init`] installs the pipeline from the environment: pretty logs locally, JSON lines on
 //!   stdout plus OTLP traces and logs with `LOG_CLOUD_SHIPPING=true` (endpoint and protocol
 //!   from the standard `OTEL_EXPORTER_OTLP_*` variables).
-//! - [`span_layer`] is the request span layer (`main` stacks it with `RequestIdLayer`).
+//! - [`span_layer`] is the request span layer (`main` hands it to the fused `StackLayer`).
 //! - [`record_identity`] is called by the fake auth once it knows the caller.
 
 use axum::extract::Request;

@@ -21,8 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use pf_log_enrich::RequestIdLayer;
-use pf_metrics::HttpMetricsLayer;
+use pf_stack::StackLayer;
 use tower::ServiceBuilder;
 
 /// What the demo serves, printed at start and in `--help`.
@@ -113,16 +112,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         &registry,
     )?;
     let health = health::registry(&store, &registry)?;
-    // The whole stack in one `Router::layer` call: axum boxes each route once per call, so
-    // one composed stack costs one boxing instead of five. First listed = outermost.
+    // The whole stack in one `Router::layer` call: axum boxes each route once per call.
+    // pf-stack's fused layer answers probes first (no request ID, log, metrics or auth for
+    // them), then gives each request its ID, span and metrics in one service and one
+    // future. `axum_body()`: axum's own body type passes through, so axum boxes no body
+    // again and the `from_fn` middleware below takes the request as it is.
     let stack = ServiceBuilder::new()
-        // Probes are answered before everything else: no request ID, log, metrics or auth.
-        // `axum_body()`: each pf layer hands axum's own body type through, so axum boxes no
-        // body again and the `from_fn` middleware below takes the request as it is.
-        .layer(health::layer(&health).axum_body())
-        .layer(RequestIdLayer::new())
-        .layer(logging::span_layer().axum_body())
-        .layer(HttpMetricsLayer::new(registry.clone()).axum_body())
+        .layer(
+            StackLayer::new(registry.clone())
+                .health(health::layer(&health))
+                .span(logging::span_layer())
+                .axum_body(),
+        )
         .layer(axum::middleware::from_fn(auth::authenticate));
     let limits = listener::Limits::from_env();
     let mut metrics = registry.exposition();
