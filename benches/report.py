@@ -659,6 +659,76 @@ w("in R_db's CPU time (it is in the wall time shown beside it), so the CPU ratio
 w("")
 w("Targets are shown by these numbers, never asserted in tests; only instruction counts gate CI.")
 w("")
+
+# ---- issue 16 / 19 ------------------------------------------------------------------------
+w("## Issue 16 targets (same run)")
+w("")
+w("The targets of issue 19 (first set by issue 16), from this run only: the server benchmark's")
+w("added server CPU per request (median of same-round differences to `bare`, with their IQR),")
+w("the `paired` bench in process, and the instruction gate. \"The stack\" is the README's quick")
+w("start, pf-stack's fused `StackLayer` (`pf_fused`); the separate layers' composition")
+w("(`pf_stack`) is shown beside it.")
+w("")
+issue16 = []
+shapes16 = (server or {}).get("shapes", {})
+
+
+def srv_mode(shape, mode):
+    sh = shapes16.get(shape)
+    if not sh or mode not in sh.get("modes", {}):
+        return None
+    return sh["bare_ns"], sh["modes"][mode]
+
+
+def srv_row(target, shape, mode, limit_pct=None, limit_ns=None, beside=None):
+    got = srv_mode(shape, mode)
+    if got is None:
+        issue16.append((target, NM, None))
+        return
+    bare, m = got
+    add = m["over_bare"]
+    shown = f"{signed(add)} (IQR {signed(m['p25'])} … {signed(m['p75'])}) = {100 * add / bare:+.2f} % of bare's {ns(bare)}"
+    if beside:
+        other = srv_mode(shape, beside)
+        if other:
+            shown += f"; `{beside}`: {signed(other[1]['over_bare'])} = {100 * other[1]['over_bare'] / bare:+.2f} %"
+    ok = (limit_pct is None or 100 * add / bare <= limit_pct) and (limit_ns is None or add <= limit_ns)
+    issue16.append((target, shown, ok))
+
+
+srv_row("server, DB-bound at the moderate rate: stack ≤ 2 % of bare", "db_rate", "pf_fused", limit_pct=2, beside="pf_stack")
+srv_row("server, DB-bound at the moderate rate: stack + JSON line ≤ 4 % of bare", "db_rate", "pf_fused_json", limit_pct=4, beside="pf_stack_json")
+srv_row("server, DB-bound at the moderate rate: metrics alone ≤ 0.5 % of bare", "db_rate", "pf_metrics", limit_pct=0.5)
+srv_row("server, in memory: stack ≤ +1 µs", "mem_saturating", "pf_fused", limit_ns=1000, beside="pf_stack")
+srv_row("server, in memory: stack + JSON line ≤ +2 µs", "mem_saturating", "pf_fused_json", limit_ns=2000, beside="pf_stack_json")
+fz = paired_added("pf_fused")
+if fz is None:
+    issue16.append(("in process: the fused stack ≤ 800 ns over bare", NM, None))
+else:
+    one16 = paired_added("pf_stack_one_layer")
+    extra = "" if one16 is None else f" (the same layers composed: {signed(one16)})"
+    issue16.append(("in process: the fused stack ≤ 800 ns over bare", signed(fz) + extra, fz <= 800))
+jz = paired_diff("pf_fused_json", "pf_fused")
+issue16.append(("in process: the JSON line (`pf_fused_json` − `pf_fused`) ≤ 600 ns", NM if jz is None else signed(jz), None if jz is None else jz <= 600))
+d16 = paired_diff("pf_id_span", "axum_tracing_otel")
+issue16.append(("in process: id + span ≤ axum-tracing-opentelemetry's added cost",
+                NM if d16 is None else f"`pf_id_span` − `axum_tracing_otel`: {signed(d16)}", None if d16 is None else d16 <= 0))
+peer_rows = []
+for peer, mine in (("axum_prometheus", "pf_metrics"), ("tower_http_trace_id_json", "pf_fused_json"), ("axum_tracing_otel", "pf_id_span")):
+    a, b = paired_added(peer), paired_added(mine)
+    if a is not None and b is not None and b > 0:
+        peer_rows.append(f"`{peer}` {signed(a)} vs `{mine}` {signed(b)} ({a / b:.1f}×)")
+issue16.append(("the peers' ratios (in process, this run; reported, compared by hand with earlier runs)",
+                "; ".join(peer_rows) if peer_rows else NM, None))
+gate = bool(instr) and instr_added("pf_fused") is not None and instr_added("pf_fused_json") is not None
+issue16.append(("the instruction gate covers the fused layer",
+                f"`pf_fused` {instr_added('pf_fused'):+,.0f} and `pf_fused_json` {instr_added('pf_fused_json'):+,.0f} instructions per request over bare" if gate else NM,
+                bool(gate) if instr else None))
+w("| target | measured | |")
+w("|---|---|---|")
+for target, measured, ok in issue16:
+    w(f"| {target} | {measured} | {NM if ok is None else verdict(ok)} |")
+w("")
 w("## Reproduce and profile")
 w("")
 w("```sh")

@@ -8,6 +8,8 @@ WHAT = {
     "pf_stack": "the README's composition (health, request ID, span, metrics; one `ServiceBuilder`), INFO, no output",
     "pf_stack_json": "the same + pf-log-enrich's JSON line per request to `/dev/null`",
     "pf_stack_json_nonblocking": "`pf_stack_json` through `Logging::non_blocking` (line queued, written by a background thread of the server)",
+    "pf_fused": "the README's quick start: pf-stack's `StackLayer` (health, request ID, span, metrics in one service, one future), INFO, no output",
+    "pf_fused_json": "the same + pf-log-enrich's JSON line per request to `/dev/null`",
     "axum_prometheus": "peer: axum-prometheus 0.10",
     "tower_http_trace_id_json": "peer: tower-http `TraceLayer` + request ID + tracing-subscriber JSON line to `/dev/null`",
     "axum_tracing_otel": "peer: axum-tracing-opentelemetry (`OtelAxumLayer` at INFO + `OtelInResponseLayer`)",

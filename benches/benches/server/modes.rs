@@ -31,6 +31,9 @@ use crate::peers;
 ///   request to `/dev/null` (a real `write` per line);
 /// - `pf_stack_json_nonblocking`: the same through `Logging::non_blocking` (the line queued,
 ///   written by pf-log-enrich's writer thread: its CPU is the server's too);
+/// - `pf_fused`: the README's quick start: pf-stack's `StackLayer` (health, request ID, span,
+///   metrics in one service and one future), INFO without output;
+/// - `pf_fused_json`: the same with pf-log-enrich's `JsonLayer` line to `/dev/null`;
 /// - `axum_prometheus`: peer, axum-prometheus' default layer;
 /// - `tower_http_trace_id_json`: peer, tower-http `TraceLayer` (pf's span fields) + request
 ///   ID set and propagated + tracing-subscriber's JSON line to `/dev/null`;
@@ -42,6 +45,8 @@ pub const MODES: &[&str] = &[
     "pf_stack",
     "pf_stack_json",
     "pf_stack_json_nonblocking",
+    "pf_fused",
+    "pf_fused_json",
     "axum_prometheus",
     "tower_http_trace_id_json",
     "axum_tracing_otel",
@@ -222,7 +227,29 @@ fn pf_json(count: bool, non_blocking: bool) -> Dispatch {
     Dispatch::new(tracing_subscriber::registry().with(layers).with(counter))
 }
 
-/// The README's composition around `routes`: `/metrics` served (and excluded from metrics
+/// The README's quick start around `routes`: `/metrics` served (and excluded from metrics and
+/// spans), then pf-stack's fused layer. Poll counters see only the whole stack and the
+/// handler: there is nothing in between.
+fn fused_stack(routes: Router) -> Router {
+    let metrics = pf_metrics::MetricsRegistry::builder()
+        .exclude_route("/metrics")
+        .build()
+        .expect("metrics registry");
+    let health = pf_health::HealthRegistry::builder()
+        .build()
+        .expect("health registry");
+    health.lifecycle().mark_ready();
+    routes
+        .route_service("/metrics", metrics.exposition())
+        .layer(
+            pf_stack::StackLayer::new(metrics)
+                .health(pf_health::HealthLayer::new(health))
+                .span(pf_log_enrich::RequestSpanLayer::new().exclude_route("/metrics"))
+                .axum_body(),
+        )
+}
+
+/// The separate layers' composition around `routes`: `/metrics` served (and excluded from metrics
 /// and spans), then one `ServiceBuilder` in one `Router::layer`. With `count`, poll counters
 /// sit between the layers.
 fn readme_stack(routes: Router, count: bool) -> Router {
@@ -286,6 +313,8 @@ pub fn app(mode: &str, db: Db, count: bool) -> Option<(Router, Dispatch)> {
         "pf_stack" => (readme_stack(routes, count), quiet(count)),
         "pf_stack_json" => (readme_stack(routes, count), pf_json(count, false)),
         "pf_stack_json_nonblocking" => (readme_stack(routes, count), pf_json(count, true)),
+        "pf_fused" => (fused_stack(routes), quiet(count)),
+        "pf_fused_json" => (fused_stack(routes), pf_json(count, false)),
         "axum_prometheus" => (routes.layer(peers::axum_prometheus_layer()), quiet(count)),
         "tower_http_trace_id_json" => {
             let dispatch = peers::fmt_json_dispatch_to(dev_null());
