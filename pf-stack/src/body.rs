@@ -13,8 +13,6 @@ use pf_log_enrich::{CompletionLevels, OnCompletion};
 use pf_metrics::internal::{BodyPanicGuard, Completion as MetricsCompletion};
 use pin_project_lite::pin_project;
 
-use crate::future::Due;
-
 /// The "request completed" event still due at the end of the body, with the status it
 /// reports.
 pub(crate) struct SpanEnd<C> {
@@ -29,6 +27,18 @@ impl<C: OnCompletion> SpanEnd<C> {
 
     fn finish(self, end: BodyEnd, bytes: u64) {
         self.completion.response(self.status, end, bytes);
+    }
+}
+
+/// What the head of a response leaves for its body: nothing, or the ends still due.
+pub(crate) struct Due<C: OnCompletion> {
+    pub(crate) metrics: Option<MetricsCompletion>,
+    pub(crate) span: Option<SpanEnd<C>>,
+}
+
+impl<C: OnCompletion> Due<C> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.metrics.is_none() && self.span.is_none()
     }
 }
 

@@ -14,7 +14,7 @@ use pf_log_enrich::{CompletionLevels, OnCompletion, RequestId};
 use pf_metrics::internal::{Completion as MetricsCompletion, Ending, InFlight, Settled};
 use pin_project_lite::pin_project;
 
-use crate::body::{ResponseBody, SpanEnd};
+use crate::body::{Due, ResponseBody, SpanEnd};
 
 pin_project! {
     /// Response future of [`StackService`](crate::StackService).
@@ -122,18 +122,6 @@ impl<C: OnCompletion> Drop for PanicGuard<'_, C> {
         if std::thread::panicking() {
             abort(self.in_flight, self.completion, Ending::Panic);
         }
-    }
-}
-
-/// What the head of a response leaves for its body: nothing, or the ends still due.
-pub(crate) struct Due<C: OnCompletion> {
-    pub(crate) metrics: Option<MetricsCompletion>,
-    pub(crate) span: Option<SpanEnd<C>>,
-}
-
-impl<C: OnCompletion> Due<C> {
-    fn is_empty(&self) -> bool {
-        self.metrics.is_none() && self.span.is_none()
     }
 }
 

@@ -10,15 +10,7 @@ use pf_log_enrich::{CompletionLevels, OnCompletion, RequestSpanLayer, X_REQUEST_
 use pf_metrics::MetricsRegistry;
 use tower_layer::Layer;
 
-use crate::service::StackService;
-
-/// What every service of one layer shares.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) metrics: MetricsRegistry,
-    pub(crate) health: Option<Arc<pf_health::internal::Config>>,
-    pub(crate) span: Arc<pf_log_enrich::internal::Shared>,
-}
+use crate::service::{Settings, StackService};
 
 /// Health probes, request ID, request span and HTTP metrics in one layer (see the
 /// [crate docs](crate)).

@@ -9,13 +9,20 @@ use std::time::Instant;
 use http::{Request, Response};
 use pf_http_core::{AnyBody, MatchedPathRoute, RouteExtractor};
 use pf_log_enrich::{CompletionLevels, OnCompletion};
-use pf_metrics::RequestBody;
 use pf_metrics::internal::{RequestSize, RequestStart};
+use pf_metrics::{MetricsRegistry, RequestBody};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
-use crate::layer::Settings;
+
+/// What every service of one layer shares.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) metrics: MetricsRegistry,
+    pub(crate) health: Option<Arc<pf_health::internal::Config>>,
+    pub(crate) span: Arc<pf_log_enrich::internal::Shared>,
+}
 
 /// Answers probes, and wraps every other request in its request ID, span and metrics; made
 /// by [`StackLayer`](crate::StackLayer).

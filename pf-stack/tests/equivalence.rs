@@ -348,7 +348,9 @@ async fn the_fused_layer_answers_logs_and_counts_as_the_separate_layers_do() {
     let slow_sum: f64 = text
         .lines()
         .find_map(|l| {
-            l.strip_prefix(r#"http_request_duration_seconds_sum{method="GET",route="/slow",status="200"} "#)
+            l.strip_prefix(
+                r#"http_request_duration_seconds_sum{method="GET",route="/slow",status="200"} "#,
+            )
         })
         .expect("the slow route's duration")
         .parse()
