@@ -201,3 +201,72 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::{BodyExt, StreamBody};
+    use pf_health::{HealthLayer, HealthRegistry};
+    use pf_metrics::{Format, MetricsRegistry};
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use crate::StackLayer;
+
+    /// The default body path (any service): a probe is answered with its own body, and an
+    /// application's streamed body is counted to its end, once.
+    #[tokio::test(flavor = "current_thread")]
+    async fn any_body_probes_and_streams() {
+        let metrics = MetricsRegistry::new();
+        let health = HealthRegistry::builder().build().unwrap();
+        health.lifecycle().mark_ready();
+        let app = service_fn(|_req: Request<pf_metrics::RequestBody<String>>| async {
+            let chunks = futures_util::stream::iter(["abc", "de", "f"].map(|c| {
+                Ok::<_, Infallible>(http_body::Frame::data(Bytes::from_static(c.as_bytes())))
+            }));
+            Ok::<_, Infallible>(Response::new(StreamBody::new(chunks)))
+        });
+        let service = StackLayer::new(metrics.clone())
+            .health(HealthLayer::new(health))
+            .layer(app);
+
+        let probe = service
+            .clone()
+            .oneshot(Request::get("/readyz").body(String::new()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(probe.status(), 200);
+        assert!(!probe.headers().contains_key("x-request-id"));
+        let body = probe.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.starts_with(b"{"), "{body:?}");
+
+        let response = service
+            .oneshot(Request::get("/stream").body(String::new()).unwrap())
+            .await
+            .unwrap();
+        assert!(response.headers().contains_key("x-request-id"));
+        let text = metrics.encode(Format::Prometheus);
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="__unmatched__",status="200"} 0"#
+            ),
+            "counted before its body ended: {text}"
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "abcdef");
+        let text = metrics.encode(Format::Prometheus);
+        assert!(
+            text.contains(
+                r#"http_response_size_bytes_sum{method="GET",route="__unmatched__",status="200"} 6"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="__unmatched__",status="200"} 1"#
+            )
+        );
+    }
+}
