@@ -671,6 +671,23 @@ w("(`pf_stack`) is shown beside it.")
 w("")
 issue16 = []
 shapes16 = (server or {}).get("shapes", {})
+# What fusing saves: the same parts as four layers in one Router::layer call against one.
+f_i, o_i = instr_added("pf_fused"), instr_added("pf_stack_one_layer")
+f_p, o_p = paired_added("pf_fused"), paired_added("pf_stack_one_layer")
+f_a, o_a = alloc("pf_fused"), alloc("pf_stack_one_layer")
+polls16 = (instr or {}).get("per_poll") or {}
+if None not in (f_i, o_i):
+    w("**What fusing saves** (`pf_fused`, pf-stack's `StackLayer`, against `pf_stack_one_layer`,")
+    w("the same health, request ID, span and metrics as four layers in one `Router::layer` call):")
+    w(f"instructions per request {f_i:+,.0f} against {o_i:+,.0f} over bare ({f_i - o_i:+,.0f})"
+      + ("" if None in (f_p, o_p) else f"; in process {signed(f_p)} against {signed(o_p)} ({signed(f_p - o_p)})")
+      + ("" if None in (f_a, o_a) else f"; allocations per request {f_a:.0f} against {o_a:.0f}")
+      + (f"; per extra poll {polls16['pf_fused'] - polls16['bare']:+,.0f} against {polls16['pf_stack_one_layer'] - polls16['bare']:+,.0f} instructions"
+         if {"pf_fused", "pf_stack_one_layer", "bare"} <= polls16.keys() else "") + ".")
+    w("One service, one future and at most one body wrapper instead of four, three and two; the")
+    w("route extracted once; the clock read once at each end (the metrics' reading gives the span")
+    w("its duration); the request ID stored once, with the request's context.")
+    w("")
 
 
 def srv_mode(shape, mode):

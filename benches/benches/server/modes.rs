@@ -227,10 +227,8 @@ fn pf_json(count: bool, non_blocking: bool) -> Dispatch {
     Dispatch::new(tracing_subscriber::registry().with(layers).with(counter))
 }
 
-/// The README's quick start around `routes`: `/metrics` served (and excluded from metrics and
-/// spans), then pf-stack's fused layer. Poll counters see only the whole stack and the
-/// handler: there is nothing in between.
-fn fused_stack(routes: Router) -> Router {
+/// The stacks' registries: metrics without `/metrics`, health ready.
+fn registries() -> (pf_metrics::MetricsRegistry, pf_health::HealthRegistry) {
     let metrics = pf_metrics::MetricsRegistry::builder()
         .exclude_route("/metrics")
         .build()
@@ -239,6 +237,14 @@ fn fused_stack(routes: Router) -> Router {
         .build()
         .expect("health registry");
     health.lifecycle().mark_ready();
+    (metrics, health)
+}
+
+/// The README's quick start around `routes`: `/metrics` served (and excluded from metrics and
+/// spans), then pf-stack's fused layer. Poll counters see only the whole stack and the
+/// handler: there is nothing in between.
+fn fused_stack(routes: Router) -> Router {
+    let (metrics, health) = registries();
     routes
         .route_service("/metrics", metrics.exposition())
         .layer(
@@ -253,14 +259,7 @@ fn fused_stack(routes: Router) -> Router {
 /// and spans), then one `ServiceBuilder` in one `Router::layer`. With `count`, poll counters
 /// sit between the layers.
 fn readme_stack(routes: Router, count: bool) -> Router {
-    let metrics = pf_metrics::MetricsRegistry::builder()
-        .exclude_route("/metrics")
-        .build()
-        .expect("metrics registry");
-    let health = pf_health::HealthRegistry::builder()
-        .build()
-        .expect("health registry");
-    health.lifecycle().mark_ready();
+    let (metrics, health) = registries();
     let routes = routes.route_service("/metrics", metrics.exposition());
     let health = pf_health::HealthLayer::new(health).axum_body();
     let id = pf_log_enrich::RequestIdLayer::new();
