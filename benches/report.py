@@ -113,6 +113,8 @@ ROWS = [
     ("pf_stack_json", "noop_layers4", "pf whole stack + one JSON access line to `io::sink`"),
     ("pf_stack_one_layer", "noop_layer", "pf whole stack composed with `ServiceBuilder`, one `Router::layer` call; no output"),
     ("pf_stack_one_layer_no_metrics", "noop_layer", "`pf_stack_one_layer` minus `HttpMetricsLayer`"),
+    ("pf_fused", "noop_layer", "pf-stack's fused `StackLayer` (the README's quick start: health, request ID, span, metrics in one service); no output"),
+    ("pf_fused_json", "noop_layer", "`pf_fused` + one JSON access line to `io::sink`"),
     ("tower_http_trace_id_json", "noop_layers4", "peer: tower-http stack + tracing-subscriber JSON line to `io::sink`"),
 ]
 # tower_http_trace_id is 3 layers: the 4-layer floor under-states its own code by one no-op layer.
@@ -274,6 +276,7 @@ PAIRS = [
     ("pf_id_span", "tower_http_trace_id", "noop_layers2"),
     ("pf_id_span", "axum_tracing_otel", "noop_layers2"),
     ("pf_stack_json", "tower_http_trace_id_json", "noop_layers4"),
+    ("pf_fused_json", "tower_http_trace_id_json", "noop_layers4"),
 ]
 for ours, peer, ref in PAIRS:
     w(
