@@ -43,6 +43,7 @@ Cases per SLO (b = burn rate = bad fraction / error budget):
               alone, at the computed minute (slo-long.test.yml, asserted an hour before and
               after it: 5-minute evaluation).
   spike:      bursts every long window absorbs (nothing fires), found by search (spike_cases).
+  other-slo:  another SLO's recorded ratios (the same job) at 1: this alert stays silent.
   other-job:  another job's requests all fail beside the backend's clean traffic: nothing
               fires and every recorded ratio holds the backend's series alone, at 0
               (promql_expr_test: an SLI that lost its job matcher has a second series).
@@ -424,6 +425,20 @@ def other_job_case(slo):
     return "\n".join(out) + "\n" + ratio_checks(slo, end, 0)
 
 
+def other_slo_case(slo):
+    """Another SLO's recorded ratios at 1 (every window, the same job): this SLO's alert stays
+    silent (it reads its own slo label only)."""
+    alert = CFG["slos"][slo]["alert"]
+    lab = [f'{CFG["clusterLabel"]}="eu1"'] if CFG["clusterLabel"] else []
+    lab += [f'job="{CFG["backendJobName"]}"', 'slo="another-slo"']
+    out = [f'  - name: "{alert}: another SLO of the same job burns its whole budget (its recorded ratios at 1): nothing fires"',
+           "    interval: 1m", "    input_series:"]
+    for w in record_windows(slo):
+        out += [f"      - series: 'slo:sli_error:ratio_rate{w}{{{','.join(lab)}}}'", "        values: '1x30'"]
+    out += ["    alert_rule_test:", "      - eval_time: 30m", f"        alertname: {alert}", "        exp_alerts: []"]
+    return "\n".join(out)
+
+
 def spike_cases(slo, detected):
     """[(yaml text, table row, wrong ratios told apart)]: bursts that no long window lets
     through (neither page nor ticket fires), found by search, each telling apart wrong recorded
@@ -616,6 +631,8 @@ def main():
         # other-job: another job's requests all fail beside the backend's clean traffic: every
         # recorded ratio of the SLO holds the backend's series alone, at 0.
         cases.append(other_job_case(slo))
+        # other-slo: another SLO's recorded ratios at 1 do not fire this SLO's alert.
+        cases.append(other_slo_case(slo))
         if slo == "api-success":
             # Without any 5xx series the ratio is 0 (the `or ... * 0` branch), not "no data".
             alert = CFG["slos"][slo]["alert"]
