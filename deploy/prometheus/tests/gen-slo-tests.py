@@ -29,7 +29,8 @@ Cases per SLO (b = burn rate = bad fraction / error budget):
               clears once 2h and 6h are clean, with 1d and 3d still high.
   short:      100 % bad just long enough for the 1h/5m pair, too short for 6h/30m: the page
               clears when the 5m window is clean (the 1h one still above).
-  no-5xx:     (success) no 5xx series at all: ratio 0, silent.
+  no-5xx:     (success) no 5xx series at all: silent, and every recorded ratio is 0
+              (promql_expr_test: the `or ... * 0` branch).
   six:        b = 0.93 x 14.4 for 4 h then clean: the 1h/5m pair never trips; the 6h/30m pair
               pages (computed time), and clears 30 minutes after the errors stop.
   one-day:    the traffic drops to a quarter with b = 4 for a day: the 3x/1d&2h ticket fires
