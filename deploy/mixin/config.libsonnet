@@ -77,6 +77,12 @@
       // no backup metric at all may be seen before it pages.
       BackupMissing: { hours: 26, absentWindow: '2h' },
       BackupDrillMissing: { days: 8 },
+      // pgBackRest (alerts/pgbackrest.libsonnet): the age of the newest backup (daily diff/incr)
+      // and full (weekly), WAL archiving stalled, the metrics themselves stale.
+      PgBackRestBackupStale: { hours: 26 },
+      PgBackRestFullBackupStale: { days: 8 },
+      PgBackRestArchivingStalled: { minutes: 15, 'for': '5m' },
+      PgBackRestMetricsStale: { minutes: 30 },
     },
 
     // ---- links -----------------------------------------------------------------------------

@@ -70,8 +70,6 @@ collect() {
   for i in "${!bg_names[@]}"; do check "${bg_names[$i]}" bg_result "$i"; done
   bg_names=()
 }
-# pgBackRest alerts: their own file (scripts/backup/pf-pgbackrest's metrics), tested by the loop below
-check "promtool check rules pgbackrest-alerts.yml" promtool check rules "$P/pgbackrest-alerts.yml"
 for t in "$P"/tests/*.test.yml; do
   bg "promtool test rules $(basename "$t")" promtool test rules "$t"
 done

@@ -1,1 +1,1 @@
-(import 'service.libsonnet') + (import 'infrastructure.libsonnet') + (import 'slo.libsonnet')
+(import 'service.libsonnet') + (import 'infrastructure.libsonnet') + (import 'slo.libsonnet') + (import 'pgbackrest.libsonnet')

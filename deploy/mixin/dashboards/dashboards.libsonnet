@@ -14,6 +14,7 @@ local u = import '../lib/utils.libsonnet';
     local B = clusterSel + 'job=~"$job",instance=~"$instance"',
     local PG = clusterSel + 'job=~"$pg_job",instance=~"$pg_instance"',
     local RD = clusterSel + 'job=~"$redis_job",instance=~"$redis_instance"',
+    local N = clusterSel + 'job=~"$node_job",instance=~"$node_instance"',
     local J = clusterSel + 'job=~"$job"',
     local RI = '[$__rate_interval]',
 
@@ -193,8 +194,12 @@ local u = import '../lib/utils.libsonnet';
             alert='RedisConnectionFailures', threshold=1, runbook='redis-connection-failures'),
     ]),
 
-    'process-runtime.json': dash('process-runtime', 'process and runtime', backendVars('tokio_runtime_workers'),
-                                 'CPU, memory, file descriptors and threads of the backend process, and its Tokio runtime.', [
+    'process-runtime.json': dash('process-runtime', 'process and runtime',
+                                 backendVars('tokio_runtime_workers') + [
+                                   varQ('node_job', 'Host job (node_exporter)', 'label_values(node_uname_info{%s}, job)' % cfg.nodeExporterSelector),
+                                   varQ('node_instance', 'Host', 'label_values(node_uname_info{%sjob=~"$node_job"}, instance)' % clusterSel),
+                                 ],
+                                 'CPU, memory, file descriptors and threads of the backend process, its Tokio runtime, and the host as node_exporter sees it (CPU, memory, disk).', [
       panel('CPU (cores)', 'short', [['rate(process_cpu_seconds_total{%s}%s)' % [B, RI], '{{instance}}']],
             description='CPU seconds per second: 1 = one core busy.'),
       panel('Memory', 'bytes', [['process_resident_memory_bytes{%s}' % B, '{{instance}} resident'], ['process_virtual_memory_bytes{%s}' % B, '{{instance}} virtual']],
@@ -222,6 +227,17 @@ local u = import '../lib/utils.libsonnet';
             alert='HighSchedulingLag', threshold=t.HighSchedulingLag.seconds, runbook='high-scheduling-lag'),
       panel('Worker parks', 'ops', [['rate(tokio_runtime_worker_park_total{%s}%s)' % [B, RI], '{{instance}}']],
             description='How often workers park (go idle) per second.'),
+      // The host: node_exporter (nodeExporterSelector), the one whose textfile collector
+      // also serves the backup metrics.
+      panel('Host CPU busy', 'percentunit',
+            [['1 - avg by (instance) (rate(node_cpu_seconds_total{%s,mode="idle"}%s))' % [N, RI], '{{instance}}']], w=8,
+            description='Share of CPU time not idle, over all cores of the host (node_exporter).'),
+      panel('Host memory used', 'percentunit',
+            [['1 - node_memory_MemAvailable_bytes{%s} / node_memory_MemTotal_bytes{%s}' % [N, N], '{{instance}}']], w=8,
+            description='Memory in use of the total: MemAvailable counts the page cache the kernel can reclaim as free.'),
+      panel('Host disk used', 'percentunit',
+            [['1 - node_filesystem_avail_bytes{%s,fstype!~"tmpfs|ramfs"} / node_filesystem_size_bytes{%s,fstype!~"tmpfs|ramfs"}' % [N, N], '{{instance}} {{mountpoint}}']], w=8,
+            description='Space in use per filesystem, as unprivileged users see it (avail, not free); tmpfs left out. A full disk stops the backups and PostgreSQL.'),
     ]),
   },
 }

@@ -1,6 +1,7 @@
 //! The operations assets of `deploy/` against the real stack: Prometheus with the
 //! project's recording and alert rules, Debian's postgres_exporter and redis_exporter
-//! on their own loopback ports (against the local PostgreSQL and Redis), Alertmanager
+//! on their own loopback ports (against the local PostgreSQL and Redis), node_exporter
+//! (the host panels; its textfile collector reads an empty directory), Alertmanager
 //! with `deploy/alertmanager/alertmanager.yml`, and the demo with `DATABASE_URL` /
 //! `REDIS_URL`, under load with errors, slow requests and cache misses.
 //!
@@ -140,6 +141,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
         "prometheus-postgres-exporter",
     );
     let redis_exporter_bin = require_tool("prometheus-redis-exporter", "prometheus-redis-exporter");
+    let node_exporter_bin = require_tool("prometheus-node-exporter", "prometheus-node-exporter");
     let scratch = ScratchDir::new("ops-e2e");
     let dir = scratch.path();
 
@@ -167,6 +169,21 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
+    );
+    let node_port = free_port();
+    std::fs::create_dir_all(dir.join("textfile")).expect("textfile directory");
+    let _node_exporter = ChildGuard::spawn(
+        "node_exporter",
+        Command::new(node_exporter_bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
+            .arg(format!(
+                "--collector.textfile.directory={}",
+                dir.join("textfile").display()
+            ))
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
     );
 
     // ---- Alertmanager with the project's config (clustering off: no other port) -------
@@ -217,6 +234,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
          \x20 - job_name: pf-backend\n    static_configs:\n      - targets: ['{demo}']\n\
          \x20 - job_name: postgres-exporter\n    static_configs:\n      - targets: ['127.0.0.1:{pg_port}']\n\
          \x20 - job_name: redis-exporter\n    static_configs:\n      - targets: ['127.0.0.1:{redis_port}']\n\
+         \x20 - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{node_port}']\n\
          \x20 - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n\
          \x20 - job_name: alertmanager\n    static_configs:\n      - targets: ['127.0.0.1:{am_port}']\n",
         demo = demo.addr,
@@ -242,6 +260,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
     for (name, port) in [
         ("postgres_exporter", pg_port),
         ("redis_exporter", redis_port),
+        ("node_exporter", node_port),
         ("alertmanager", am_port),
         ("prometheus", prom_port),
     ] {
@@ -305,6 +324,7 @@ fn rules_dashboards_and_alerting_against_the_real_stack() {
     // ---- every target up -------------------------------------------------------------------
     let jobs = [
         "alertmanager",
+        "node",
         "pf-backend",
         "postgres-exporter",
         "prometheus",
