@@ -26,7 +26,8 @@
 //!
 //! `cargo bench -p pf-benches --bench server` (`PF_SERVER_ROUNDS`, default 8;
 //! `PF_SERVER_PHASE_MS`, default 2000; `PF_SERVER_OUT=<file>` writes the JSON `scripts/bench`
-//! reports). Under `cargo test`: two rounds of 20 requests per phase, asserting only that
+//! reports; `PF_SERVER_MODES=bare,pf_fused` and `PF_SERVER_SHAPES=mem_saturating` measure a
+//! subset, for a focused re-run: `bare` is always kept, as the others are measured against it). Under `cargo test`: two rounds of 20 requests per phase, asserting only that
 //! every contender answered every request and that its CPU time and counters were read.
 //! `--callgrind <mode> <mem|db> <requests>` runs one contender in process for callgrind
 //! ([`callgrind`]).
@@ -142,7 +143,28 @@ fn phase(
     )
 }
 
+/// The names in `PF_SERVER_<key>` (comma-separated) that are among `all`, in `all`'s order;
+/// every one of `all` when unset. `bare` stays: the others are measured against it.
+fn selected<T: Copy>(key: &str, all: &[T], name: impl Fn(&T) -> &str) -> Vec<T> {
+    let Ok(wanted) = std::env::var(format!("PF_SERVER_{key}")) else {
+        return all.to_vec();
+    };
+    let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
+    for w in &wanted {
+        assert!(
+            all.iter().any(|a| name(a) == *w),
+            "PF_SERVER_{key}: unknown name {w:?}"
+        );
+    }
+    all.iter()
+        .copied()
+        .filter(|a| name(a) == "bare" || wanted.contains(&name(a)))
+        .collect()
+}
+
 fn drive(bench: bool) {
+    let modes = selected("MODES", modes::MODES, |m| m);
+    let shapes = selected("SHAPES", SHAPES, |s| s.0);
     let rounds: usize = env_or("PF_SERVER_ROUNDS", if bench { 8 } else { 2 });
     let phase_ms: u64 = env_or("PF_SERVER_PHASE_MS", 2000);
     let foreign_max: f64 = env_or("PF_SERVER_FOREIGN_MAX", 0.25);
@@ -164,13 +186,13 @@ fn drive(bench: bool) {
         .expect("runtime");
 
     let started = Instant::now();
-    let servers: Vec<Server> = modes::MODES
+    let servers: Vec<Server> = modes
         .iter()
         .map(|m| Server::start(m, false, &key))
         .collect();
     // warm-up: connections, series, caches
     for s in &servers {
-        for (_, path, load) in SHAPES {
+        for (_, path, load) in &shapes {
             let w = if bench {
                 Until::Elapsed(Duration::from_millis(500))
             } else {
@@ -183,7 +205,7 @@ fn drive(bench: bool) {
     let (mut order, mut rng): (Vec<usize>, u64) =
         ((0..servers.len()).collect(), 0x9E37_79B9_7F4A_7C15);
     for round in 0..rounds {
-        for &(shape, path, load) in SHAPES {
+        for &(shape, path, load) in &shapes {
             pf_benches::shuffle(&mut order, &mut rng);
             for &i in &order {
                 let s = &servers[i];
@@ -214,8 +236,17 @@ fn drive(bench: bool) {
     }
     drop(servers);
 
-    let counts = count_all(&rt, &key, bench);
-    let report = summarize(&phases, rounds, foreign_max, phase_ms, bench, counts);
+    let counts = count_all(&rt, &key, bench, &modes);
+    let report = summarize(
+        &phases,
+        &modes,
+        &shapes,
+        rounds,
+        foreign_max,
+        phase_ms,
+        bench,
+        counts,
+    );
     print_report(&report);
     if let Some(path) = std::env::var_os("PF_SERVER_OUT") {
         std::fs::write(path, serde_json::to_string_pretty(&report).unwrap())
@@ -224,10 +255,15 @@ fn drive(bench: bool) {
 }
 
 /// Per-request counters of every contender on both handlers, one request at a time.
-fn count_all(rt: &tokio::runtime::Runtime, key: &str, bench: bool) -> Value {
+fn count_all(
+    rt: &tokio::runtime::Runtime,
+    key: &str,
+    bench: bool,
+    modes: &[&'static str],
+) -> Value {
     let (warm, n) = if bench { (200, 2000) } else { (5, 20) };
     let mut all = serde_json::Map::new();
-    for mode in modes::MODES {
+    for &mode in modes {
         let server = Server::start(mode, true, key);
         let mut per_handler = serde_json::Map::new();
         for (handler, path) in [("mem", "/mem/users/42"), ("db", "/db/users/42")] {
@@ -285,8 +321,11 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * (x - lo as f64)
 }
 
+#[allow(clippy::too_many_arguments)] // the run's settings, each reported
 fn summarize(
     phases: &[Phase],
+    modes: &[&'static str],
+    shape_list: &[(&'static str, &'static str, Load)],
     rounds: usize,
     foreign_max: f64,
     phase_ms: u64,
@@ -295,7 +334,7 @@ fn summarize(
 ) -> Value {
     let hz = procfs::hz();
     let mut shapes = serde_json::Map::new();
-    for &(shape, path, load) in SHAPES {
+    for &(shape, path, load) in shape_list {
         let of = |r: usize| {
             phases
                 .iter()
@@ -319,7 +358,7 @@ fn summarize(
         let bare: Vec<f64> = kept.iter().map(|&r| per_req(r, "bare").0).collect();
         let bare_ns = quantile(&bare, 0.5);
         let mut modes_out = serde_json::Map::new();
-        for mode in modes::MODES {
+        for &mode in modes {
             let own: Vec<f64> = kept.iter().map(|&r| per_req(r, mode).0).collect();
             let own_stat: Vec<f64> = kept.iter().map(|&r| per_req(r, mode).1).collect();
             let diff: Vec<f64> = kept
@@ -329,7 +368,7 @@ fn summarize(
             let rps: Vec<f64> = kept
                 .iter()
                 .map(|&r| {
-                    let p = of(r).find(|p| p.mode == *mode).unwrap();
+                    let p = of(r).find(|p| p.mode == mode).unwrap();
                     p.requests as f64 / p.wall_s
                 })
                 .collect();
@@ -390,7 +429,7 @@ fn summarize(
         "rounds": rounds,
         "phase_ms": phase_ms,
         "foreign_max": foreign_max,
-        "modes": modes::MODES,
+        "modes": modes,
         "loadavg1_min": quantile(&load1, 0.0),
         "loadavg1_median": quantile(&load1, 0.5),
         "loadavg1_max": quantile(&load1, 1.0),
@@ -414,7 +453,12 @@ fn print_report(r: &Value) {
             s["foreign_cores_median"].as_f64().unwrap()
         )
         .unwrap();
-        for mode in modes::MODES {
+        for mode in r["modes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+        {
             let m = &s["modes"][mode];
             writeln!(
                 out,
