@@ -212,13 +212,21 @@ where
     Dispatch::new(
         tracing_subscriber::registry()
             .with(EnvFilter::new("info"))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_writer(writer),
-            ),
+            .with(fmt_json_layer(writer)),
     )
+}
+
+/// The peers' JSON line: tracing-subscriber's JSON formatter, event fields flattened, the
+/// current span's fields beside them.
+pub fn fmt_json_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(writer)
 }

@@ -316,25 +316,13 @@ pub fn app(mode: &str, db: Db, count: bool) -> Option<(Router, Dispatch)> {
         "pf_fused_json" => (fused_stack(routes), pf_json(count, false)),
         "axum_prometheus" => (routes.layer(peers::axum_prometheus_layer()), quiet(count)),
         "tower_http_trace_id_json" => {
-            let dispatch = peers::fmt_json_dispatch_to(dev_null());
-            let dispatch = if count {
-                // the peer's own subscriber plus the span counter
-                Dispatch::new(
-                    tracing_subscriber::registry()
-                        .with(EnvFilter::new("info"))
-                        .with(
-                            tracing_subscriber::fmt::layer()
-                                .json()
-                                .flatten_event(true)
-                                .with_current_span(true)
-                                .with_span_list(false)
-                                .with_writer(dev_null()),
-                        )
-                        .with(CountSpans),
-                )
-            } else {
-                dispatch
-            };
+            // the peer's own subscriber, plus the span counter when counting
+            let dispatch = Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(EnvFilter::new("info"))
+                    .with(peers::fmt_json_layer(dev_null()))
+                    .with(count.then_some(CountSpans)),
+            );
             (peers::tower_http_layers(routes), dispatch)
         }
         "axum_tracing_otel" => (
