@@ -44,6 +44,13 @@ Cases per SLO (b = burn rate = bad fraction / error budget):
               alone, at the computed minute (slo-long.test.yml, asserted an hour before and
               after it: 5-minute evaluation).
   spike:      bursts every long window absorbs (nothing fires), found by search (spike_cases).
+  between:    (when no case before tells the first page pair's long window doubled apart: the
+              availability SLO) burn 1.4 x 14.4 for 1 h: the 14.4x/1h&5m pair pages at the
+              computed minute, where a 2h window or a 28.8x factor would not (gap_cases).
+  gap:        (when no case before tells the first ticket pair's short window halved apart:
+              the availability SLO) burn 5.1 for 18 h, 6 clean hours, burn 4 for 1 h: the 1d
+              and 1h windows above 3x, the 6h one below 1x: no ticket, where a 1d&1h pair would
+              open one (gap_cases has the math).
   other-slo:  another SLO's recorded ratios (the same job) at 1: this alert stays silent.
   other-job:  another job's requests all fail beside the backend's clean traffic: nothing
               fires and every recorded ratio holds the backend's series alone, at 0
@@ -198,11 +205,12 @@ def budget_of(slo):
     return float(fmt(1 - CFG["slos"][slo]["objective"]))
 
 
-def firing(tl, slo, severity, mutant=None):
+def firing(tl, slo, severity, mutant=None, factors=None):
     """Per minute: does the alert of `severity` fire (its condition held for its `for`)?
     A ratio within a millionth of a threshold would make the outcome depend on float rounding:
     the generator refuses such a case (pick other numbers). `mutant` (window, kind): the
-    recorded ratio of that window is wrong (see MUTANTS); no threshold check then."""
+    recorded ratio of that window is wrong (see MUTANTS); `factors`: the pairs' burn-rate
+    factors are these instead (a wrong number in the alert); no threshold check then."""
     br = CFG["sloBurnRates"][severity]
     budget = budget_of(slo)
     hold = minutes(br["for"]) if br.get("for") else 0
@@ -221,16 +229,16 @@ def firing(tl, slo, severity, mutant=None):
     cond = [False] * tl.n
     # the condition if a ratio at its threshold (within a millionth) counted as below / above
     far_cond, near_cond = [False] * tl.n, [False] * tl.n
-    for p in br["pairs"]:
-        thr = p["factor"] * budget
+    for i, p in enumerate(br["pairs"]):
+        thr = (factors[i] if factors else p["factor"]) * budget
         lw, sw = series(minutes(p["long"])), series(minutes(p["short"]))
         for t in range(start, tl.n):
             cond[t] = cond[t] or (lw[t] > thr and sw[t] > thr)
-            if not mutant:
+            if not mutant and not factors:
                 near = [abs(r - thr) < 1e-6 * thr for r in (lw[t], sw[t])]
                 far_cond[t] = far_cond[t] or all(r > thr and not n for r, n in zip((lw[t], sw[t]), near))
                 near_cond[t] = near_cond[t] or all(r > thr or n for r, n in zip((lw[t], sw[t]), near))
-    if not mutant:
+    if not mutant and not factors:
         for t in range(tl.clean, tl.n):
             if far_cond[t] != near_cond[t]:
                 raise AtThreshold(f"{slo}: at minute {t - CLEAN} a ratio sits at a {severity} threshold: pick other numbers")
@@ -490,6 +498,57 @@ def spike_cases(slo, detected):
     return out
 
 
+def gap_cases(slo, detected):
+    """[(yaml text, table row, wrong ratios told apart)] for two wrong ratios that the cases
+    before may leave alone (the availability SLO's do: one sample a minute, a budget of 0.05 %):
+
+    between: the first page pair's long window over twice its length (1h -> 2h) and, with
+    it, that pair's factor doubled (14.4 -> 28.8): a 100 % burst trips the 1h and 2h windows
+    at both factors in the first minute, and the slower cases stay below 14.4x. A burn of
+    1.4 x the factor (between the factor and twice it) for the long window's length pages at
+    the computed minute through that pair; with a 2h window (the ratio then at most half the
+    burn's) or the doubled factor it would not page there.
+
+    gap: the first ticket pair's short window over half its length (2h -> 1h). The real
+    3x/1d&2h pair never fires alone (the 2h ratio above 3x puts the 6h one above
+    3 x 121/361 > 1x, and the 1d above 3x the 3d above 1x: the 1x/3d&6h pair fires too), but
+    the 1h ratio above 3x puts the 6h one only above 3 x 61/361 = 0.51x: a 1d&1h pair fires
+    alone when the 1d and 1h windows are above 3x and the 6h one stays at or below 1x, for
+    the ticket's `for`. So: a burn below the second page factor (0.85 x 6) for most of a day
+    (1d - 6h) fills the 1d window, 6 clean hours empty the 6h one, then a burn of 4/3 x the
+    ticket factor for an hour (the half window's length) lifts the 1h ratio above 3x while
+    the 6h one stays below 1x (and the 2h one below 3x): the ticket stays silent there,
+    asserted; a 1d&1h pair would fire."""
+    budget = budget_of(slo)
+    out = []
+    page_pairs = CFG["sloBurnRates"]["page"]["pairs"]
+    tp = CFG["sloBurnRates"]["ticket"]["pairs"]
+    p0 = page_pairs[0]
+    lw = minutes(p0["long"])
+    if (lw, "double") not in detected:
+        b = 1.4 * p0["factor"]
+        text, tr, tl, det = case(slo, f"burn {fmt(b)} ({fmt(b * budget * 100)} % bad, between {fmt(p0['factor'])}x and twice it) for {p0['long']}: the {fmt(p0['factor'])}x/{p0['long']}&{p0['short']} pair pages at the computed minute (not with a {dur(2 * lw)} long window or a {fmt(2 * p0['factor'])}x factor)",
+                                 [(lw, RATE, b * budget), (lw, RATE, 0.0)], CLEAN + 2 * lw)
+        on = [m for m, s in tr["page"] if s]
+        doubled = firing(tl, slo, "page", factors=[q["factor"] * (2 if q is p0 else 1) for q in page_pairs])
+        if not on or (lw, "double") not in det or doubled[CLEAN + on[0]]:
+            sys.exit(f"{slo}: the between case does not tell apart the {p0['long']} window doubled and the {fmt(p0['factor'])}x factor doubled")
+        out.append((text, f"| {slo} | burn {fmt(b)} for {p0['long']}, then none | {describe(tr['page'])} | {describe(tr['ticket'])} |", det))
+    sw = minutes(tp[0]["short"])
+    if (sw, "half") not in detected:
+        six = minutes(tp[1]["short"])
+        day = minutes(tp[0]["long"])
+        bl, bs = 0.85 * page_pairs[1]["factor"], tp[0]["factor"] * 4 / 3
+        segs = [(day - six, RATE, bl * budget), (six, RATE, 0.0), (sw // 2, RATE, bs * budget), (sw, RATE, 0.0)]
+        end = CLEAN + sum(n for n, _, _ in segs)
+        text, tr, tl, det = case(slo, f"burn {fmt(bl)} for {dur(day - six)}, {dur(six)} clean, burn {fmt(bs)} for {dur(sw // 2)}: the {tp[0]['long']} and {dur(sw // 2)} windows above {fmt(tp[0]['factor'])}x, the {tp[1]['short']} one below {fmt(tp[1]['factor'])}x: no ticket (a {tp[0]['long']}&{dur(sw // 2)} pair would open one)",
+                                 segs, end)
+        if (sw, "half") not in det:
+            sys.exit(f"{slo}: the gap case does not tell apart the {tp[0]['short']} window over half its length")
+        out.append((text, f"| {slo} | burn {fmt(bl)} for {dur(day - six)}, {dur(six)} none, burn {fmt(bs)} for {dur(sw // 2)}, then none | {describe(tr['page'])} | {describe(tr['ticket'])} |", det))
+    return out
+
+
 def header(rules_file, slo, interval):
     return f"""# GENERATED by gen-slo-tests.py (deploy/tests/run.sh checks it is current): edit that script.
 # Burn-rate tests of the {slo} SLO alerts; the model and the cases are in the script's docstring.
@@ -626,6 +685,12 @@ def main():
             cases.append(text)
             detected |= det
             table.append(row)
+        # between and gap: for the wrong ratios the cases above still do not tell apart, where
+        # a case can (the availability SLO: see gap_cases).
+        for text, row, det in gap_cases(slo, detected):
+            cases.append(text)
+            detected |= det
+            table.append(row)
         # other-job: another job's requests all fail beside the backend's clean traffic: every
         # recorded ratio of the SLO holds the backend's series alone, at 0.
         cases.append(other_job_case(slo))
@@ -716,6 +781,9 @@ group_eval_order:
                   "both trip at the same minute; the 1d pair fires alone only when the last day carried less",
                   "traffic than the two before (the one-day case). For the availability SLO (one sample a",
                   "minute, equal weights) the implication always holds: its 3x/1d&2h pair can never fire alone.",
+                  "A 1h short window in that pair would not be implied (its ratio above 3x puts the 6h one only",
+                  "above 3 x 61/361 = 0.51x): the availability gap case (a day's burn, 6 clean hours, an hour at",
+                  "4x) keeps the 1d and 1h windows above 3x and the 6h one below 1x, where such a pair would fire.",
                   "", "Wrong recorded ratios (a window stuck above every threshold, at 0, over half or twice its",
                   "length: what one-line mutations of the recording rules make) that change what fires in a",
                   "case are each asserted at a minute where they would (the test comments name them). Those",
