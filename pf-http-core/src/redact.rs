@@ -226,40 +226,130 @@ pub fn is_sensitive_key(key: &str) -> bool {
 /// ```
 #[doc(hidden)] // shared by the pf crates; not public API (outside semver)
 pub fn key_matches<W: AsRef<str>, K: AsRef<str>>(key: &str, words: &[W], keys: &[K]) -> bool {
-    let mut buf = [0u8; 128];
-    let mut spans = [(0u8, 0u8); 32];
-    let Some((n, nw)) = split_words(key, &mut buf, &mut spans) else {
-        // very long key: compare whole and by substring, allocating
-        let norm = normalize_key(key);
-        return keys.iter().any(|k| k.as_ref() == norm)
-            || words.iter().any(|w| norm.contains(w.as_ref()));
-    };
-    if n == 0 {
-        return false;
+    KeyWords::new(key).matches(words, keys, |s, single| {
+        words
+            .iter()
+            .any(|w| word_matches(s, w.as_ref().as_bytes(), single))
+    })
+}
+
+/// A key split into its words once (see the [module documentation](self)), to be matched
+/// against several lists (the sensitive words, then the digest words).
+struct KeyWords<'a> {
+    key: &'a str,
+    /// The key's ASCII letters and digits, lower-cased.
+    buf: [u8; 128],
+    /// Its words' `(start, end)` in `buf`.
+    spans: [(u8, u8); 32],
+    /// `(letters, words)`, or `None` for a key too long for `buf` or `spans`.
+    split: Option<(usize, usize)>,
+}
+
+impl<'a> KeyWords<'a> {
+    #[inline]
+    fn new(key: &'a str) -> Self {
+        let mut buf = [0u8; 128];
+        let mut spans = [(0u8, 0u8); 32];
+        let split = split_words(key, &mut buf, &mut spans);
+        Self {
+            key,
+            buf,
+            spans,
+            split,
+        }
     }
-    let whole = &buf[..n];
-    if keys.iter().any(|k| k.as_ref().as_bytes() == whole) {
-        return true;
-    }
-    for i in 0..nw {
-        let start = usize::from(spans[i].0);
-        for (j, span) in spans.iter().enumerate().take(nw.min(i + 4)).skip(i) {
-            let s = &buf[start..usize::from(span.1)];
-            for w in words {
-                let w = w.as_ref().as_bytes();
-                if w.is_empty() {
-                    continue;
-                }
-                if s == w
-                    || (s.len() == w.len() + 1 && s.starts_with(w) && s[w.len()] == b's')
-                    || (i == j && w.len() >= 5 && s.len() > w.len() && s.ends_with(w))
-                {
+
+    /// Whether the key equals one of `keys` (normalised), or `word(s, single)` holds for one
+    /// of its words or up to four consecutive words joined (`single`: one word). `words` is
+    /// the list `word` tests, for keys too long to split.
+    fn matches<W: AsRef<str>, K: AsRef<str>>(
+        &self,
+        words: &[W],
+        keys: &[K],
+        word: impl Fn(&[u8], bool) -> bool,
+    ) -> bool {
+        let Some((n, nw)) = self.split else {
+            // very long key: compare whole and by substring, allocating
+            let norm = normalize_key(self.key);
+            return keys.iter().any(|k| k.as_ref() == norm)
+                || words.iter().any(|w| norm.contains(w.as_ref()));
+        };
+        if n == 0 {
+            return false;
+        }
+        let whole = &self.buf[..n];
+        if keys.iter().any(|k| k.as_ref().as_bytes() == whole) {
+            return true;
+        }
+        for i in 0..nw {
+            let start = usize::from(self.spans[i].0);
+            for (j, span) in self.spans.iter().enumerate().take(nw.min(i + 4)).skip(i) {
+                if word(&self.buf[start..usize::from(span.1)], i == j) {
                     return true;
                 }
             }
         }
+        false
     }
-    false
+}
+
+/// The word rule: `s` (one word of a key, or consecutive words joined) equals `w`, or `w`
+/// plus a plural `s`; or, when `s` is a single word, it ends with a `w` of five or more
+/// characters (`tenantpassword`).
+#[inline]
+fn word_matches(s: &[u8], w: &[u8], single: bool) -> bool {
+    !w.is_empty()
+        && (s == w
+            || (s.len() == w.len() + 1 && s.starts_with(w) && s[w.len()] == b's')
+            || (single && w.len() >= 5 && s.len() > w.len() && s.ends_with(w)))
+}
+
+/// A word list indexed for [`word_matches`]: a word can equal `s` (or its singular) only if
+/// it starts with `s`'s first byte, and end it only if it has five or more characters and
+/// ends with `s`'s last byte. A key's words are compared with those few words instead of the
+/// whole list (a query string's keys and a header name are checked on every request).
+#[derive(Debug)]
+struct WordIndex {
+    words: Box<[Box<str>]>,
+    /// Indices into `words` by first byte.
+    by_first: Box<[Vec<u16>]>,
+    /// Indices into `words` of five or more characters, by last byte.
+    by_last: Box<[Vec<u16>]>,
+}
+
+impl WordIndex {
+    fn new(words: impl IntoIterator<Item = Box<str>>) -> Self {
+        let words: Box<[Box<str>]> = words.into_iter().take(usize::from(u16::MAX)).collect();
+        let mut by_first = vec![Vec::new(); 256].into_boxed_slice();
+        let mut by_last = vec![Vec::new(); 256].into_boxed_slice();
+        for (i, w) in words.iter().enumerate() {
+            let b = w.as_bytes();
+            let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+                continue;
+            };
+            by_first[usize::from(first)].push(i as u16);
+            if b.len() >= 5 {
+                by_last[usize::from(last)].push(i as u16);
+            }
+        }
+        Self {
+            words,
+            by_first,
+            by_last,
+        }
+    }
+
+    /// Whether `s` matches a word of the list (the same answer as [`word_matches`] with
+    /// each word).
+    #[inline]
+    fn matches(&self, s: &[u8], single: bool) -> bool {
+        let (Some(&first), Some(&last)) = (s.first(), s.last()) else {
+            return false;
+        };
+        let test = |&i: &u16| word_matches(s, self.words[usize::from(i)].as_bytes(), single);
+        self.by_first[usize::from(first)].iter().any(test)
+            || (single && self.by_last[usize::from(last)].iter().any(test))
+    }
 }
 
 /// Lower-cases the ASCII letters and digits of `key` into `buf` and records its words'
@@ -395,8 +485,10 @@ impl Default for ValueRules {
 /// ```
 #[derive(Clone, Debug)]
 pub struct RedactionPolicy {
-    words: Arc<[Box<str>]>,
+    words: Arc<WordIndex>,
     keys: Arc<[Box<str>]>,
+    /// [`DIGEST_WORDS`], indexed.
+    digest: Arc<WordIndex>,
     rules: ValueRules,
 }
 
@@ -404,10 +496,35 @@ impl Default for RedactionPolicy {
     /// [`SENSITIVE_WORDS`], [`SENSITIVE_KEYS`] and [`ValueRules::DEFAULT`].
     fn default() -> Self {
         Self {
-            words: SENSITIVE_WORDS.iter().map(|w| Box::from(*w)).collect(),
+            words: Arc::new(WordIndex::new(
+                SENSITIVE_WORDS.iter().map(|w| Box::from(*w)),
+            )),
             keys: SENSITIVE_KEYS.iter().map(|w| Box::from(*w)).collect(),
+            digest: digest_index(),
             rules: ValueRules::DEFAULT,
         }
+    }
+}
+
+fn digest_index() -> Arc<WordIndex> {
+    Arc::new(WordIndex::new(DIGEST_WORDS.iter().map(|w| Box::from(*w))))
+}
+
+impl RedactionPolicy {
+    /// Whether the split key names a secret (the policy's words and keys).
+    #[inline]
+    fn is_sensitive(&self, key: &KeyWords<'_>) -> bool {
+        key.matches(&self.words.words, &self.keys, |s, single| {
+            self.words.matches(s, single)
+        })
+    }
+
+    /// Whether the split key names a digest ([`DIGEST_WORDS`]).
+    #[inline]
+    fn is_digest(&self, key: &KeyWords<'_>) -> bool {
+        key.matches(&self.digest.words, &[] as &[&str], |s, single| {
+            self.digest.matches(s, single)
+        })
     }
 }
 
@@ -433,11 +550,11 @@ impl RedactionPolicy {
         S: AsRef<str>,
     {
         Self {
-            words: words
-                .into_iter()
-                .filter_map(|w| normalised(w.as_ref()))
-                .collect(),
+            words: Arc::new(WordIndex::new(
+                words.into_iter().filter_map(|w| normalised(w.as_ref())),
+            )),
             keys: Arc::new([]),
+            digest: digest_index(),
             rules: ValueRules::DEFAULT,
         }
     }
@@ -445,7 +562,7 @@ impl RedactionPolicy {
     /// Adds a word (matched as a word, see the [module documentation](self)).
     pub fn add_word(mut self, word: impl AsRef<str>) -> Self {
         if let Some(w) = normalised(word.as_ref()) {
-            self.words = self.words.iter().cloned().chain([w]).collect();
+            self.words = Arc::new(WordIndex::new(self.words.words.iter().cloned().chain([w])));
         }
         self
     }
@@ -472,7 +589,7 @@ impl RedactionPolicy {
 
     /// The words, normalised.
     pub fn words(&self) -> impl Iterator<Item = &str> {
-        self.words.iter().map(|w| &**w)
+        self.words.words.iter().map(|w| &**w)
     }
 
     /// The exact keys, normalised.
@@ -482,7 +599,7 @@ impl RedactionPolicy {
 
     /// Whether values under `key` must not be shown.
     pub fn is_sensitive_key(&self, key: &str) -> bool {
-        key_matches(key, &self.words, &self.keys)
+        self.is_sensitive(&KeyWords::new(key))
     }
 
     /// Whether `value`, taken as a whole text, holds a secret by the value rules (names in
@@ -549,7 +666,7 @@ impl RedactionPolicy {
     }
 
     fn segment_is_secret(&self, seg: &str) -> bool {
-        if seg.len() < SHORTEST_SECRET_SEGMENT && !seg.contains("://") {
+        if seg.len() < SHORTEST_SECRET_SEGMENT && !has_scheme_separator(seg) {
             return false;
         }
         let seg = percent_decode(seg, false);
@@ -569,9 +686,10 @@ impl RedactionPolicy {
             match pair.split_once('=') {
                 Some((k, v)) => {
                     let key = percent_decode(k, true);
+                    let key = KeyWords::new(&key);
                     let secret = !v.is_empty()
-                        && (self.is_sensitive_key(&key) || {
-                            let hex = !key_matches(&key, DIGEST_WORDS, &[] as &[&str]);
+                        && (self.is_sensitive(&key) || {
+                            let hex = !self.is_digest(&key);
                             let value = percent_decode(v, true);
                             let mut found = false;
                             self.text_ranges(&value, hex, |_, _| found = true);
@@ -637,7 +755,8 @@ impl RedactionPolicy {
     /// assert_eq!(p.redact_field("db.password", "x"), "[REDACTED]");
     /// ```
     pub fn redact_field<'a>(&self, name: &str, value: &'a str) -> Cow<'a, str> {
-        if self.is_sensitive_key(name) {
+        let key = KeyWords::new(name);
+        if self.is_sensitive(&key) {
             return Cow::Borrowed(REDACTED);
         }
         match name {
@@ -645,7 +764,7 @@ impl RedactionPolicy {
             "url.path" => return self.redact_path(value),
             _ => {}
         }
-        let hex = !key_matches(name, DIGEST_WORDS, &[] as &[&str]);
+        let hex = !self.is_digest(&key);
         let mut w = Rewriter::new(value);
         self.text_ranges(value, hex, |s, e| w.replace(s, e));
         w.finish()
@@ -707,7 +826,7 @@ impl RedactionPolicy {
                     continue;
                 }
             }
-            if let Some(eq) = tok.find('=')
+            if let Some(eq) = tok.bytes().position(|c| c == b'=')
                 && eq > 0
                 && self.is_sensitive_key(&tok[..eq])
             {
@@ -726,7 +845,7 @@ impl RedactionPolicy {
     fn token_is_secret(&self, tok: &str, hex: bool) -> bool {
         let b = tok.as_bytes();
         let r = &self.rules;
-        if r.known_formats && tok.contains("://") && has_userinfo(tok) {
+        if r.known_formats && has_scheme_separator(tok) && has_userinfo(tok) {
             return true;
         }
         if b.len() < 16 {
@@ -791,32 +910,36 @@ enum Pending {
 }
 
 /// Token separators in text: whitespace, controls, quotes, brackets and list punctuation.
+#[inline]
 fn is_sep(b: u8) -> bool {
-    b <= b' '
-        || b == 0x7f
-        || matches!(
-            b,
-            b'"' | b'\''
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'<'
-                | b'>'
-                | b','
-                | b';'
-                | b'&'
-                | b'?'
-                | b'#'
-                | b'!'
-                | b'|'
-                | b'\\'
-                | b'`'
-                | b'*'
-                | b'^'
-        )
+    SEPARATORS[usize::from(b)]
+}
+
+/// [`is_sep`]'s table: one load per byte of every scanned text.
+static SEPARATORS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b <= b' ' {
+        t[b as usize] = true;
+        b += 1;
+    }
+    t[0x7f] = true;
+    let punctuation = b"\"'()[]{}<>,;&?#!|\\`*^";
+    let mut i = 0;
+    while i < punctuation.len() {
+        t[punctuation[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Whether `s` holds `://`: a byte loop (most tokens are short, where `str::contains` spends
+/// more setting up its searcher than scanning).
+#[inline]
+fn has_scheme_separator(s: &str) -> bool {
+    s.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b':' && w[1] == b'/' && w[2] == b'/')
 }
 
 fn is_run(b: u8) -> bool {
@@ -1048,39 +1171,55 @@ const PREFIXES: &[(&str, usize, Set, usize)] = &[
     ("CLOJARS_", 20, Set::Alnum, 0),
 ];
 
-/// First bytes of the known formats: other positions are skipped without comparing.
-static FIRST: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'e' as usize] = true;
+/// The known formats by first byte: bit `i` of `BY_FIRST[c]` is set when `PREFIXES[i]` starts
+/// with `c`. A position is compared only with the prefixes that start with its byte (one or a
+/// few, where scanning the whole table cost thousands of instructions per long token).
+static BY_FIRST: [u128; 256] = {
+    assert!(PREFIXES.len() <= 128, "BY_FIRST holds 128 prefixes");
+    let mut t = [0u128; 256];
     let mut i = 0;
     while i < PREFIXES.len() {
-        t[PREFIXES[i].0.as_bytes()[0] as usize] = true;
+        t[PREFIXES[i].0.as_bytes()[0] as usize] |= 1 << i;
         i += 1;
     }
     t
 };
 
+/// Whether `b` starts with `p`: a byte loop, which leaves at the first differing byte (the
+/// second, mostly) instead of calling `memcmp` for a few bytes.
+#[inline]
+fn starts_with(b: &[u8], p: &[u8]) -> bool {
+    b.len() >= p.len() && p.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Whether a known format starts at `b[0]`.
 fn known_format_at(b: &[u8]) -> bool {
-    if b.len() < 12 || !FIRST[usize::from(b[0])] {
+    if b.len() < 12 {
         return false;
     }
-    if b.starts_with(b"eyJ") && jwt_at(b) {
+    if b[0] == b'e' && b.starts_with(b"eyJ") && jwt_at(b) {
         return true;
     }
-    PREFIXES.iter().any(|&(prefix, min, set, exact)| {
+    let mut candidates = BY_FIRST[usize::from(b[0])];
+    while candidates != 0 {
+        let (prefix, min, set, exact) = PREFIXES[candidates.trailing_zeros() as usize];
+        candidates &= candidates - 1;
         let p = prefix.as_bytes();
-        if !b.starts_with(p) {
-            return false;
+        if !starts_with(b, p) {
+            continue;
         }
         let rest = &b[p.len()..];
         let k = rest.iter().take_while(|&&c| set.has(c)).count();
-        if exact > 0 {
+        let found = if exact > 0 {
             k == exact || (k > exact && !rest[exact].is_ascii_alphanumeric())
         } else {
             k >= min
+        };
+        if found {
+            return true;
         }
-    })
+    }
+    false
 }
 
 /// JWS (3 parts) or JWE (5 parts) compact serialisation: base64url parts joined by dots, the
@@ -1214,6 +1353,102 @@ mod tests {
             policy.redact_path("/x/ghp_0123456789abcdefghijABCDEFGHIJ012345/y"),
             "/x/ghp_0123456789abcdefghijABCDEFGHIJ012345/y"
         );
+    }
+
+    /// The word index gives the linear scan's answer: every default word and key, plural,
+    /// prefixed and suffixed forms, digest names, and innocent keys.
+    #[test]
+    fn the_word_index_agrees_with_the_word_list() {
+        let policy = RedactionPolicy::default().add_word("ssn");
+        let mut words: Vec<&str> = SENSITIVE_WORDS.to_vec();
+        words.push("ssn");
+        let mut keys: Vec<String> = [
+            "page",
+            "per_page",
+            "sort",
+            "q",
+            "user-agent",
+            "tokenizer",
+            "secretary",
+            "author",
+            "status_code",
+            "X-Api-Key",
+            "tenantPasswords",
+            "customer_ssn",
+            "ssns",
+            "assns",
+            "client_assertion",
+            "JSESSIONID",
+            "git.commit",
+            "trace_id",
+            "sha",
+            "etag",
+            "x-request-id",
+            "",
+            "-",
+            "a",
+            "s",
+            "passwords",
+            "mypassword",
+            "password1",
+        ]
+        .map(String::from)
+        .to_vec();
+        for w in SENSITIVE_WORDS
+            .iter()
+            .chain(SENSITIVE_KEYS)
+            .chain(DIGEST_WORDS)
+        {
+            for form in [
+                w.to_string(),
+                format!("{w}s"),
+                format!("x_{w}"),
+                format!("my{w}"),
+                format!("{w}_id"),
+                format!("{w}x"),
+                w[1..].to_string(),
+            ] {
+                keys.push(form);
+            }
+        }
+        keys.push("k".repeat(200) + "password");
+        for key in &keys {
+            assert_eq!(
+                policy.is_sensitive_key(key),
+                key_matches(key, &words, SENSITIVE_KEYS),
+                "sensitive: {key}"
+            );
+            assert_eq!(
+                policy.is_digest(&KeyWords::new(key)),
+                key_matches(key, DIGEST_WORDS, &[] as &[&str]),
+                "digest: {key}"
+            );
+        }
+    }
+
+    /// Every known format is reachable through the first-byte index, and a position whose
+    /// byte starts no prefix finds none.
+    #[test]
+    fn every_known_prefix_is_found_through_the_index() {
+        for &(prefix, min, set, exact) in PREFIXES {
+            let filler = match set {
+                Set::Hex => b'a',
+                Set::Upper => b'Q',
+                _ => b'z',
+            };
+            let n = if exact > 0 { exact } else { min.max(1) };
+            let mut token = prefix.as_bytes().to_vec();
+            token.extend(std::iter::repeat_n(filler, n));
+            assert!(known_format_at(&token), "{prefix}");
+            // one character short of the format is not it (exact lengths: one more is not
+            // either)
+            let short = &token[..token.len() - 1];
+            assert!(
+                !known_format_at(short) || short.len() < 12,
+                "{prefix} short"
+            );
+        }
+        assert!(!known_format_at(b"Mozilla/5.0-compatible"));
     }
     use super::*;
 

@@ -134,7 +134,7 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> StackService<S, R, C, M> {
             ));
         }
         let route = self.route.route(req.uri(), req.extensions());
-        let (mut in_flight, request_size) = shared.metrics.start(&req, route.as_deref());
+        let (mut in_flight, request_size) = shared.metrics.start_untraced(&req, route.as_deref());
         // One clock read at the start: the metrics' when the request is recorded (the span
         // then takes its durations from them), else the span's own.
         let start = in_flight.is_none().then(Instant::now);
@@ -143,7 +143,7 @@ impl<S, R: RouteExtractor, C: OnCompletion, M> StackService<S, R, C, M> {
         let fut = {
             let _enter = opened.completion.as_ref().map(|c| c.span().enter());
             if let Some(f) = in_flight.as_mut() {
-                // The exemplar's trace is the request span's.
+                // The exemplar's trace is the request span's: the context's one read.
                 f.capture_trace();
             }
             self.inner.call(req)

@@ -6,7 +6,7 @@
 //! the pool or the cache.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pf_tests::process::{CapturedDemo, wait_until_ready};
 use pf_tests::services::{PgCluster, RedisServer};
@@ -84,12 +84,16 @@ fn postgres_refusing_connections_opens_the_breaker_and_fails_at_once_with_the_re
     assert_eq!(projects().status(), 200);
 
     pg.stop(); // PostgreSQL refuses connections from now on
+    // Reported, not asserted (no timing threshold in a test): what a caller waits for.
+    let mut closed_ms = Vec::new();
     for attempt in 1..=3 {
+        let started = Instant::now();
         assert_eq!(
             projects().status(),
             500,
             "attempt {attempt} reaches the pool"
         );
+        closed_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
     let opened = metrics(&demo);
     let state = |m: &str, s: &str| {
@@ -130,11 +134,20 @@ fn postgres_refusing_connections_opens_the_breaker_and_fails_at_once_with_the_re
     // Open: every call fails at once with 503, and none reaches the pool, even once
     // PostgreSQL is back (the cool-down has not ended: no probe yet).
     pg.start_server();
+    let mut open_ms = Vec::new();
     for _ in 0..10 {
+        let started = Instant::now();
         let r = projects();
+        open_ms.push(started.elapsed().as_secs_f64() * 1e3);
         assert_eq!(r.status(), 503);
         assert!(r.headers().contains_key("retry-after"));
     }
+    open_ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "PostgreSQL refusing: time to fail, breaker closed (reaching the pool) {closed_ms:.1?} ms; \
+         breaker open: median {:.1} ms, max {:.1} ms over 10 calls",
+        open_ms[5], open_ms[9]
+    );
     let after = metrics(&demo);
     assert_eq!(
         pool_calls(&after),

@@ -27,8 +27,9 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    /// Counts the request in flight and starts its clock. `grpc` is
-    /// [`NOT_GRPC`] or the call's timeout (see [`grpc::grpc_timeout`]).
+    /// Counts the request in flight and starts its clock, with no exemplar trace yet
+    /// ([`capture_trace`](Self::capture_trace) takes it). `grpc` is [`NOT_GRPC`] or the
+    /// call's timeout (see [`grpc::grpc_timeout`]).
     #[inline]
     pub(crate) fn start(
         registry: &MetricsRegistry,
@@ -45,13 +46,13 @@ impl InFlight {
             method,
             start: inner.now(),
             grpc,
-            trace: inner.exemplars.trace(),
+            trace: Trace::none(),
             registry: registry.clone(),
         }
     }
 
-    /// Takes the exemplar's trace again, from the context current now: for a
-    /// caller that started recording before it entered the request's span.
+    /// Takes the exemplar's trace from the context current now (one read of the
+    /// OpenTelemetry context, when the registry keeps exemplars).
     #[inline]
     pub fn capture_trace(&mut self) {
         self.trace = self.registry.inner.exemplars.trace();

@@ -143,9 +143,26 @@ impl RequestStart {
 
     /// Starts recording a request whose route template is `template`: `None`
     /// for an excluded route; the request body's recorder is `None` too when
-    /// the body is empty (its size, zero, is recorded at once).
+    /// the body is empty (its size, zero, is recorded at once). The exemplar's
+    /// trace is the context current now.
     #[inline]
     pub fn start<B: http_body::Body>(
+        &self,
+        req: &Request<B>,
+        template: Option<&str>,
+    ) -> (Option<InFlight>, Option<RequestSize>) {
+        let (mut in_flight, request_size) = self.start_untraced(req, template);
+        if let Some(f) = in_flight.as_mut() {
+            f.capture_trace();
+        }
+        (in_flight, request_size)
+    }
+
+    /// [`start`](Self::start) without the exemplar's trace: for a caller that
+    /// enters the request's span afterwards and takes the trace there
+    /// ([`InFlight::capture_trace`]), so the context is read once.
+    #[inline]
+    pub fn start_untraced<B: http_body::Body>(
         &self,
         req: &Request<B>,
         template: Option<&str>,

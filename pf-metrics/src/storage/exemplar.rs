@@ -24,6 +24,12 @@ mod disabled {
             Trace
         }
 
+        /// No trace.
+        #[inline(always)]
+        pub(crate) fn none() -> Self {
+            Trace
+        }
+
         #[inline(always)]
         pub(crate) fn record(&self, _exemplars: &Exemplars, _bounds: &[u64], _nanos: u64) {}
     }
@@ -73,9 +79,15 @@ mod enabled {
                     let id = u128::from_be_bytes(sc.trace_id().to_bytes());
                     Trace((id >> 64) as u64, id as u64)
                 } else {
-                    Trace(0, 0)
+                    Trace::none()
                 }
             })
+        }
+
+        /// No trace (no exemplar is kept).
+        #[inline]
+        pub(crate) fn none() -> Self {
+            Trace(0, 0)
         }
 
         /// Keeps this trace as the exemplar of the bucket `nanos` falls in.
@@ -107,7 +119,7 @@ mod enabled {
             if self.0 {
                 Trace::current()
             } else {
-                Trace(0, 0)
+                Trace::none()
             }
         }
     }
