@@ -50,13 +50,13 @@ export PGHOST=$W PGPORT=$PORT PGUSER=postgres
 for round in 1 2; do
   t0=$(now); as pg_dump -h "$W" -p "$PORT" -Fc -d big -f "$W/plain.dump"; t1=$(now); pd=$(ms "$t0" "$t1")
   rm -rf "$W/pfb"; mkdir -p "$W/pfb"; chown postgres: "$W/pfb"
-  t0=$(now); as env PGHOST="$W" PGPORT="$PORT" PGDATABASE=big "$BK/pf-backup" --dir "$W/pfb" >/dev/null 2>"$W/pfb.err"; t1=$(now); pb=$(ms "$t0" "$t1")
+  t0=$(now); as env PGHOST="$W" PGPORT="$PORT" PGDATABASE=big "$BK/pf-backup" --dir "$W/pfb" --verify full >/dev/null 2>"$W/pfb.err"; t1=$(now); pb=$(ms "$t0" "$t1")
   rm -rf "$W/pfbl"; mkdir -p "$W/pfbl"; chown postgres: "$W/pfbl"
-  t0=$(now); as env PGHOST="$W" PGPORT="$PORT" PGDATABASE=big "$BK/pf-backup" --dir "$W/pfbl" --verify list >/dev/null 2>"$W/pfbl.err"; t1=$(now); pbl=$(ms "$t0" "$t1")
+  t0=$(now); as env PGHOST="$W" PGPORT="$PORT" PGDATABASE=big "$BK/pf-backup" --dir "$W/pfbl" >/dev/null 2>"$W/pfbl.err"; t1=$(now); pbl=$(ms "$t0" "$t1")
   t0=$(now); q postgres "CREATE DATABASE plain_r"; as pg_restore -h "$W" -p "$PORT" -d plain_r "$W/plain.dump"; t1=$(now); pr=$(ms "$t0" "$t1")
   t0=$(now); as env PGHOST="$W" PGPORT="$PORT" "$BK/pf-restore" --target pf_r "$(ls "$W"/pfb/*.dump)" >/dev/null 2>"$W/pfr.err"; t1=$(now); rr=$(ms "$t0" "$t1")
   q postgres "DROP DATABASE plain_r"; q postgres "DROP DATABASE pf_r"
-  out "round $round: dump $(stat -c %s "$W/plain.dump") bytes; pg_dump -Fc ${pd} ms; pf-backup (verify full) ${pb} ms; pf-backup --verify list ${pbl} ms; createdb+pg_restore ${pr} ms; pf-restore ${rr} ms"
+  out "round $round: dump $(stat -c %s "$W/plain.dump") bytes; pg_dump -Fc ${pd} ms; pf-backup --verify full ${pb} ms; pf-backup (default, --verify list) ${pbl} ms; createdb+pg_restore ${pr} ms; pf-restore ${rr} ms"
 done
 # ---- physical
 rm -rf "$W/base"

@@ -280,6 +280,12 @@ SQL
   capture rt_backup env DATABASE_URL="$(url "$src")" "$BK" --dir "$dir"
   assert_rc 0 rt_backup
   assert_log_format "$WORK/rt_backup.err"
+  # the default verification reads the TOC back; --verify full also reads every block
+  assert_grep 'verified TOC: [0-9]+ entries, 5 TABLE DATA' "$WORK/rt_backup.err"
+  ! grep -q 'full read' "$WORK/rt_backup.err" || fail "the default verification read the whole dump"
+  capture rt_backup_full env DATABASE_URL="$(url "$src")" "$BK" --dir "$WORK/rt_full" --verify full
+  assert_rc 0 rt_backup_full
+  assert_grep 'verifying: full read \(pg_restore --file=/dev/null\)' "$WORK/rt_backup_full.err"
   [[ $(wc -l <"$WORK/rt_backup.out") == 1 ]] || fail "summary is not one line"
   assert_grep '^pf-backup: ok file=/.*/pf-backup_'"$src"'_[0-9]{8}T[0-9]{6}Z\.dump size=[0-9]+ \([0-9.]+[KMG]?i?B\) duration=[0-9]+\.[0-9]{2}s ' "$WORK/rt_backup.out"
   dump=$(only_dump "$dir")
