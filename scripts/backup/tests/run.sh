@@ -312,6 +312,9 @@ SQL
   assert_grep "^pf-restore: ok database=$dst tables=5 rows=5200 validated against manifest" "$WORK/rt_restore.out"
   assert_grep 'validation ok: 5 tables present, all row counts equal' "$WORK/rt_restore.err"
   assert_no_staging
+  # ANALYZE (beside the validation) ran before the swap: planner statistics are there
+  [[ $(q "$dst" "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = 'shop' AND last_analyze IS NOT NULL") == 3 ]] ||
+    fail "the restored tables were not analyzed"
 
   # schema identical (modulo the database name)
   # (pg_dump >= 15.14 writes a random \restrict key per run: not part of the schema)
