@@ -27,8 +27,9 @@
 //! `cargo bench -p pf-benches --bench server` (`PF_SERVER_ROUNDS`, default 8;
 //! `PF_SERVER_PHASE_MS`, default 2000; `PF_SERVER_OUT=<file>` writes the JSON `scripts/bench`
 //! reports; `PF_SERVER_MODES=bare,pf_fused` and `PF_SERVER_SHAPES=mem_saturating` measure a
-//! subset, for a focused re-run: `bare` is always kept, as the others are measured against it). Under `cargo test`: two rounds of 20 requests per phase, asserting only that
-//! every contender answered every request and that its CPU time and counters were read.
+//! subset, for a focused re-run: `bare` is always kept, as the others are measured against
+//! it). Under `cargo test`: two rounds of 20 requests per phase, asserting only that every
+//! contender answered every request and that its CPU time and counters were read.
 //! `--callgrind <mode> <mem|db> <requests>` runs one contender in process for callgrind
 //! ([`callgrind`]).
 
