@@ -154,7 +154,8 @@ fn selected<T: Copy>(key: &str, all: &[T], name: impl Fn(&T) -> &str) -> Vec<T> 
     for w in &wanted {
         assert!(
             all.iter().any(|a| name(a) == *w),
-            "PF_SERVER_{key}: unknown name {w:?}"
+            "PF_SERVER_{key}: unknown name {w:?}; known: {}",
+            all.iter().map(&name).collect::<Vec<_>>().join(",")
         );
     }
     all.iter()
