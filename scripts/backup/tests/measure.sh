@@ -3,7 +3,8 @@
 # a throwaway cluster (initdb in $W, unix socket only) with a ~600 MB database; logical
 # (pg_dump / pf-backup, pg_restore / pf-restore) and physical (pg_basebackup, pgBackRest
 # full / incr / restore / drill) timings on the same database, and the archive-async
-# latency. Results in $W/results.txt. ROWS=4000000 by default; W=/var/tmp/pf-backup-measure.
+# latency. Results in $W/results.txt. ROWS=4000000 by default; W=/var/tmp/pf-backup-measure;
+# STEP_TIMEOUT=1800 seconds per command.
 set -euo pipefail
 BK=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 PGBIN=${PF_PG_BINDIR:-$(pg_config --bindir)}
@@ -13,10 +14,11 @@ ROWS=${ROWS:-4000000}
 [[ $W == /* && ${W##*/} == pf-backup-measure* ]] || { echo "W must be an absolute path to a directory named pf-backup-measure*" >&2; exit 2; }
 rm -rf "$W"; mkdir -p "$W"; chown postgres: "$W"; chmod 755 "$W"
 PORT=$((40000 + RANDOM % 10000))
-as() { runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"; }
+# every child is bounded: a step that hangs ends the run (exit 124) instead of holding it
+as() { timeout "${STEP_TIMEOUT:-1800}" runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"; }
 ms() { echo $((($2 - $1) / 1000000)); }
 now() { date +%s%N; }
-q() { psql -X -q -At -h "$W" -p "$PORT" -U postgres -d "$1" -c "$2"; }
+q() { timeout "${STEP_TIMEOUT:-1800}" psql -X -q -At -h "$W" -p "$PORT" -U postgres -d "$1" -c "$2"; }
 out() { printf '%s\n' "$*" | tee -a "$W/results.txt"; }
 cleanup() {
   for d in "$W/data" "$W/r-pgbr" "$W/r-base"; do
